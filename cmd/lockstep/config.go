@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/lockstep-dev/lockstep/connectors/broker"
+)
+
+// envPrefix is the prefix of every setting; broker.EnvPrefix must extend it.
+const envPrefix = "LOCKSTEP_"
+
+// Config is the whole process configuration, read from LOCKSTEP_*
+// variables. Every field has a default that works on a developer machine.
+type Config struct {
+	Kafka broker.Config `env:", prefix=KAFKA_"`
+	// SchemaRegistryURL points at a Confluent-compatible registry; empty
+	// runs franz-go's in-process registry.
+	SchemaRegistryURL string           `env:"SCHEMA_REGISTRY_URL"`
+	StateDir          string           `env:"STATE_DIR, default=.data/state"`
+	AdminAddr         string           `env:"ADMIN_ADDR, default=127.0.0.1:9464"`
+	LogLevel          string           `env:"LOG_LEVEL, default=info"`
+	LogFormat         string           `env:"LOG_FORMAT, default=text"`
+	ClickHouse        ClickHouseConfig `env:", prefix=CLICKHOUSE_"`
+}
+
+// ClickHouseConfig is the drift ledger's connection (native protocol).
+type ClickHouseConfig struct {
+	Addr     string `env:"ADDR, default=127.0.0.1:19000"`
+	Database string `env:"DATABASE, default=lockstep"`
+	Username string `env:"USERNAME, default=default"`
+	// Password is filled from PasswordFile by Load when that is set, so
+	// consumers only ever read Password.
+	Password     string `env:"PASSWORD"`
+	PasswordFile string `env:"PASSWORD_FILE"`
+}
+
+// Load reads the configuration from l, validates it and reads the secret
+// files, so that a process that starts has a usable configuration. Errors
+// name the offending variable.
+func Load(ctx context.Context, l envconfig.Lookuper) (Config, error) {
+	cfg, err := parse(ctx, l)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.resolve(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// parse only decodes; `lockstep config` uses it to show an invalid
+// configuration before explaining what is wrong with it.
+func parse(ctx context.Context, l envconfig.Lookuper) (Config, error) {
+	var cfg Config
+	rec := &recordingLookuper{next: l}
+	err := envconfig.ProcessWith(ctx, &envconfig.Config{
+		Target:   &cfg,
+		Lookuper: envconfig.PrefixLookuper(envPrefix, rec),
+	})
+	if err != nil {
+		// envconfig names the Go field path; operators know the variable.
+		if rec.last != "" {
+			return Config{}, fmt.Errorf("%s: %w", rec.last, stripFieldPath(err))
+		}
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// Validate checks every setting and reports all problems at once.
+func (c Config) Validate() error {
+	var errs []error
+	fail := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SchemaRegistryURL != "" {
+		u, err := url.Parse(c.SchemaRegistryURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			fail("SCHEMA_REGISTRY_URL", "%q is not an http(s) URL (leave empty for the embedded registry)", c.SchemaRegistryURL)
+		}
+	}
+	if strings.TrimSpace(c.StateDir) == "" {
+		fail("STATE_DIR", "must not be empty")
+	}
+	if err := checkHostPort(c.AdminAddr, true); err != nil {
+		fail("ADMIN_ADDR", "%q: %v", c.AdminAddr, err)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		fail("LOG_LEVEL", "%v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		fail("LOG_FORMAT", "unknown format %q (want text or json)", c.LogFormat)
+	}
+	ch := c.ClickHouse
+	if err := checkHostPort(ch.Addr, false); err != nil {
+		fail("CLICKHOUSE_ADDR", "%q: %v", ch.Addr, err)
+	}
+	if ch.Database == "" {
+		fail("CLICKHOUSE_DATABASE", "must not be empty")
+	}
+	if ch.Password != "" && ch.PasswordFile != "" {
+		fail("CLICKHOUSE_PASSWORD", "and %sCLICKHOUSE_PASSWORD_FILE are both set; use one", envPrefix)
+	}
+	return errors.Join(errs...)
+}
+
+// resolve reads the secret files: the ClickHouse password into Password,
+// and, through broker.Config.Opts, the Kafka TLS and password files, only to
+// fail now rather than at the first connection.
+func (c *Config) resolve() error {
+	if f := c.ClickHouse.PasswordFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("%sCLICKHOUSE_PASSWORD_FILE: %w", envPrefix, err)
+		}
+		c.ClickHouse.Password = strings.TrimRight(string(b), "\r\n")
+		if c.ClickHouse.Password == "" {
+			return fmt.Errorf("%sCLICKHOUSE_PASSWORD_FILE: %s is empty", envPrefix, f)
+		}
+	}
+	if _, err := c.Kafka.Opts(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkHostPort wants host:port with a numeric port. The host may be empty
+// (all interfaces); port 0 (any free port) suits only a listener, in tests.
+func checkHostPort(addr string, listen bool) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 || (n == 0 && !listen) {
+		return fmt.Errorf("bad port %q", port)
+	}
+	return nil
+}
+
+// parseLevel accepts slog's names (debug, info, warn, error), any case.
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("unknown level %q (want debug, info, warn or error)", s)
+	}
+	return l, nil
+}
+
+// String renders the ClickHouse settings with the password redacted.
+func (c ClickHouseConfig) String() string {
+	return fmt.Sprintf("{Addr:%s Database:%s Username:%s Password:%s PasswordFile:%s}",
+		c.Addr, c.Database, c.Username, redact(c.Password), c.PasswordFile)
+}
+
+// LogValue keeps the password out of slog output.
+func (c ClickHouseConfig) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("database", c.Database),
+		slog.String("username", c.Username),
+		slog.String("password", redact(c.Password)),
+		slog.String("password_file", c.PasswordFile),
+	)
+}
+
+// MarshalJSON keeps the password out of JSON, which slog's JSON handler uses
+// for a Config logged whole.
+func (c ClickHouseConfig) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Addr, Database, Username, Password, PasswordFile string
+	}{c.Addr, c.Database, c.Username, redact(c.Password), c.PasswordFile})
+}
+
+// recordingLookuper remembers the last variable looked up. envconfig decodes
+// a value right after looking it up, so on a decoding error this is the
+// variable at fault.
+type recordingLookuper struct {
+	next envconfig.Lookuper
+	last string
+}
+
+func (r *recordingLookuper) Lookup(key string) (string, bool) {
+	r.last = key
+	return r.next.Lookup(key)
+}
+
+// stripFieldPath drops envconfig's "Kafka: TLS: Enabled: " wrapping, which
+// names Go fields, and keeps the decoding error beneath it.
+func stripFieldPath(err error) error {
+	for {
+		inner := errors.Unwrap(err)
+		if inner == nil {
+			return err
+		}
+		field, ok := strings.CutSuffix(err.Error(), ": "+inner.Error())
+		if !ok || !isGoIdent(field) {
+			return err
+		}
+		err = inner
+	}
+}
+
+func isGoIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		letter := r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (i == 0 || r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,125 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/lockstep-dev/lockstep/state"
+)
+
+// Config is one processor instance's runtime configuration.
+type Config struct {
+	Topology Topology
+	// StateDir is this instance's Pebble directory.
+	StateDir string
+	// InstanceID must be unique among the instances of a processor and
+	// stable across restarts: it suffixes the transactional id, so that a
+	// restarted instance fences its previous incarnation and aborts its
+	// open transaction at once. Default: the host name.
+	InstanceID string
+	// StaticMembership also uses InstanceID as the group instance id
+	// (KIP-345), so a restart within the session timeout gets its
+	// partitions back without a rebalance. An instance that stops for good
+	// then holds its partitions until the session timeout.
+	StaticMembership bool
+	// TopicPrefix prefixes the changelog and DLQ topics (inputs and outputs
+	// are given in full).
+	TopicPrefix string
+	// DLQTopic is the dead-letter topic, before the prefix (default
+	// lockstep.dlq).
+	DLQTopic string
+	// EncodeDeadLetter encodes the DLQ record's value (the Avro envelope in
+	// production). Nil, or an encoding error, keeps the original bytes as
+	// the value; the headers carry reason and coordinates either way.
+	EncodeDeadLetter func(context.Context, DeadLetter) ([]byte, error)
+	// MaxBatch is the most records handled in one transaction (default 1000).
+	MaxBatch int
+	// TimerTick bounds how long the loop waits for records before checking
+	// timers (default 1s).
+	TimerTick time.Duration
+	// TransactionTimeout is the broker-side timeout after which an
+	// abandoned transaction is aborted (default 10s, as Kafka Streams).
+	TransactionTimeout time.Duration
+	// Clock is the injected clock (default time.Now).
+	Clock func() time.Time
+	// Metrics are shared by the processors of a binary (default: metrics
+	// registered nowhere).
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Store   state.Options
+	// RestoreChunk is how many changelog records go into one Pebble batch
+	// during restore (default 10,000): a crash mid-restore resumes from the
+	// last chunk.
+	RestoreChunk int
+	// OnOwnership, if set, is told when this instance starts owning a
+	// partition (after its restore) and stops (on revoke or loss).
+	OnOwnership func(partition int32, owned bool)
+	// Failpoint, for tests, is called at each Failpoint; a non-nil error
+	// stops Run as a crash would.
+	Failpoint func(Failpoint) error
+}
+
+// EnsureDefaults fills unset fields.
+func (c *Config) EnsureDefaults() {
+	if c.InstanceID == "" {
+		c.InstanceID, _ = os.Hostname()
+	}
+	if c.DLQTopic == "" {
+		c.DLQTopic = "lockstep.dlq"
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 1000
+	}
+	if c.TimerTick <= 0 {
+		c.TimerTick = time.Second
+	}
+	if c.TransactionTimeout <= 0 {
+		c.TransactionTimeout = 10 * time.Second
+	}
+	if c.RestoreChunk <= 0 {
+		c.RestoreChunk = 10_000
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Store.Logger == nil {
+		c.Store.Logger = c.Logger
+	}
+}
+
+// Validate reports the first invalid field.
+func (c *Config) Validate() error {
+	if err := c.Topology.Validate(); err != nil {
+		return err
+	}
+	if c.StateDir == "" {
+		return errors.New("stream: no state directory")
+	}
+	if c.InstanceID == "" {
+		return errors.New("stream: no instance id (and no host name to default to)")
+	}
+	if c.TransactionTimeout < time.Second {
+		return fmt.Errorf("stream: transaction timeout %s is below 1s", c.TransactionTimeout)
+	}
+	return nil
+}
+
+func (c *Config) failpoint(f Failpoint) error {
+	if c.Failpoint == nil {
+		return nil
+	}
+	if err := c.Failpoint(f); err != nil {
+		return fmt.Errorf("%w %s: %w", ErrFailpoint, f, err)
+	}
+	return nil
+}

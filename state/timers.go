@@ -1,0 +1,45 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// ErrBadTimerKey is returned for a timer key shorter than its due time.
+var ErrBadTimerKey = errors.New("state: timer key shorter than 8 bytes")
+
+// TimerKey orders timers by due time: 8 bytes of big-endian Unix
+// milliseconds (times before 1970 count as 1970), then the timer's own key.
+// A range scan up to TimerKey(now, nil) yields exactly the timers that are
+// due, that is due before now at millisecond granularity: a timer set for
+// exactly now fires on the first tick after it, the same boundary as
+// Expired.
+func TimerKey(due time.Time, key []byte) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(key)), uint64(max(due.UnixMilli(), 0)))
+	return append(b, key...)
+}
+
+// SplitTimerKey is the inverse of TimerKey.
+func SplitTimerKey(tk []byte) (due time.Time, key []byte, err error) {
+	if len(tk) < 8 {
+		return time.Time{}, nil, ErrBadTimerKey
+	}
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(tk))).UTC(), tk[8:], nil
+}
+
+// Expiry encodes the time after which a dedupe entry is forgotten.
+func Expiry(t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(max(t.UnixMilli(), 0)))
+}
+
+// Expired reports whether an Expiry value lies before now, at millisecond
+// granularity (an entry expiring at exactly now is still live). A malformed
+// value counts as expired, so a corrupt entry is re-learnt rather than
+// trusted.
+func Expired(v []byte, now time.Time) bool {
+	if len(v) != 8 {
+		return true
+	}
+	return int64(binary.BigEndian.Uint64(v)) < now.UnixMilli()
+}
