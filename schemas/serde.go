@@ -1,0 +1,191 @@
+package schemas
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/linkedin/goavro/v2"
+)
+
+// Serde encodes events to Confluent-framed Avro and back. It registers each
+// event's schema on first use and caches writer schemas by id; it is safe for
+// concurrent use, and one per process is enough.
+type Serde struct {
+	reg     Registry
+	ids     []atomic.Int64 // by catalog index: registered id + 1, 0 until registered
+	writers sync.Map       // schema id -> *writer
+}
+
+// writer is a schema some producer wrote with, compiled once per id.
+type writer struct {
+	name  string // full Avro name of the record
+	codec *goavro.Codec
+}
+
+// NewSerde returns a Serde that registers and looks up schemas in reg.
+func NewSerde(reg Registry) *Serde {
+	return &Serde{reg: reg, ids: make([]atomic.Int64, len(catalog))}
+}
+
+// RegisterAll registers every embedded schema now, so a service fails at
+// start when the registry refuses one rather than on its first record.
+func (s *Serde) RegisterAll(ctx context.Context) error {
+	for _, e := range catalog {
+		if _, err := s.id(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Encode returns ev, a pointer to an event type, framed for Kafka.
+func (s *Serde) Encode(ctx context.Context, ev Event) ([]byte, error) {
+	e, rv, err := lookup(ev)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.id(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	native, err := e.plan.encode(rv)
+	if err != nil {
+		return nil, fmt.Errorf("schemas: encode %w", err)
+	}
+	buf := appendHeader(make([]byte, 0, e.sizeHint.Load()+64), id)
+	if buf, err = e.codec.BinaryFromNative(buf, native); err != nil {
+		return nil, fmt.Errorf("schemas: encode %s: %w", e.name, err)
+	}
+	e.sizeHint.Store(int64(len(buf)))
+	return buf, nil
+}
+
+// Decode decodes framed bytes into into, a pointer to the event type the
+// frame holds. It decodes with the writer's schema, then takes each field of
+// into by name, the reader's default standing in for fields the writer did
+// not have. On error, into may be partly written.
+func (s *Serde) Decode(ctx context.Context, b []byte, into Event) error {
+	e, rv, err := lookup(into)
+	if err != nil {
+		return err
+	}
+	id, body, err := ParseFrame(b)
+	if err != nil {
+		return err
+	}
+	w, err := s.writer(ctx, id)
+	if err != nil {
+		return err
+	}
+	if w.name != e.name {
+		return fmt.Errorf("%w: schema %d is %s, not %s", ErrSchemaMismatch, id, w.name, e.name)
+	}
+	return decodeBody(w, body, e, rv)
+}
+
+// DecodeAny decodes framed bytes into a new event of whatever type they
+// hold, for code that handles more than one (the DLQ, replays).
+func (s *Serde) DecodeAny(ctx context.Context, b []byte) (Event, error) {
+	id, body, err := ParseFrame(b)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.writer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	e, ok := catalogByName[w.name]
+	if !ok {
+		return nil, fmt.Errorf("%w: schema %d is %s, which has no Go type here", ErrUnknownSchema, id, w.name)
+	}
+	ev := e.newEvent()
+	if err := decodeBody(w, body, e, reflect.ValueOf(ev).Elem()); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+func decodeBody(w *writer, body []byte, e *entry, rv reflect.Value) (err error) {
+	// goavro is third-party code reading outside bytes; if it ever panics,
+	// that is one bad record for the DLQ, not a dead processor.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s: decoder panic: %v", ErrMalformed, e.name, r)
+		}
+	}()
+	native, rest, err := w.codec.NativeFromBinary(body)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrMalformed, e.name, err)
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("%w: %s: %d bytes after the record", ErrMalformed, e.name, len(rest))
+	}
+	if err := e.plan.decode(native, rv); err != nil {
+		return fmt.Errorf("schemas: decode %w", err)
+	}
+	return nil
+}
+
+// id returns the registered id of e's schema, registering it the first time.
+// Concurrent first calls may both register; registries answer the same
+// schema with the same id, so that is harmless.
+func (s *Serde) id(ctx context.Context, e *entry) (int, error) {
+	if v := s.ids[e.index].Load(); v != 0 {
+		return int(v - 1), nil
+	}
+	id, err := s.reg.Register(ctx, e.name, e.text)
+	if err != nil {
+		return 0, fmt.Errorf("schemas: register %s: %w", e.name, err)
+	}
+	if err := checkID(id); err != nil {
+		return 0, err
+	}
+	// What this process encodes it usually decodes too: seed the writer
+	// cache so that costs no registry round trip.
+	s.writers.LoadOrStore(id, &writer{name: e.name, codec: e.codec})
+	s.ids[e.index].Store(int64(id) + 1)
+	return id, nil
+}
+
+// writer returns the compiled writer schema for id, fetching it once.
+func (s *Serde) writer(ctx context.Context, id int) (*writer, error) {
+	if w, ok := s.writers.Load(id); ok {
+		return w.(*writer), nil
+	}
+	text, err := s.reg.SchemaByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("schemas: schema %d: %w", id, err)
+	}
+	w, err := compileWriter(text)
+	if err != nil {
+		return nil, fmt.Errorf("%w: schema %d: %v", ErrUnknownSchema, id, err)
+	}
+	actual, _ := s.writers.LoadOrStore(id, w)
+	return actual.(*writer), nil
+}
+
+func compileWriter(text string) (*writer, error) {
+	t, err := parseSchema(text)
+	if err != nil {
+		return nil, err
+	}
+	if t.kind != "record" {
+		return nil, fmt.Errorf("a %s is not an event", t.kind)
+	}
+	// The current schema comes back from the registry as registered: reuse
+	// its codec rather than compile it again.
+	var compact bytes.Buffer
+	if e, ok := catalogByName[t.name]; ok && json.Compact(&compact, []byte(text)) == nil && compact.String() == e.text {
+		return &writer{name: t.name, codec: e.codec}, nil
+	}
+	codec, err := newCodec(text)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{name: t.name, codec: codec}, nil
+}
