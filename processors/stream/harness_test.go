@@ -215,6 +215,7 @@ func fold(in map[[2]int64]input) map[string][2]int64 {
 type outputWatcher struct {
 	mu       sync.Mutex
 	seen     map[[2]int64]int
+	total    int
 	progress chan struct{}
 }
 
@@ -231,6 +232,7 @@ func (s *scenario) watchOutput(t testing.TB, ctx context.Context) *outputWatcher
 			w.mu.Lock()
 			fs.EachRecord(func(r *kgo.Record) {
 				w.seen[[2]int64{int64(binary.BigEndian.Uint32(r.Value)), int64(binary.BigEndian.Uint64(r.Value[4:]))}]++
+				w.total++
 			})
 			w.mu.Unlock()
 			select {
@@ -256,6 +258,24 @@ func (w *outputWatcher) waitFor(t testing.TB, ctx context.Context, n int) {
 		select {
 		case <-ctx.Done():
 			t.Fatalf("output stalled at %d of %d inputs: %v", w.count(), n, ctx.Err())
+		case <-w.progress:
+		}
+	}
+}
+
+// waitTotal blocks until n output records (repeats included) were seen.
+func (w *outputWatcher) waitTotal(t testing.TB, ctx context.Context, n int) {
+	t.Helper()
+	for {
+		w.mu.Lock()
+		got := w.total
+		w.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("output stalled at %d of %d records: %v", got, n, ctx.Err())
 		case <-w.progress:
 		}
 	}

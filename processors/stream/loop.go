@@ -90,6 +90,7 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, due []dueT
 		return nil
 	}
 	p.m.transactions.WithLabelValues(p.topo.Name, "committed").Inc()
+	p.log.Debug("transaction committed", "records", len(recs), "timers", len(due), "changelog", p.overlay.Len())
 	for t, n := range p.produced.outs {
 		p.m.recordsOut.WithLabelValues(p.topo.Name, t).Add(float64(n))
 	}

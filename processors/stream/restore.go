@@ -171,6 +171,9 @@ func (p *Processor) replay(ctx context.Context, from map[int32]kgo.Offset, next,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{p.changelog: from}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
+		// Restore reads a known range; a long-poll only delays noticing
+		// that a fetch came back without a partition's next records.
+		kgo.FetchMaxWait(200*time.Millisecond),
 	)...)
 	if err != nil {
 		return 0, fmt.Errorf("stream: %s: restore client: %w", p.topo.Name, err)
@@ -218,7 +221,7 @@ func (p *Processor) replay(ctx context.Context, from map[int32]kgo.Offset, next,
 			return total, fmt.Errorf("stream: %s: restore fetch: %w", p.topo.Name, ferr)
 		}
 		if fetches.NumRecords() == 0 {
-			p.log.Info("restore waiting for changelog records", "remaining_partitions", len(from))
+			p.log.Debug("restore waiting for changelog records", "remaining_partitions", len(from))
 			continue
 		}
 		var rerr error

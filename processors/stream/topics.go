@@ -69,13 +69,6 @@ func (p *Processor) prepareTopics(ctx context.Context, adm *kadm.Client) (int32,
 // ensureTopic creates topic with partitions (-1: the broker's default) if it
 // does not exist.
 func ensureTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32, configs map[string]*string) error {
-	td, err := adm.ListTopics(ctx, topic)
-	if err != nil {
-		return fmt.Errorf("stream: list %s: %w", topic, err)
-	}
-	if d, ok := td[topic]; ok && d.Err == nil {
-		return nil
-	}
 	resp, err := adm.CreateTopic(ctx, partitions, -1, configs, topic)
 	if err == nil {
 		err = resp.Err
