@@ -59,7 +59,11 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, due []dueT
 	}
 	p.produced.reset()
 	hctx := &Context{ctx: ctx, p: p, now: now}
-	ok, err := p.handleBatch(hctx, recs, due, promise)
+	// Records are produced with a context that shutdown does not cancel: a
+	// record refused for a cancelled context is simply not in the
+	// transaction, and committing the rest would lose it.
+	pctx := context.WithoutCancel(ctx)
+	ok, err := p.handleBatch(hctx, pctx, recs, due, promise)
 	if errors.Is(err, ErrFailpoint) {
 		return err
 	}
@@ -68,7 +72,7 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, due []dueT
 	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.TransactionTimeout)
 	defer cancel()
 	try := kgo.TryCommit
-	if err != nil || !ok {
+	if err != nil || !ok || p.produced.failed() {
 		try = kgo.TryAbort
 	}
 	committed, endErr := p.sess.End(endCtx, try)
@@ -109,7 +113,7 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, due []dueT
 // handleBatch handles records and timers into the overlay and produces
 // outputs and changelog records. ok is false when the batch must abort
 // (a produce failed); err is a handler error that stops the processor.
-func (p *Processor) handleBatch(hctx *Context, recs []*kgo.Record, due []dueTimer, promise func(*kgo.Record, error)) (ok bool, err error) {
+func (p *Processor) handleBatch(hctx *Context, pctx context.Context, recs []*kgo.Record, due []dueTimer, promise func(*kgo.Record, error)) (ok bool, err error) {
 	half := len(recs) / 2
 	for i, rec := range recs {
 		if i == half && len(recs) > 1 {
@@ -117,17 +121,17 @@ func (p *Processor) handleBatch(hctx *Context, recs []*kgo.Record, due []dueTime
 				return false, err
 			}
 		}
-		if err := p.handleRecord(hctx, rec, promise); err != nil {
+		if err := p.handleRecord(hctx, pctx, rec, promise); err != nil {
 			return false, err
 		}
 	}
 	for _, t := range due {
-		if err := p.fireTimer(hctx, t, promise); err != nil {
+		if err := p.fireTimer(hctx, pctx, t, promise); err != nil {
 			return false, err
 		}
 	}
 	if err := p.overlay.Each(func(part int32, key, value []byte) error {
-		p.sess.Produce(hctx.ctx, &kgo.Record{Topic: p.changelog, Partition: part, Key: key, Value: value}, promise)
+		p.sess.Produce(pctx, &kgo.Record{Topic: p.changelog, Partition: part, Key: key, Value: value}, promise)
 		return nil
 	}); err != nil {
 		return false, err
@@ -135,7 +139,7 @@ func (p *Processor) handleBatch(hctx *Context, recs []*kgo.Record, due []dueTime
 	return true, nil
 }
 
-func (p *Processor) handleRecord(hctx *Context, rec *kgo.Record, promise func(*kgo.Record, error)) error {
+func (p *Processor) handleRecord(hctx *Context, pctx context.Context, rec *kgo.Record, promise func(*kgo.Record, error)) error {
 	hctx.partition, hctx.out, hctx.err = rec.Partition, hctx.out[:0], nil
 	mark := p.overlay.Mark()
 	start := time.Now()
@@ -149,12 +153,12 @@ func (p *Processor) handleRecord(hctx *Context, rec *kgo.Record, promise func(*k
 	switch {
 	case err == nil:
 		for _, o := range hctx.out {
-			p.sess.Produce(hctx.ctx, o, promise)
+			p.sess.Produce(pctx, o, promise)
 		}
 		return nil
 	case errors.As(err, &rej):
 		p.overlay.Rollback(mark)
-		p.deadLetter(hctx.ctx, rec, rej.Err.Error(), promise)
+		p.deadLetter(pctx, rec, rej.Err.Error(), promise)
 		return nil
 	default:
 		return fmt.Errorf("stream: %s: handle %s/%d@%d: %w", p.topo.Name, rec.Topic, rec.Partition, rec.Offset, err)

@@ -34,6 +34,7 @@ type Processor struct {
 	mu       sync.Mutex     // guards owned and fatal; serialises Pebble writes per partition with restore
 	owned    map[int32]bool // partitions assigned and restored
 	fatal    error          // set by a callback (restore failure, failpoint)
+	stopping bool           // the loop has exited; late assignments are ignored
 	cancel   context.CancelFunc
 	ready    atomic.Bool
 	applyMu  sync.Mutex
@@ -136,6 +137,12 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 	if errors.Is(err, ErrFailpoint) {
 		crashed = true
 	}
+	// Processing has stopped: whatever the group does while the client
+	// closes, this instance owns nothing any more.
+	p.mu.Lock()
+	p.stopping = true
+	p.mu.Unlock()
+	p.onRevoked(ctx, nil, map[string][]int32{"": p.ownedPartitions()})
 	p.ready.Store(false)
 	p.m.ready.WithLabelValues(p.topo.Name).Set(0)
 	if err != nil {
@@ -193,6 +200,12 @@ func (o *producedOffsets) reset() {
 	clear(o.max)
 	clear(o.outs)
 	o.err = nil
+}
+
+func (o *producedOffsets) failed() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err != nil
 }
 
 func (o *producedOffsets) promise(changelog string) func(*kgo.Record, error) {

@@ -100,4 +100,3 @@ func TestCoPartitioningCheckedAtStartKfake(t *testing.T) {
 		}
 	}
 }
-

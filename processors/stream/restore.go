@@ -30,6 +30,12 @@ func (p *Processor) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[
 		}
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
+	p.mu.Lock()
+	stopping := p.stopping
+	p.mu.Unlock()
+	if stopping {
+		return // an assignment that raced with shutdown: nobody will process it here
+	}
 	start := time.Now()
 	n, err := p.restore(ctx, parts)
 	if err != nil {
@@ -37,6 +43,10 @@ func (p *Processor) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[
 		return
 	}
 	p.mu.Lock()
+	if p.stopping {
+		p.mu.Unlock()
+		return
+	}
 	for _, part := range parts {
 		p.owned[part] = true
 	}

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -45,7 +46,7 @@ func (p *Processor) dueTimers(now time.Time) ([]dueTimer, error) {
 	return out, nil
 }
 
-func (p *Processor) fireTimer(hctx *Context, t dueTimer, promise func(*kgo.Record, error)) error {
+func (p *Processor) fireTimer(hctx *Context, pctx context.Context, t dueTimer, promise func(*kgo.Record, error)) error {
 	hctx.partition, hctx.out, hctx.err = t.partition, hctx.out[:0], nil
 	p.overlay.Delete(t.partition, timerStore, t.tk)
 	if len(t.key) > 0 && t.key[0] == 0 {
@@ -62,7 +63,7 @@ func (p *Processor) fireTimer(hctx *Context, t dueTimer, promise func(*kgo.Recor
 		return fmt.Errorf("stream: %s: timer %q due %s on partition %d: %w", p.topo.Name, t.key, t.due.Format(time.RFC3339Nano), t.partition, err)
 	}
 	for _, o := range hctx.out {
-		p.sess.Produce(hctx.ctx, o, promise)
+		p.sess.Produce(pctx, o, promise)
 	}
 	return nil
 }

@@ -1,0 +1,137 @@
+package stream_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func TestRebalanceKfake(t *testing.T) { testRebalance(t, newKfake(t)) }
+func TestRebalanceKafka(t *testing.T) { testRebalance(t, realKafka(t)) }
+
+// owners checks that each partition is owned by one instance at a time.
+type owners struct {
+	mu         sync.Mutex
+	by         map[int32]string
+	violations []string
+	moves      int
+}
+
+func (o *owners) hook(instance string) func(int32, bool) {
+	return func(p int32, owned bool) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		cur, held := o.by[p]
+		switch {
+		case owned && held && cur != instance:
+			o.violations = append(o.violations, fmt.Sprintf("partition %d assigned to %s while %s still owns it", p, instance, cur))
+		case owned:
+			o.by[p] = instance
+			o.moves++
+		case cur == instance:
+			delete(o.by, p)
+		}
+	}
+}
+
+// testRebalance runs three instances that join and leave while records
+// flow, then checks exactly-once, single ownership and the final state.
+func testRebalance(t *testing.T, b *broker) {
+	const n, chunk = 60_000, 2_000
+	s := newScenario(t, b, 6)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	w := s.watchOutput(t, ctx)
+
+	// The producer stays at most two chunks ahead of the processors, so
+	// that records are still flowing during every membership change.
+	in := make(map[[2]int64]input, n)
+	var inMu sync.Mutex
+	produced := make(chan error, 1)
+	go func() {
+		cl, err := kgo.NewClient(append(b.opts(), kgo.DefaultProduceTopic(s.in))...)
+		if err != nil {
+			produced <- err
+			return
+		}
+		defer cl.Close()
+		rng := rand.New(rand.NewPCG(9, 9))
+		for i := 0; i < n; i += chunk {
+			for w.count() < i-2*chunk {
+				select {
+				case <-ctx.Done():
+					produced <- ctx.Err()
+					return
+				case <-w.progress:
+				}
+			}
+			recs := make([]*kgo.Record, chunk)
+			vals := make([]input, chunk)
+			for j := range recs {
+				vals[j] = input{fmt.Sprintf("k%04d", rng.IntN(400)), int64(rng.IntN(100) + 1)}
+				recs[j] = &kgo.Record{Key: []byte(vals[j].key), Value: binary.BigEndian.AppendUint64(nil, uint64(vals[j].value))}
+			}
+			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				produced <- err
+				return
+			}
+			inMu.Lock()
+			for j, r := range recs {
+				in[[2]int64{int64(r.Partition), r.Offset}] = vals[j]
+			}
+			inMu.Unlock()
+		}
+		produced <- nil
+	}()
+
+	own := &owners{by: map[int32]string{}}
+	dirs := map[string]string{"a": t.TempDir(), "b": t.TempDir(), "c": t.TempDir()}
+	running := map[string]*instance{}
+	up := func(name string) {
+		c := s.config(name, dirs[name])
+		c.OnOwnership = own.hook(name)
+		running[name] = start(t, c, b.opts()...)
+	}
+	down := func(name string) {
+		running[name].stop(t)
+		delete(running, name)
+	}
+	steps := []struct {
+		at     int
+		action func(string)
+		who    string
+	}{
+		{0, up, "a"}, {n / 10, up, "b"}, {n / 5, up, "c"}, {n * 35 / 100, down, "a"},
+		{n / 2, up, "a"}, {n * 65 / 100, down, "b"}, {n * 8 / 10, down, "c"},
+	}
+	for _, st := range steps {
+		w.waitFor(t, ctx, st.at)
+		st.action(st.who)
+	}
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(t, ctx, n)
+	down("a")
+
+	s.verify(t, in)
+	own.mu.Lock()
+	defer own.mu.Unlock()
+	if len(own.violations) > 0 {
+		t.Fatalf("ownership overlapped: %v", own.violations)
+	}
+	if own.moves < 12 {
+		t.Fatalf("only %d partition assignments; the membership changes did not move partitions", own.moves)
+	}
+	// "a" owned every partition at the end, so its store holds the fold.
+	if err := diffState(storeState(t, dirs["a"]), fold(in)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d partition assignments over 7 membership changes", own.moves)
+}
