@@ -1,0 +1,149 @@
+package stream_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lockstep-dev/lockstep/processors/stream"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// reminder drops repeated event ids (the value), announces each new one, and
+// sets a timer a minute after a key's first event that announces the key.
+type reminder struct{ out string }
+
+func (r reminder) Handle(ctx *stream.Context, rec *kgo.Record) error {
+	first, err := ctx.FirstSeen("events", rec.Value, time.Hour)
+	if err != nil || !first {
+		return err
+	}
+	ctx.Emit(r.out, rec.Key, append([]byte("seen:"), rec.Value...))
+	if _, ok, err := ctx.Get("keys", rec.Key); err != nil || ok {
+		return err
+	}
+	ctx.Put("keys", rec.Key, []byte{1})
+	ctx.Schedule(ctx.Now().Add(time.Minute), rec.Key)
+	return nil
+}
+
+func (r reminder) OnTimer(ctx *stream.Context, key []byte, due time.Time) error {
+	ctx.Emit(r.out, key, append([]byte("fired:"), key...))
+	return nil
+}
+
+func TestTimersAndDedupeKfake(t *testing.T) {
+	b := newKfake(t)
+	s := newScenario(t, b, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	var now atomic.Int64
+	now.Store(t0.UnixMilli())
+	dir := t.TempDir()
+	cfg := s.config("a", dir)
+	cfg.Topology.Stores = []string{"keys"}
+	cfg.Topology.Handler = reminder{out: s.out}
+	cfg.Clock = func() time.Time { return time.UnixMilli(now.Load()) }
+	cfg.TimerTick = 20 * time.Millisecond
+
+	cl, err := kgo.NewClient(append(b.opts(), kgo.DefaultProduceTopic(s.in))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	send := func(kv ...string) {
+		t.Helper()
+		var recs []*kgo.Record
+		for i := 0; i < len(kv); i += 2 {
+			recs = append(recs, &kgo.Record{Key: []byte(kv[i]), Value: []byte(kv[i+1])})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := newCollector(t, ctx, b, s.out)
+
+	inst := start(t, cfg, b.opts()...)
+	send("k1", "e1", "k2", "e2", "k1", "e1", "k3", "e3", "k2", "e2", "k1", "e4")
+	out.waitFor(t, "seen:e1", "seen:e2", "seen:e3", "seen:e4")
+	if n := out.count("seen:e1") + out.count("seen:e2"); n != 2 {
+		t.Fatalf("duplicates were not dropped: %d seen outputs for e1 and e2", n)
+	}
+	if out.count("fired:k1") != 0 {
+		t.Fatal("timer fired before its due time")
+	}
+	now.Store(t0.Add(2 * time.Minute).UnixMilli())
+	out.waitFor(t, "fired:k1", "fired:k2", "fired:k3")
+	inst.stop(t)
+
+	// Restart on the same state, two hours later: no timer fires again, and
+	// the dedupe entries have expired (through their runtime timers), so a
+	// repeat of e1 counts as new.
+	now.Store(t0.Add(2 * time.Hour).UnixMilli())
+	inst = start(t, cfg, b.opts()...)
+	send("k9", "sentinel")
+	out.waitFor(t, "seen:sentinel")
+	send("k1", "e1")
+	out.waitFor(t, "seen:e1#2")
+	inst.stop(t)
+	for _, k := range []string{"fired:k1", "fired:k2", "fired:k3"} {
+		if n := out.count(k); n != 1 {
+			t.Errorf("%s fired %d times, want once", k, n)
+		}
+	}
+}
+
+// collector reads a topic read-committed and counts values.
+type collector struct {
+	counts   map[string]int
+	mu       chan struct{}
+	progress chan struct{}
+}
+
+func newCollector(t testing.TB, ctx context.Context, b *broker, topic string) *collector {
+	c := &collector{counts: map[string]int{}, mu: make(chan struct{}, 1), progress: make(chan struct{}, 1)}
+	cl, err := kgo.NewClient(append(b.opts(), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer cl.Close()
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			c.mu <- struct{}{}
+			fs.EachRecord(func(r *kgo.Record) { c.counts[string(r.Value)]++ })
+			<-c.mu
+			select {
+			case c.progress <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return c
+}
+
+func (c *collector) count(v string) int {
+	c.mu <- struct{}{}
+	defer func() { <-c.mu }()
+	return c.counts[v]
+}
+
+// waitFor waits until each value was seen; "v#n" means seen n times.
+func (c *collector) waitFor(t testing.TB, vals ...string) {
+	t.Helper()
+	for _, v := range vals {
+		want := 1
+		if i := len(v) - 2; i > 0 && v[i] == '#' {
+			want, v = int(v[i+1]-'0'), v[:i]
+		}
+		for c.count(v) < want {
+			select {
+			case <-time.After(time.Minute):
+				t.Fatalf("never saw %q %d times (counts %v)", v, want, c.counts)
+			case <-c.progress:
+			}
+		}
+	}
+}
