@@ -1,0 +1,28 @@
+package schemas
+
+// Topic names, in one place. A deployment may prefix them all
+// (LOCKSTEP_KAFKA_TOPIC_PREFIX); code applies the prefix where it builds its
+// clients, never here.
+const (
+	TopicStockMovements    = "clarus.stock-movements"   // key sku@warehouse
+	TopicStockSnapshots    = "clarus.stock-snapshots"   // key sku@warehouse
+	TopicShipments         = "clarus.shipments"         // key order ref
+	TopicReceipts          = "clarus.receipts"          // key PO ref, or orphan:<receipt id>
+	TopicOrderAcks         = "clarus.order-acks"        // key order ref
+	TopicSalesOrders       = "prima.sales-orders"       // key order ref
+	TopicPurchaseOrders    = "prima.purchase-orders"    // key PO ref
+	TopicItems             = "prima.items"              // key sku; compacted
+	TopicPrimaStockLevels  = "prima.stock-levels"       // key sku@warehouse
+	TopicDespatchNotes     = "prima.despatch-notes"     // key order ref
+	TopicStockLevels       = "lockstep.stock-levels"    // key sku@warehouse; compacted
+	TopicCmdPrimaStock     = "lockstep.cmd.prima-stock" // key warehouse
+	TopicCmdPrimaDespatch  = "lockstep.cmd.prima-despatch"
+	TopicCmdClarusOrders   = "lockstep.cmd.clarus-orders"
+	TopicCmdClarusReceipts = "lockstep.cmd.clarus-receipts"
+	TopicDrift             = "lockstep.drift" // key discrepancy id
+	TopicDLQ               = "lockstep.dlq"   // key: the original key
+	TopicSourceCursors     = "lockstep.source-cursors"
+)
+
+// StockKey is the key of per-location stock topics: sku@warehouse.
+func StockKey(sku, warehouse string) string { return sku + "@" + warehouse }
