@@ -57,6 +57,8 @@ const (
 	DriftReceiptOverPO           DriftKind = "receipt_over_po"
 	DriftReceiptSKUNotOnPO       DriftKind = "receipt_sku_not_on_po"
 	DriftPONotInWMS              DriftKind = "po_not_in_wms"
+	DriftWMSFeedGap              DriftKind = "wms_feed_gap"
+	DriftPushFailed              DriftKind = "push_failed"
 )
 
 // DriftOwner is the team that acts on a discrepancy.

@@ -11,10 +11,11 @@ var ErrBadTimerKey = errors.New("state: timer key shorter than 8 bytes")
 
 // TimerKey orders timers by due time: 8 bytes of big-endian Unix
 // milliseconds (times before 1970 count as 1970), then the timer's own key.
-// A range scan up to TimerKey(now, nil) yields exactly the timers that are
-// due, that is due before now at millisecond granularity: a timer set for
-// exactly now fires on the first tick after it, the same boundary as
-// Expired.
+// A timer is due once the clock reaches it, at millisecond granularity:
+// a range scan up to TimerKey(now.Add(time.Millisecond), nil) yields exactly
+// the timers due at or before now (the bound is exclusive, and a scan up to
+// TimerKey(now, nil) would miss those due within now's millisecond). This is
+// the same boundary as Expired, so a timer set at an Expiry finds it expired.
 func TimerKey(due time.Time, key []byte) []byte {
 	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(key)), uint64(max(due.UnixMilli(), 0)))
 	return append(b, key...)
@@ -28,18 +29,17 @@ func SplitTimerKey(tk []byte) (due time.Time, key []byte, err error) {
 	return time.UnixMilli(int64(binary.BigEndian.Uint64(tk))).UTC(), tk[8:], nil
 }
 
-// Expiry encodes the time after which a dedupe entry is forgotten.
+// Expiry encodes the time from which a dedupe entry is forgotten.
 func Expiry(t time.Time) []byte {
 	return binary.BigEndian.AppendUint64(nil, uint64(max(t.UnixMilli(), 0)))
 }
 
-// Expired reports whether an Expiry value lies before now, at millisecond
-// granularity (an entry expiring at exactly now is still live). A malformed
-// value counts as expired, so a corrupt entry is re-learnt rather than
-// trusted.
+// Expired reports whether an Expiry value lies at or before now, at
+// millisecond granularity. A malformed value counts as expired, so a corrupt
+// entry is re-learnt rather than trusted.
 func Expired(v []byte, now time.Time) bool {
 	if len(v) != 8 {
 		return true
 	}
-	return int64(binary.BigEndian.Uint64(v)) < now.UnixMilli()
+	return int64(binary.BigEndian.Uint64(v)) <= now.UnixMilli()
 }

@@ -31,6 +31,7 @@ Usage:
 
 Commands:
   run       run the processors and the admin endpoints until SIGINT/SIGTERM
+  migrate   apply the drift ledger's ClickHouse migrations, print what was applied
   config    print the effective configuration (secrets redacted) and check it
   version   print the version
 
@@ -71,6 +72,8 @@ func execute(ctx context.Context, args []string, env envconfig.Lookuper, stdout,
 		return configCommand(ctx, env, stdout, stderr)
 	case "run":
 		return runCommand(ctx, env, stderr)
+	case "migrate":
+		return migrateCommand(ctx, env, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

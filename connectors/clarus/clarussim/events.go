@@ -1,0 +1,277 @@
+package clarussim
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Event is a business event injected through POST /_sim/events or Apply.
+type Event struct {
+	// Type is receive, adjust, hold, release, allocate, dispatch or cancel.
+	Type      string `json:"type"`
+	SKU       string `json:"sku,omitempty"`
+	Warehouse string `json:"warehouse,omitempty"`
+	// Quantity is units; for adjust it is signed (negative takes stock out).
+	Quantity  int64  `json:"quantity,omitempty"`
+	Lines     []Line `json:"lines,omitempty"` // receive and allocate: several SKUs in one warehouse
+	Reference string `json:"reference,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	StockID   int64  `json:"stock_id,omitempty"` // release: the held stock record; 0 releases the oldest of sku@warehouse
+	OrderID   int64  `json:"order_id,omitempty"` // dispatch, cancel
+}
+
+// Line is a quantity of one SKU.
+type Line struct {
+	SKU      string `json:"sku"`
+	Quantity int64  `json:"quantity"`
+}
+
+// Result is what an applied event created.
+type Result struct {
+	Type      string   `json:"type"`
+	RecordID  int64    `json:"record_id"` // the Clarus record: receipt, adjustment, stock or goods-out id
+	Movements []string `json:"movements"`
+}
+
+// EventError is an event the warehouse would refuse (not enough stock, an
+// unknown order); the control API answers it with 422.
+type EventError struct{ Reason string }
+
+func (e *EventError) Error() string { return "clarussim: " + e.Reason }
+
+func refused(format string, args ...any) error {
+	return &EventError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Apply applies one event to the ground truth and queues its webhooks.
+func (s *Sim) Apply(ev Event) (Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.apply(ev)
+}
+
+func (s *Sim) apply(ev Event) (Result, error) {
+	lines := ev.Lines
+	if len(lines) == 0 && ev.SKU != "" {
+		lines = []Line{{SKU: ev.SKU, Quantity: ev.Quantity}}
+	}
+	switch ev.Type {
+	case "receive", "allocate":
+		if ev.Warehouse == "" || len(lines) == 0 {
+			return Result{}, refused("%s needs a warehouse and lines (or sku and quantity)", ev.Type)
+		}
+		for _, l := range lines {
+			if l.SKU == "" || l.Quantity <= 0 {
+				return Result{}, refused("%s: each line needs a sku and a positive quantity", ev.Type)
+			}
+		}
+		if ev.Type == "receive" {
+			return s.receive(ev, lines, s.tick()), nil
+		}
+		return s.allocate(ev, lines, s.tick())
+	case "adjust":
+		return s.adjust(ev, s.tick())
+	case "hold":
+		return s.hold(ev, s.tick())
+	case "release":
+		return s.release(ev, s.tick())
+	case "dispatch", "cancel":
+		return s.closeOrder(ev, s.tick())
+	}
+	return Result{}, refused("unknown event type %q (want receive, adjust, hold, release, allocate, dispatch or cancel)", ev.Type)
+}
+
+func (s *Sim) receive(ev Event, lines []Line, now time.Time) Result {
+	rec := receiptRecord{ID: s.st.id(), Type: "goods_in_receipts", Reference: ev.Reference, Status: "completed",
+		ReceiptType: "purchase_order", Warehouse: s.warehouse(ev.Warehouse), Account: s.account(), ActualDateOfReceipt: now}
+	if rec.Reference == "" {
+		rec.Reference = fmt.Sprintf("GIN-%d", rec.ID)
+	}
+	res := Result{Type: ev.Type, RecordID: rec.ID}
+	for _, l := range lines {
+		line := receiptLine{ID: s.st.id(), Product: s.product(l.SKU), ExpectedQuantity: l.Quantity, ReceivedQuantity: l.Quantity}
+		rec.Lines = append(rec.Lines, line)
+		b := s.st.bal(skuKey{l.SKU, ev.Warehouse})
+		b.OnHand += l.Quantity
+		b.Received += l.Quantity
+		b.UpdatedAt = now
+		id := fmt.Sprintf("goods_in_receipt/%d/%d", rec.ID, line.ID)
+		s.st.record(Movement{ID: id, Kind: "receipt", SKU: l.SKU, Warehouse: ev.Warehouse, Quantity: l.Quantity,
+			Reference: rec.Reference, At: now, Trigger: TriggerReceiptCompleted})
+		res.Movements = append(res.Movements, id)
+	}
+	s.notify(TriggerReceiptCompleted, rec)
+	return res
+}
+
+func (s *Sim) adjust(ev Event, now time.Time) (Result, error) {
+	k := skuKey{ev.SKU, ev.Warehouse}
+	if k.SKU == "" || k.Warehouse == "" || ev.Quantity == 0 {
+		return Result{}, refused("adjust needs sku, warehouse and a non-zero quantity")
+	}
+	if ev.Quantity < 0 && -ev.Quantity > s.st.available(k) {
+		return Result{}, refused("adjust %s by %d: only %d available", k, ev.Quantity, s.st.available(k))
+	}
+	trigger, dir, qty := TriggerAdjustmentPositive, "positive", ev.Quantity
+	if qty < 0 {
+		trigger, dir, qty = TriggerAdjustmentNegative, "negative", -qty
+	}
+	rec := adjustmentRecord{ID: s.st.id(), Type: "stock_adjustments", Quantity: qty, Direction: dir, Product: s.product(k.SKU),
+		Warehouse: s.warehouse(k.Warehouse), Account: s.account(), Location: s.location(k.Warehouse), Reason: reason(ev.Reason), CreatedAt: now}
+	b := s.st.bal(k)
+	b.OnHand += ev.Quantity
+	b.UpdatedAt = now
+	id := fmt.Sprintf("stock_adjustment/%d", rec.ID)
+	s.st.record(Movement{ID: id, Kind: "adjustment", SKU: k.SKU, Warehouse: k.Warehouse, Quantity: ev.Quantity,
+		Reason: ev.Reason, At: now, Trigger: trigger})
+	s.notify(trigger, rec)
+	return Result{Type: ev.Type, RecordID: rec.ID, Movements: []string{id}}, nil
+}
+
+func (s *Sim) hold(ev Event, now time.Time) (Result, error) {
+	k := skuKey{ev.SKU, ev.Warehouse}
+	if k.SKU == "" || k.Warehouse == "" || ev.Quantity <= 0 {
+		return Result{}, refused("hold needs sku, warehouse and a positive quantity")
+	}
+	if ev.Quantity > s.st.available(k) {
+		return Result{}, refused("hold %d of %s: only %d available", ev.Quantity, k, s.st.available(k))
+	}
+	h := &heldStock{ID: s.st.id(), Key: k, Quantity: ev.Quantity, Reason: ev.Reason}
+	s.st.held[h.ID] = h
+	b := s.st.bal(k)
+	b.Held += h.Quantity
+	b.UpdatedAt = now
+	return s.stockEvent(ev.Type, h, "held", TriggerStockHeld, h.Quantity, now), nil
+}
+
+func (s *Sim) release(ev Event, now time.Time) (Result, error) {
+	h, ok := s.st.held[ev.StockID]
+	if ev.StockID == 0 {
+		h, ok = s.oldestHeld(skuKey{ev.SKU, ev.Warehouse})
+	}
+	if !ok {
+		return Result{}, refused("release: no held stock %d (sku %q, warehouse %q)", ev.StockID, ev.SKU, ev.Warehouse)
+	}
+	delete(s.st.held, h.ID)
+	b := s.st.bal(h.Key)
+	b.Held -= h.Quantity
+	b.UpdatedAt = now
+	return s.stockEvent(ev.Type, h, "released", TriggerStockReleased, -h.Quantity, now), nil
+}
+
+// stockEvent records a hold or release of h and sends the stock record with
+// its new status.
+func (s *Sim) stockEvent(typ string, h *heldStock, what, trigger string, delta int64, now time.Time) Result {
+	status, kind := "held", "hold"
+	if what == "released" {
+		status, kind = "available", "release"
+	}
+	rec := stockRecord{ID: h.ID, Type: "stocks", Quantity: h.Quantity, Status: status, Product: s.product(h.Key.SKU),
+		Warehouse: s.warehouse(h.Key.Warehouse), Account: s.account(), Location: s.location(h.Key.Warehouse), Reason: reason(h.Reason), UpdatedAt: now}
+	id := fmt.Sprintf("stock/%d/%s", h.ID, what)
+	s.st.record(Movement{ID: id, Kind: kind, SKU: h.Key.SKU, Warehouse: h.Key.Warehouse, Quantity: delta, Reason: h.Reason, At: now, Trigger: trigger})
+	s.notify(trigger, rec)
+	return Result{Type: typ, RecordID: h.ID, Movements: []string{id}}
+}
+
+func (s *Sim) oldestHeld(k skuKey) (*heldStock, bool) {
+	var best *heldStock
+	for _, h := range s.st.held {
+		if h.Key == k && (best == nil || h.ID < best.ID) {
+			best = h
+		}
+	}
+	return best, best != nil
+}
+
+func (s *Sim) allocate(ev Event, lines []Line, now time.Time) (Result, error) {
+	need := map[skuKey]int64{}
+	for _, l := range lines {
+		need[skuKey{l.SKU, ev.Warehouse}] += l.Quantity
+	}
+	for k, q := range need {
+		if q > s.st.available(k) {
+			return Result{}, refused("allocate %d of %s: only %d available", q, k, s.st.available(k))
+		}
+	}
+	o := &goodsOut{ID: s.st.id(), Reference: ev.Reference, Warehouse: ev.Warehouse, StatusID: statusAllocated, CreatedAt: now}
+	if o.Reference == "" {
+		o.Reference = fmt.Sprintf("SO-%d", o.ID)
+	}
+	res := Result{Type: ev.Type, RecordID: o.ID}
+	for _, l := range lines {
+		line := orderLine{ID: s.st.id(), SKU: l.SKU, Quantity: l.Quantity}
+		o.Lines = append(o.Lines, line)
+		b := s.st.bal(skuKey{l.SKU, ev.Warehouse})
+		b.Allocated += l.Quantity
+		b.UpdatedAt = now
+		id := fmt.Sprintf("goods_out/%d/%d/allocated", o.ID, line.ID)
+		s.st.record(Movement{ID: id, Kind: "allocation", SKU: l.SKU, Warehouse: ev.Warehouse, Quantity: l.Quantity, Reference: o.Reference, At: now})
+		res.Movements = append(res.Movements, id)
+	}
+	s.st.orders[o.ID] = o
+	return res, nil
+}
+
+// closeOrder dispatches (every allocated unit is picked and shipped) or
+// cancels (allocations released) an allocated order.
+func (s *Sim) closeOrder(ev Event, now time.Time) (Result, error) {
+	o, ok := s.st.orders[ev.OrderID]
+	if !ok && ev.Reference != "" {
+		for _, c := range s.openOrders() {
+			if c.Reference == ev.Reference {
+				o, ok = c, true
+				break
+			}
+		}
+	}
+	if !ok {
+		return Result{}, refused("%s: unknown order %d %q", ev.Type, ev.OrderID, ev.Reference)
+	}
+	if o.StatusID != statusAllocated {
+		return Result{}, refused("%s: order %d is %s", ev.Type, o.ID, statusCode(o.StatusID))
+	}
+	res := Result{Type: ev.Type, RecordID: o.ID}
+	rec := goodsOutRecord{ID: o.ID, Type: "goods_outs", GoodsOutType: "sales_order", Reference: o.Reference, GoodsOutStatusID: statusCompleted,
+		GoodsOutStatus: goodsOutStatus{ID: statusCompleted, Code: "COMPLETED", Name: "Completed"}, Warehouse: s.warehouse(o.Warehouse),
+		Account: s.account(), ActualDateOfDispatch: now, ExternalSystemReference1: &o.Reference}
+	for _, l := range o.Lines {
+		b := s.st.bal(skuKey{l.SKU, o.Warehouse})
+		b.Allocated -= l.Quantity
+		b.UpdatedAt = now
+		if ev.Type == "cancel" {
+			id := fmt.Sprintf("goods_out/%d/%d/deallocated", o.ID, l.ID)
+			s.st.record(Movement{ID: id, Kind: "deallocation", SKU: l.SKU, Warehouse: o.Warehouse, Quantity: -l.Quantity, Reference: o.Reference, At: now})
+			res.Movements = append(res.Movements, id)
+			continue
+		}
+		b.OnHand -= l.Quantity
+		b.Picked += l.Quantity
+		id := fmt.Sprintf("goods_out/%d/%d", o.ID, l.ID)
+		s.st.record(Movement{ID: id, Kind: "pick", SKU: l.SKU, Warehouse: o.Warehouse, Quantity: -l.Quantity, Reference: o.Reference, At: now, Trigger: TriggerGoodsOutCompleted})
+		res.Movements = append(res.Movements, id)
+		rec.Lines = append(rec.Lines, goodsOutLine{ID: l.ID, Product: s.product(l.SKU), OrderQuantity: l.Quantity, AllocatedQuantity: l.Quantity,
+			PickQuantity: l.Quantity, DispatchQuantity: l.Quantity, ShortStatus: "none"})
+	}
+	if ev.Type == "cancel" {
+		o.StatusID = statusCancelled
+		return res, nil
+	}
+	o.StatusID = statusCompleted
+	s.notify(TriggerGoodsOutCompleted, rec)
+	return res, nil
+}
+
+// openOrders returns the allocated orders, oldest first.
+func (s *Sim) openOrders() []*goodsOut {
+	var out []*goodsOut
+	for _, o := range s.st.orders {
+		if o.StatusID == statusAllocated {
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b *goodsOut) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}

@@ -1,0 +1,187 @@
+// Package clarussim simulates the Clarus WMS APIs lockstep uses: OAuth, GraphQL stock balances, automation webhooks and a /_sim/ control API.
+package clarussim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Config is the simulated tenant. The env tags let `lockstep sim clarus`
+// read it with go-envconfig under a prefix of the caller's choosing.
+type Config struct {
+	// Addr is where Serve listens.
+	Addr         string `env:"ADDR, default=127.0.0.1:8081"`
+	ClientID     string `env:"CLIENT_ID, default=lockstep"`
+	ClientSecret string `env:"CLIENT_SECRET, default=lockstep-sim-secret"`
+	Subdomain    string `env:"SUBDOMAIN, default=demo"`
+	// Account is the stock owner every balance belongs to.
+	Account  string        `env:"ACCOUNT, default=MAIN"`
+	TokenTTL time.Duration `env:"TOKEN_TTL, default=2h"`
+	// Seed seeds fault injection and the scenario generator.
+	Seed uint64 `env:"SEED, default=1"`
+	// WebhookURL, when set, registers DefaultAutomations delivering there,
+	// so a simulator process needs no set-up call before it sends webhooks.
+	WebhookURL    string `env:"WEBHOOK_URL"`
+	IntegrationID string `env:"INTEGRATION_ID"`
+}
+
+// Option adjusts a Sim beyond its Config.
+type Option func(*Sim)
+
+// WithClock replaces the wall clock: token expiry, updated_at, rate-limit
+// windows and webhook retry schedules all read it, so tests can step time.
+func WithClock(now func() time.Time) Option { return func(s *Sim) { s.clock = now } }
+
+// WithHTTPClient sets the client webhooks are delivered with.
+func WithHTTPClient(c *http.Client) Option { return func(s *Sim) { s.hooks.client = c } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(s *Sim) { s.log = l } }
+
+// Sim is one simulated Clarus tenant. It is an http.Handler; Run drives its
+// background work (webhook retries, the rate-based generator).
+type Sim struct {
+	cfg   Config
+	clock func() time.Time
+	log   *slog.Logger
+	mux   *http.ServeMux
+	hooks *deliverer
+
+	mu          sync.Mutex
+	last        time.Time // the last instant handed out, so ground-truth times never repeat
+	st          *store
+	faults      Faults
+	rng         *rand.Rand // API faults
+	window      int64      // unix second of the rate-limit window
+	windowCount int
+	tokens      map[string]time.Time // access token -> expiry
+	automations []Automation
+	nextAutoID  int64
+	gen         *generator
+}
+
+// New returns a simulator with empty stock.
+func New(cfg Config, opts ...Option) (*Sim, error) {
+	if cfg.ClientID == "" || cfg.ClientSecret == "" || cfg.Subdomain == "" {
+		return nil, errors.New("clarussim: client id, client secret and subdomain are required")
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = 2 * time.Hour
+	}
+	if cfg.Account == "" {
+		cfg.Account = "MAIN"
+	}
+	s := &Sim{
+		cfg:        cfg,
+		clock:      time.Now,
+		log:        slog.New(slog.DiscardHandler),
+		st:         newStore(),
+		rng:        rand.New(rand.NewPCG(cfg.Seed, 0xc1a7)),
+		tokens:     map[string]time.Time{},
+		nextAutoID: 101,
+		hooks:      newDeliverer(cfg, cfg.Seed),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if cfg.WebhookURL != "" {
+		for _, a := range DefaultAutomations(cfg.WebhookURL) {
+			a.IntegrationID = cfg.IntegrationID
+			s.AddAutomation(a)
+		}
+	}
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Run delivers due webhooks and runs the rate-based generator until ctx
+// ends. Tests that want determinism skip it and call DeliverWebhooks and
+// Generate themselves.
+func (s *Sim) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.hooks.run(ctx, s.clock) })
+	g.Go(func() error { return s.runGenerator(ctx) })
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// Serve listens on cfg.Addr and serves the simulator until ctx ends: the
+// entry point of `lockstep sim clarus`.
+func Serve(ctx context.Context, cfg Config, opts ...Option) error {
+	s, err := New(cfg, opts...)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("clarussim: listen %s: %w", cfg.Addr, err)
+	}
+	s.log.Info("clarus simulator listening", "addr", ln.Addr().String(), "subdomain", cfg.Subdomain,
+		"automations", len(s.automations))
+	return s.ServeListener(ctx, ln)
+}
+
+// ServeListener serves on ln until ctx ends, then shuts down gracefully.
+func (s *Sim) ServeListener(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error { return s.Run(gctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(shut)
+	})
+	return g.Wait()
+}
+
+// tick returns the current instant for ground truth, at least a
+// millisecond after every instant returned before: a balance updated after
+// a read always has an updated_at later than that read, and events keep
+// their order at the millisecond precision of Avro timestamps, even under a
+// test's frozen clock. Callers hold s.mu.
+func (s *Sim) tick() time.Time {
+	t := s.clock().UTC().Truncate(time.Millisecond)
+	if !t.After(s.last) {
+		t = s.last.Add(time.Millisecond)
+	}
+	s.last = t
+	return t
+}
+
+func (s *Sim) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("POST /oauth/token", s.api(s.handleToken, false))
+	m.HandleFunc("POST /graphql", s.api(s.handleGraphQL, true))
+	m.HandleFunc("POST /api/automations", s.api(s.handleCreateAutomation, true))
+	m.HandleFunc("POST /api/v1/automations", s.api(s.handleCreateAutomation, true))
+	m.HandleFunc("GET /api/automations", s.api(s.handleListAutomations, true))
+	m.HandleFunc("GET /_sim/state", s.handleState)
+	m.HandleFunc("POST /_sim/events", s.handleEvents)
+	m.HandleFunc("GET /_sim/faults", s.handleGetFaults)
+	m.HandleFunc("POST /_sim/faults", s.handleSetFaults)
+	m.HandleFunc("POST /_sim/scenario", s.handleScenario)
+	m.HandleFunc("POST /_sim/webhooks/flush", s.handleFlush)
+	s.mux = m
+}

@@ -1,0 +1,225 @@
+package clarussim
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// skuKey identifies a stock balance: one product in one warehouse.
+type skuKey struct{ SKU, Warehouse string }
+
+func (k skuKey) String() string { return k.SKU + "@" + k.Warehouse }
+
+// balance is the ground truth for one skuKey.
+type balance struct {
+	OnHand, Held, Allocated int64
+	Received, Picked        int64 // cumulative, as Clarus's stock_balances reports them
+	UpdatedAt               time.Time
+}
+
+// heldStock is a stock record split off with status held; releasing it
+// releases it whole.
+type heldStock struct {
+	ID       int64
+	Key      skuKey
+	Quantity int64
+	Reason   string
+	LocID    int64
+}
+
+// goodsOut is a sales order that has allocated stock.
+type goodsOut struct {
+	ID        int64
+	Reference string
+	Warehouse string
+	StatusID  int // Clarus goods_out_status_id: 5 ALLOCATED, 6 COMPLETED, 8 CANCELLED
+	Lines     []orderLine
+	CreatedAt time.Time
+}
+
+type orderLine struct {
+	ID       int64
+	SKU      string
+	Quantity int64
+}
+
+// Goods-out status ids, from the Clarus documentation.
+const (
+	statusAllocated = 5
+	statusCompleted = 6
+	statusCancelled = 8
+)
+
+// Movement is one change to the ground truth, as lockstep should see it.
+type Movement struct {
+	Seq int64 `json:"seq"`
+	// ID is the movement id lockstep derives from the webhook record:
+	// resource/record id[/line id] (stock holds: stock/<id>/held|released).
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"` // the schemas.StockMovementKind
+	SKU       string    `json:"sku"`
+	Warehouse string    `json:"warehouse"`
+	Quantity  int64     `json:"quantity"` // signed, as in schemas.StockMovement
+	Reference string    `json:"reference,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	At        time.Time `json:"at"`
+	// Trigger is the automation trigger that announced it; empty when Clarus
+	// sends no webhook for it (allocations, cancellations).
+	Trigger string `json:"trigger,omitempty"`
+}
+
+// store is the simulator's ground truth. Every method runs under Sim.mu.
+type store struct {
+	balances   map[skuKey]*balance
+	products   map[string]int64
+	warehouses map[string]int64
+	held       map[int64]*heldStock
+	orders     map[int64]*goodsOut
+	movements  []Movement
+	nextID     int64
+}
+
+func newStore() *store {
+	return &store{
+		balances:   map[skuKey]*balance{},
+		products:   map[string]int64{},
+		warehouses: map[string]int64{},
+		held:       map[int64]*heldStock{},
+		orders:     map[int64]*goodsOut{},
+		nextID:     1000,
+	}
+}
+
+func (st *store) id() int64 { st.nextID++; return st.nextID }
+
+func (st *store) productID(code string) int64 {
+	if id, ok := st.products[code]; ok {
+		return id
+	}
+	id := int64(len(st.products) + 1)
+	st.products[code] = id
+	return id
+}
+
+func (st *store) warehouseID(code string) int64 {
+	if id, ok := st.warehouses[code]; ok {
+		return id
+	}
+	id := int64(len(st.warehouses) + 1)
+	st.warehouses[code] = id
+	return id
+}
+
+// bal returns the balance of k, creating an empty one.
+func (st *store) bal(k skuKey) *balance {
+	b, ok := st.balances[k]
+	if !ok {
+		st.productID(k.SKU)
+		st.warehouseID(k.Warehouse)
+		b = &balance{}
+		st.balances[k] = b
+	}
+	return b
+}
+
+func (st *store) available(k skuKey) int64 {
+	b, ok := st.balances[k]
+	if !ok {
+		return 0
+	}
+	return b.OnHand - b.Held - b.Allocated
+}
+
+func (st *store) record(m Movement) {
+	m.Seq = int64(len(st.movements) + 1)
+	st.movements = append(st.movements, m)
+}
+
+// sortedKeys returns the balance keys in cursor order.
+func (st *store) sortedKeys() []skuKey {
+	keys := make([]skuKey, 0, len(st.balances))
+	for k := range st.balances {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b skuKey) int {
+		return cmp.Or(cmp.Compare(a.SKU, b.SKU), cmp.Compare(a.Warehouse, b.Warehouse))
+	})
+	return keys
+}
+
+// Balance is one stock balance of the ground truth.
+type Balance struct {
+	SKU       string    `json:"sku"`
+	Warehouse string    `json:"warehouse"`
+	OnHand    int64     `json:"on_hand"`
+	Held      int64     `json:"held"`
+	Allocated int64     `json:"allocated"`
+	Available int64     `json:"available"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Order is a goods-out order of the ground truth.
+type Order struct {
+	ID        int64  `json:"id"`
+	Reference string `json:"reference"`
+	Warehouse string `json:"warehouse"`
+	Status    string `json:"status"`
+	Lines     []Line `json:"lines"`
+}
+
+// HeldStock is a stock record on hold.
+type HeldStock struct {
+	ID        int64  `json:"id"`
+	SKU       string `json:"sku"`
+	Warehouse string `json:"warehouse"`
+	Quantity  int64  `json:"quantity"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// State is the simulator's ground truth, as GET /_sim/state answers it.
+type State struct {
+	Subdomain   string       `json:"subdomain"`
+	Stock       []Balance    `json:"stock"`
+	Held        []HeldStock  `json:"held"`
+	Orders      []Order      `json:"orders"`
+	Movements   []Movement   `json:"movements"`
+	Automations []Automation `json:"automations"`
+	Webhooks    WebhookStats `json:"webhooks"`
+}
+
+// snapshot copies the ground truth out. Callers hold Sim.mu.
+func (st *store) snapshot() State {
+	var out State
+	for _, k := range st.sortedKeys() {
+		b := st.balances[k]
+		out.Stock = append(out.Stock, Balance{SKU: k.SKU, Warehouse: k.Warehouse, OnHand: b.OnHand, Held: b.Held,
+			Allocated: b.Allocated, Available: b.OnHand - b.Held - b.Allocated, UpdatedAt: b.UpdatedAt})
+	}
+	for _, h := range st.held {
+		out.Held = append(out.Held, HeldStock{ID: h.ID, SKU: h.Key.SKU, Warehouse: h.Key.Warehouse, Quantity: h.Quantity, Reason: h.Reason})
+	}
+	slices.SortFunc(out.Held, func(a, b HeldStock) int { return cmp.Compare(a.ID, b.ID) })
+	for _, o := range st.orders {
+		ord := Order{ID: o.ID, Reference: o.Reference, Warehouse: o.Warehouse, Status: statusCode(o.StatusID)}
+		for _, l := range o.Lines {
+			ord.Lines = append(ord.Lines, Line{SKU: l.SKU, Quantity: l.Quantity})
+		}
+		out.Orders = append(out.Orders, ord)
+	}
+	slices.SortFunc(out.Orders, func(a, b Order) int { return cmp.Compare(a.ID, b.ID) })
+	out.Movements = slices.Clone(st.movements)
+	return out
+}
+
+func statusCode(id int) string {
+	switch id {
+	case statusAllocated:
+		return "ALLOCATED"
+	case statusCompleted:
+		return "COMPLETED"
+	case statusCancelled:
+		return "CANCELLED"
+	}
+	return "PENDING"
+}

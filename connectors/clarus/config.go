@@ -1,0 +1,190 @@
+// Package clarus captures Clarus WMS stock changes into Kafka: a webhook receiver for fast notifications and a GraphQL sweep that confirms them.
+package clarus
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// EnvPrefix is where the caller mounts Config in the environment; Validate
+// names variables with it so an operator can grep for the exact setting.
+const EnvPrefix = "LOCKSTEP_CLARUS_"
+
+// Config is the Clarus connection as configured from LOCKSTEP_CLARUS_*.
+// The defaults match the simulator's (`lockstep sim clarus`), except for the
+// secrets, which have none.
+type Config struct {
+	// BaseURL is the API root: OAuth at /oauth/token, GraphQL at /graphql.
+	BaseURL  string `env:"BASE_URL, default=http://127.0.0.1:8081"`
+	ClientID string `env:"CLIENT_ID, default=lockstep"`
+	// The OAuth client secret, from ClientSecret or from ClientSecretFile
+	// (a mounted secret), never both.
+	ClientSecret     string `env:"CLIENT_SECRET"`
+	ClientSecretFile string `env:"CLIENT_SECRET_FILE"`
+	// Subdomain is the tenant: sent as X-Clarus-Subdomain on every call and
+	// required in X-ClarusWMS-Subdomain on every webhook.
+	Subdomain string `env:"SUBDOMAIN, default=demo"`
+	// WebhookToken is the per-endpoint secret Clarus cannot sign with: the
+	// last segment of the webhook URL (/webhooks/clarus/{token}), or the
+	// value of WebhookTokenHeader when that is set.
+	WebhookToken       string `env:"WEBHOOK_TOKEN"`
+	WebhookTokenFile   string `env:"WEBHOOK_TOKEN_FILE"`
+	WebhookTokenHeader string `env:"WEBHOOK_TOKEN_HEADER"`
+	// AutomationIDs maps each Clarus automation id lockstep accepts to its
+	// trigger (resource_name.event), as id:trigger pairs.
+	AutomationIDs map[string]string `env:"AUTOMATION_IDS, default=101:goods_out.completed,102:goods_in_receipt.completed,103:stock_adjustment.positive,104:stock_adjustment.negative,105:stock.held,106:stock.released"`
+	// SweepInterval is the time between the starts of two sweeps; every
+	// FullSweepInterval a sweep reads every balance instead of those
+	// updated since the last sweep (0: every sweep is full).
+	SweepInterval     time.Duration `env:"SWEEP_INTERVAL, default=5m"`
+	FullSweepInterval time.Duration `env:"FULL_SWEEP_INTERVAL, default=1h"`
+	PageSize          int           `env:"PAGE_SIZE, default=100"`
+	WebhookMaxBytes   int64         `env:"WEBHOOK_MAX_BYTES, default=1048576"`
+	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT, default=30s"`
+}
+
+// Validate checks the settings without touching the file system and
+// reports every problem at once, each under its variable name.
+func (c Config) Validate() error {
+	var errs []error
+	fail := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", EnvPrefix, name, fmt.Sprintf(format, args...)))
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		fail("BASE_URL", "%q: want an http(s) URL", c.BaseURL)
+	}
+	if strings.TrimSpace(c.ClientID) == "" {
+		fail("CLIENT_ID", "must not be empty")
+	}
+	if strings.TrimSpace(c.Subdomain) == "" {
+		fail("SUBDOMAIN", "must not be empty")
+	}
+	oneOf := func(name, value, file string) {
+		switch {
+		case value != "" && file != "":
+			fail(name, "and %s%s_FILE are both set; use one", EnvPrefix, name)
+		case value == "" && file == "":
+			fail(name, "or %s%s_FILE required", EnvPrefix, name)
+		}
+	}
+	oneOf("CLIENT_SECRET", c.ClientSecret, c.ClientSecretFile)
+	oneOf("WEBHOOK_TOKEN", c.WebhookToken, c.WebhookTokenFile)
+	if c.WebhookToken != "" && len(c.WebhookToken) < 16 {
+		fail("WEBHOOK_TOKEN", "too short: want at least 16 characters of randomness")
+	}
+	if c.WebhookToken != "" && c.WebhookTokenHeader == "" && strings.ContainsAny(c.WebhookToken, "/?#% ") {
+		fail("WEBHOOK_TOKEN", "must be URL-path safe when it goes in the URL (no / ? # %% or space)")
+	}
+	if len(c.AutomationIDs) == 0 {
+		fail("AUTOMATION_IDS", "no automation configured: every webhook would be refused")
+	}
+	for id, t := range c.AutomationIDs {
+		if !slices.Contains(Triggers(), Trigger(t)) {
+			fail("AUTOMATION_IDS", "automation %s: unknown trigger %q (want one of %v)", id, t, Triggers())
+		}
+	}
+	if c.SweepInterval <= 0 {
+		fail("SWEEP_INTERVAL", "must be positive")
+	}
+	if c.FullSweepInterval < 0 {
+		fail("FULL_SWEEP_INTERVAL", "must not be negative")
+	}
+	if c.PageSize < 1 || c.PageSize > 100 {
+		fail("PAGE_SIZE", "%d: want 1 to 100", c.PageSize)
+	}
+	if c.WebhookMaxBytes < 1024 {
+		fail("WEBHOOK_MAX_BYTES", "%d: want at least 1024", c.WebhookMaxBytes)
+	}
+	if c.RequestTimeout <= 0 {
+		fail("REQUEST_TIMEOUT", "must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+// Resolve validates c and fills ClientSecret and WebhookToken from their
+// files, so the components only ever read the values. Errors never carry a
+// secret.
+func (c Config) Resolve() (Config, error) {
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	var err error
+	if c.ClientSecret, err = readSecret("CLIENT_SECRET_FILE", c.ClientSecret, c.ClientSecretFile); err != nil {
+		return c, err
+	}
+	if c.WebhookToken, err = readSecret("WEBHOOK_TOKEN_FILE", c.WebhookToken, c.WebhookTokenFile); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func readSecret(name, value, file string) (string, error) {
+	if file == "" {
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s%s: %w", EnvPrefix, name, err)
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("%s%s: %s is empty", EnvPrefix, name, file)
+	}
+	return s, nil
+}
+
+// automations returns the configured automation ids by trigger.
+func (c Config) automations() map[string]Trigger {
+	out := make(map[string]Trigger, len(c.AutomationIDs))
+	for id, t := range c.AutomationIDs {
+		out[strings.TrimSpace(id)] = Trigger(strings.TrimSpace(t))
+	}
+	return out
+}
+
+// String renders c with the secrets redacted, so %v cannot leak them.
+func (c Config) String() string {
+	return fmt.Sprintf("{BaseURL:%s ClientID:%s ClientSecret:%s ClientSecretFile:%s Subdomain:%s WebhookToken:%s WebhookTokenFile:%s WebhookTokenHeader:%s AutomationIDs:%v SweepInterval:%s FullSweepInterval:%s PageSize:%d}",
+		c.BaseURL, c.ClientID, redact(c.ClientSecret), c.ClientSecretFile, c.Subdomain, redact(c.WebhookToken), c.WebhookTokenFile,
+		c.WebhookTokenHeader, c.AutomationIDs, c.SweepInterval, c.FullSweepInterval, c.PageSize)
+}
+
+// GoString keeps %#v from printing the secrets too.
+func (c Config) GoString() string { return "clarus.Config" + c.String() }
+
+// LogValue renders c for a start-up log line, secrets redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("base_url", c.BaseURL),
+		slog.String("client_id", c.ClientID),
+		slog.String("client_secret", redact(c.ClientSecret)),
+		slog.String("subdomain", c.Subdomain),
+		slog.String("webhook_token", redact(c.WebhookToken)),
+		slog.String("webhook_token_header", c.WebhookTokenHeader),
+		slog.Any("automation_ids", c.AutomationIDs),
+		slog.Duration("sweep_interval", c.SweepInterval),
+		slog.Duration("full_sweep_interval", c.FullSweepInterval),
+	)
+}
+
+// MarshalJSON keeps the secrets out of JSON renderings.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config
+	p := plain(c)
+	p.ClientSecret, p.WebhookToken = redact(c.ClientSecret), redact(c.WebhookToken)
+	return json.Marshal(p)
+}
+
+func redact(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return "<redacted>"
+}

@@ -1,0 +1,115 @@
+package clarus
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options are the receiver's and the sweep's dependencies beyond Config.
+type Options struct {
+	// TopicPrefix is prepended to every topic name (broker.Config.Topic).
+	TopicPrefix string
+	Clock       Clock
+	Logger      *slog.Logger
+	Metrics     *Metrics
+	// HTTPClient calls the Clarus API; nil uses one with Config.RequestTimeout.
+	HTTPClient *http.Client
+	// TransactionalID identifies the sweep's producer: one sweep per
+	// tenant, so a restarted sweep fences the one it replaces.
+	TransactionalID string
+}
+
+func (o Options) withDefaults(cfg Config) Options {
+	if o.Clock == nil {
+		o.Clock = SystemClock()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: cfg.RequestTimeout}
+	}
+	if o.TransactionalID == "" {
+		o.TransactionalID = "lockstep-clarus-sweep-" + cfg.Subdomain
+	}
+	return o
+}
+
+// Clock is the time source of the connector, injected so tests run token
+// expiry, Retry-After waits and the sweep schedule without sleeping.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d or until ctx ends, returning ctx's error then.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// SystemClock is the wall clock.
+func SystemClock() Clock { return systemClock{} }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func (systemClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Metrics are the connector's Prometheus metrics. Create them once per
+// Registerer and share them between the receiver and the sweep.
+type Metrics struct {
+	webhooks      *prometheus.CounterVec
+	movements     prometheus.Counter
+	snapshots     prometheus.Counter
+	sweeps        *prometheus.CounterVec
+	lastSweep     prometheus.Gauge
+	apiRetries    *prometheus.CounterVec
+	tokenRefreshs prometheus.Counter
+}
+
+// NewMetrics registers the metrics on reg; nil registers them nowhere.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_webhooks_total", Help: "Clarus webhooks received, by trigger and HTTP status answered.",
+		}, []string{"trigger", "status"}),
+		movements: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lockstep_clarus_movements_total", Help: "Stock movements produced from webhooks (acknowledged by Kafka).",
+		}),
+		snapshots: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lockstep_clarus_snapshots_total", Help: "Stock snapshots produced by sweeps, in committed transactions.",
+		}),
+		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_sweeps_total", Help: "GraphQL stock sweeps ended, by outcome (completed, failed).",
+		}, []string{"outcome"}),
+		lastSweep: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lockstep_clarus_last_sweep_timestamp_seconds", Help: "When the last sweep completed.",
+		}),
+		apiRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_api_retries_total", Help: "Clarus API calls retried, by reason (429, 5xx, transport, malformed, 401).",
+		}, []string{"reason"}),
+		tokenRefreshs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lockstep_clarus_token_requests_total", Help: "OAuth access tokens requested.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.webhooks, m.movements, m.snapshots, m.sweeps, m.lastSweep, m.apiRetries, m.tokenRefreshs)
+	}
+	return m
+}

@@ -1,0 +1,189 @@
+package clarus
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// WebhookPath is where Register mounts the receiver; Clarus automations
+// post to it with the endpoint's token as the last segment. With a token
+// header configured, /webhooks/clarus serves too.
+const WebhookPath = "/webhooks/clarus/{token}"
+
+// Webhook headers Clarus sends (there is no signature to check).
+const (
+	HeaderSubdomain     = "X-ClarusWMS-Subdomain"
+	HeaderAutomationID  = "X-ClarusWMS-Automation-ID"
+	HeaderIntegrationID = "X-ClarusWMS-Integration-ID"
+)
+
+// Receiver turns Clarus webhooks into stock movements on
+// clarus.stock-movements. It answers 2xx only once Kafka has acknowledged
+// every movement of the webhook, so a webhook Clarus saw accepted is never
+// lost; a redelivery produces the same event ids, which the fold drops.
+type Receiver struct {
+	cl          *kgo.Client
+	serde       *schemas.Serde
+	topic       string
+	token       [32]byte // SHA-256 of the token: compared in constant time at a fixed length
+	header      string
+	subdomain   string
+	automations map[string]Trigger
+	maxBytes    int64
+	o           Options
+}
+
+// NewReceiver returns a receiver producing with a client built from kopts
+// (seed brokers, TLS, SASL). cfg must be resolved (Config.Resolve).
+func NewReceiver(cfg Config, serde *schemas.Serde, o Options, kopts ...kgo.Opt) (*Receiver, error) {
+	if cfg.WebhookToken == "" {
+		return nil, fmt.Errorf("clarus: receiver: no webhook token (resolve the configuration first)")
+	}
+	o = o.withDefaults(cfg)
+	// Idempotent acks=all producing is franz-go's default; the delivery
+	// timeout keeps a stalled broker from holding Clarus's request forever.
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.RecordDeliveryTimeout(cfg.RequestTimeout)}, kopts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("clarus: receiver: kafka client: %w", err)
+	}
+	maxBytes := cfg.WebhookMaxBytes
+	if maxBytes <= 0 {
+		maxBytes = 1 << 20
+	}
+	return &Receiver{
+		cl: cl, serde: serde, topic: o.TopicPrefix + schemas.TopicStockMovements,
+		token: sha256.Sum256([]byte(cfg.WebhookToken)), header: cfg.WebhookTokenHeader,
+		subdomain: cfg.Subdomain, automations: cfg.automations(), maxBytes: maxBytes, o: o,
+	}, nil
+}
+
+// Close closes the Kafka client.
+func (r *Receiver) Close() { r.cl.Close() }
+
+// Register mounts the receiver on mux.
+func (r *Receiver) Register(mux *http.ServeMux) {
+	mux.Handle(WebhookPath, r)
+	if r.header != "" {
+		mux.Handle("/webhooks/clarus", r)
+	}
+}
+
+// ServeHTTP implements http.Handler. Every refusal is a 4xx with a short
+// reason and produces nothing.
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	trigger := Trigger("unknown")
+	status, reason := r.serve(w, req, &trigger)
+	r.o.Metrics.webhooks.WithLabelValues(string(trigger), strconv.Itoa(status)).Inc()
+	if status >= 300 {
+		r.o.Logger.Warn("clarus webhook refused", "status", status, "reason", reason,
+			"automation_id", req.Header.Get(HeaderAutomationID), "remote", req.RemoteAddr)
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
+		}
+		if status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", http.MethodPost)
+		}
+		http.Error(w, reason, status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "{\"movements\":%s}\n", reason)
+}
+
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, trigger *Trigger) (int, string) {
+	if req.Method != http.MethodPost {
+		return http.StatusMethodNotAllowed, "method not allowed: use POST"
+	}
+	// The token first: nothing else about the endpoint is revealed to a
+	// caller without it, and the same answer covers missing and wrong.
+	tok := req.PathValue("token")
+	if r.header != "" {
+		tok = req.Header.Get(r.header)
+	}
+	sum := sha256.Sum256([]byte(tok))
+	if tok == "" || subtle.ConstantTimeCompare(sum[:], r.token[:]) != 1 {
+		return http.StatusUnauthorized, "invalid webhook token"
+	}
+	if req.ContentLength > r.maxBytes {
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", r.maxBytes)
+	}
+	sub := req.Header.Get(HeaderSubdomain)
+	if sub == "" {
+		return http.StatusBadRequest, "missing header " + HeaderSubdomain
+	}
+	if sub != r.subdomain {
+		return http.StatusForbidden, HeaderSubdomain + " does not match the configured subdomain"
+	}
+	auto := req.Header.Get(HeaderAutomationID)
+	if auto == "" {
+		return http.StatusBadRequest, "missing header " + HeaderAutomationID
+	}
+	t, ok := r.automations[auto]
+	if !ok {
+		return http.StatusForbidden, "automation " + strconv.Quote(auto) + " is not configured"
+	}
+	*trigger = t
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.maxBytes))
+	if err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			return http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", r.maxBytes)
+		}
+		return http.StatusBadRequest, "reading body: " + err.Error()
+	}
+	now := r.o.Clock.Now().UTC()
+	movements, err := DecodeWebhook(t, body, now)
+	switch {
+	case errors.Is(err, ErrMalformed):
+		return http.StatusBadRequest, err.Error()
+	case err != nil:
+		return http.StatusUnprocessableEntity, err.Error()
+	}
+	if err := r.produce(req, t, auto, movements, now); err != nil {
+		r.o.Logger.Error("clarus webhook not stored", "err", err, "trigger", t)
+		return http.StatusServiceUnavailable, "could not store the webhook; retry later"
+	}
+	return http.StatusOK, strconv.Itoa(len(movements))
+}
+
+// produce writes the movements and waits for Kafka's acknowledgement of
+// every one.
+func (r *Receiver) produce(req *http.Request, t Trigger, auto string, movements []schemas.StockMovement, now time.Time) error {
+	if len(movements) == 0 {
+		return nil
+	}
+	ctx := req.Context()
+	recs := make([]*kgo.Record, 0, len(movements))
+	for i := range movements {
+		m := &movements[i]
+		m.IngestedAt = now
+		v, err := r.serde.Encode(ctx, m)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, &kgo.Record{
+			Topic: r.topic, Key: []byte(schemas.StockKey(m.SKU, m.Warehouse)), Value: v,
+			Headers: []kgo.RecordHeader{
+				{Key: "clarus.trigger", Value: []byte(t)},
+				{Key: "clarus.automation_id", Value: []byte(auto)},
+			},
+		})
+	}
+	if err := r.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("produce %d movements to %s: %w", len(recs), r.topic, err)
+	}
+	r.o.Metrics.movements.Add(float64(len(recs)))
+	r.o.Logger.Debug("clarus webhook stored", slog.String("trigger", string(t)), slog.Int("movements", len(recs)))
+	return nil
+}

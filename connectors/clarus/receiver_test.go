@@ -1,0 +1,287 @@
+package clarus_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/lockstep-dev/lockstep/connectors/clarus"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+const adjustmentBody = `{"data":{"id":4711,"type":"stock_adjustments","quantity":5,"direction":"positive",
+ "product":{"id":3,"code":"SKU-1"},"warehouse":{"id":1,"code":"WH1"},"reason_code":{"code":"FOUND"},
+ "created_at":"2026-03-02T08:59:00Z"}}`
+
+const goodsOutBody = `{"data":{"id":77,"type":"goods_outs","reference":"SO-1","goods_out_status_id":6,
+ "goods_out_status":{"id":6,"code":"COMPLETED"},"warehouse":{"code":"WH2"},"actual_date_of_dispatch":"2026-03-02T08:30:00Z",
+ "lines":[{"id":1,"product":{"code":"SKU-A"},"order_quantity":2,"dispatch_quantity":2},
+          {"id":2,"product":{"code":"SKU-B"},"order_quantity":3,"dispatch_quantity":0},
+          {"id":3,"product":{"code":"SKU-C"},"order_quantity":1,"dispatch_quantity":1}]}}`
+
+type receiverEnv struct {
+	srv   *httptest.Server
+	kafka *kfake.Cluster
+	opts  []kgo.Opt
+	serde *schemas.Serde
+	clock *fakeClock
+}
+
+func newReceiverEnv(t *testing.T, mutate func(*clarus.Config)) *receiverEnv {
+	t.Helper()
+	c, opts := newKafka(t)
+	cfg := testConfig("http://127.0.0.1:1")
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	env := &receiverEnv{kafka: c, opts: opts, serde: schemas.NewSerde(schemas.NewMemRegistry()), clock: newClock()}
+	rcv, err := clarus.NewReceiver(cfg, env.serde, clarus.Options{Clock: env.clock}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rcv.Close)
+	mux := http.NewServeMux()
+	rcv.Register(mux)
+	env.srv = httptest.NewServer(mux)
+	t.Cleanup(env.srv.Close)
+	return env
+}
+
+type hook struct {
+	method, path, body string
+	headers            map[string]string
+	chunked            bool // no Content-Length: the size limit must hold while reading
+}
+
+func validHook(body, automation string) hook {
+	return hook{method: http.MethodPost, path: "/webhooks/clarus/" + testToken, body: body, headers: map[string]string{
+		"Content-Type": "application/json", "X-ClarusWMS-Subdomain": testSubdomain, "X-ClarusWMS-Automation-ID": automation,
+		"X-ClarusWMS-Domain": "acme.claruswms.co.uk", "X-ClarusWMS-API-Domain": "clarus-api.com",
+	}}
+}
+
+func (e *receiverEnv) send(t *testing.T, h hook) (int, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(e.request(t, h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (e *receiverEnv) request(t *testing.T, h hook) *http.Request {
+	t.Helper()
+	var body io.Reader = strings.NewReader(h.body)
+	if h.chunked {
+		body = io.MultiReader(strings.NewReader(h.body)) // hides the length from net/http
+	}
+	req, err := http.NewRequest(h.method, e.srv.URL+h.path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h.headers {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	return req
+}
+
+func TestWebhookRefusals(t *testing.T) {
+	env := newReceiverEnv(t, nil)
+	with := func(mod func(*hook)) hook {
+		h := validHook(adjustmentBody, "103")
+		h.headers = map[string]string{"X-ClarusWMS-Subdomain": testSubdomain, "X-ClarusWMS-Automation-ID": "103"}
+		mod(&h)
+		return h
+	}
+	big := `{"data":{"pad":"` + strings.Repeat("x", 5000) + `"}}`
+	for _, tc := range []struct {
+		name   string
+		hook   hook
+		status int
+		reason string
+	}{
+		{"bad token", with(func(h *hook) { h.path = "/webhooks/clarus/not-the-token" }), 401, "invalid webhook token"},
+		{"token prefix", with(func(h *hook) { h.path = "/webhooks/clarus/" + testToken[:10] }), 401, "invalid webhook token"},
+		{"wrong method", with(func(h *hook) { h.method = http.MethodGet }), 405, "use POST"},
+		{"missing subdomain", with(func(h *hook) { h.headers["X-ClarusWMS-Subdomain"] = "" }), 400, "missing header X-ClarusWMS-Subdomain"},
+		{"wrong subdomain", with(func(h *hook) { h.headers["X-ClarusWMS-Subdomain"] = "other" }), 403, "does not match"},
+		{"missing automation", with(func(h *hook) { h.headers["X-ClarusWMS-Automation-ID"] = "" }), 400, "missing header X-ClarusWMS-Automation-ID"},
+		{"unknown automation", with(func(h *hook) { h.headers["X-ClarusWMS-Automation-ID"] = "999" }), 403, "not configured"},
+		{"oversize body", with(func(h *hook) { h.body = big }), 413, "exceeds 4096 bytes"},
+		{"oversize chunked body", with(func(h *hook) { h.body, h.chunked = big, true }), 413, "exceeds 4096 bytes"},
+		{"malformed json", with(func(h *hook) { h.body = `{"data":{"id":1,` }), 400, "malformed webhook body"},
+		{"trailing data", with(func(h *hook) { h.body = adjustmentBody + `{}` }), 400, "data after the JSON object"},
+		{"not an object", with(func(h *hook) { h.body = `[1,2]` }), 400, "malformed webhook body"},
+		{"no data", with(func(h *hook) { h.body = `{"record":{}}` }), 422, `no "data" record`},
+		{"missing product code", with(func(h *hook) { h.body = strings.Replace(adjustmentBody, `"code":"SKU-1"`, `"code":""`, 1) }), 422, "product.code is missing"},
+		{"wrong direction", with(func(h *hook) { h.headers["X-ClarusWMS-Automation-ID"] = "104" }), 422, "direction"},
+		{"quantity as string", with(func(h *hook) { h.body = strings.Replace(adjustmentBody, `"quantity":5`, `"quantity":"5"`, 1) }), 422, "invalid webhook record"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := env.send(t, tc.hook)
+			if status != tc.status || !strings.Contains(body, tc.reason) {
+				t.Fatalf("got %d %q, want %d with %q", status, body, tc.status, tc.reason)
+			}
+			if strings.Contains(body, testToken) {
+				t.Fatal("the answer echoes the token")
+			}
+		})
+	}
+	if recs := committed(t, env.opts, schemas.TopicStockMovements); len(recs) != 0 {
+		t.Fatalf("refused webhooks produced %d records", len(recs))
+	}
+}
+
+func TestWebhookTokenHeader(t *testing.T) {
+	env := newReceiverEnv(t, func(c *clarus.Config) { c.WebhookTokenHeader = "X-Lockstep-Token" })
+	h := validHook(adjustmentBody, "103")
+	h.path = "/webhooks/clarus"
+	if status, body := env.send(t, h); status != 401 {
+		t.Fatalf("without the header: %d %q", status, body)
+	}
+	h.path = "/webhooks/clarus/" + testToken // the path does not count in header mode
+	if status, _ := env.send(t, h); status != 401 {
+		t.Fatalf("token in the path accepted in header mode: %d", status)
+	}
+	h.path, h.headers["X-Lockstep-Token"] = "/webhooks/clarus", testToken
+	if status, body := env.send(t, h); status != 200 {
+		t.Fatalf("with the header: %d %q", status, body)
+	}
+	if n := len(committed(t, env.opts, schemas.TopicStockMovements)); n != 1 {
+		t.Fatalf("%d records, want 1", n)
+	}
+}
+
+func TestWebhookProducesMovement(t *testing.T) {
+	env := newReceiverEnv(t, nil)
+	if status, body := env.send(t, validHook(adjustmentBody, "103")); status != 200 || body != "{\"movements\":1}\n" {
+		t.Fatalf("got %d %q", status, body)
+	}
+	recs := committed(t, env.opts, schemas.TopicStockMovements)
+	if len(recs) != 1 {
+		t.Fatalf("%d records, want 1", len(recs))
+	}
+	if string(recs[0].Key) != "SKU-1@WH1" {
+		t.Fatalf("key %q", recs[0].Key)
+	}
+	m := decodeMovement(t, env.serde, recs[0])
+	if m.MovementID != "stock_adjustment/4711" || m.EventID != "clarus/stock_adjustment/4711" || m.Source != schemas.SourceClarus ||
+		m.Kind != schemas.MovementAdjustment || m.Quantity != 5 || m.SKU != "SKU-1" || m.Warehouse != "WH1" ||
+		m.Reason == nil || *m.Reason != "FOUND" || m.Reference != nil ||
+		!m.OccurredAt.Equal(time.Date(2026, 3, 2, 8, 59, 0, 0, time.UTC)) || !m.IngestedAt.Equal(epoch) {
+		t.Fatalf("decoded %+v", m)
+	}
+
+	// A completed order: one pick per dispatched line, nothing for a line
+	// with nothing dispatched.
+	if status, body := env.send(t, validHook(goodsOutBody, "101")); status != 200 || body != "{\"movements\":2}\n" {
+		t.Fatalf("got %d %q", status, body)
+	}
+	got := map[string]schemas.StockMovement{}
+	for _, r := range committed(t, env.opts, schemas.TopicStockMovements) {
+		m := decodeMovement(t, env.serde, r)
+		if string(r.Key) != schemas.StockKey(m.SKU, m.Warehouse) {
+			t.Fatalf("key %q for %s@%s", r.Key, m.SKU, m.Warehouse)
+		}
+		got[m.MovementID] = m
+	}
+	a, c := got["goods_out/77/1"], got["goods_out/77/3"]
+	if len(got) != 3 || a.Kind != schemas.MovementPick || a.Quantity != -2 || a.SKU != "SKU-A" || a.Warehouse != "WH2" ||
+		*a.Reference != "SO-1" || c.Quantity != -1 {
+		t.Fatalf("movements %+v", got)
+	}
+}
+
+// failProduce makes the broker refuse every produce with a non-retriable
+// error while *on is set.
+func failProduce(c *kfake.Cluster, on *atomic.Bool) {
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if !on.Load() {
+			return nil, nil, false
+		}
+		pr := req.(*kmsg.ProduceRequest)
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range pr.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.InvalidRecord.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+}
+
+func TestWebhookKafkaFailureIs503(t *testing.T) {
+	env := newReceiverEnv(t, nil)
+	var on atomic.Bool
+	on.Store(true)
+	failProduce(env.kafka, &on)
+	status, body := env.send(t, validHook(adjustmentBody, "103"))
+	if status != 503 || !strings.Contains(body, "retry later") {
+		t.Fatalf("got %d %q, want 503", status, body)
+	}
+	if recs := committed(t, env.opts, schemas.TopicStockMovements); len(recs) != 0 {
+		t.Fatalf("%d records after a failed produce", len(recs))
+	}
+	on.Store(false) // Clarus redelivers once Kafka is back
+	if status, _ := env.send(t, validHook(adjustmentBody, "103")); status != 200 {
+		t.Fatalf("redelivery: %d", status)
+	}
+	if recs := committed(t, env.opts, schemas.TopicStockMovements); len(recs) != 1 {
+		t.Fatalf("%d records after the redelivery, want 1", len(recs))
+	}
+}
+
+func TestWebhookAnswersAfterKafkaAck(t *testing.T) {
+	env := newReceiverEnv(t, nil)
+	held, release := make(chan struct{}), make(chan struct{})
+	env.kafka.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		close(held)
+		env.kafka.SleepControl(func() { <-release })
+		return nil, nil, false // then the broker handles it as usual
+	})
+	answered := make(chan int, 1)
+	req := env.request(t, validHook(adjustmentBody, "103"))
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- 0
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	<-held
+	select {
+	case status := <-answered:
+		t.Fatalf("answered %d while Kafka held the produce", status)
+	default:
+	}
+	close(release)
+	if status := <-answered; status != 200 {
+		t.Fatalf("got %d", status)
+	}
+	if recs := committed(t, env.opts, schemas.TopicStockMovements); len(recs) != 1 {
+		t.Fatalf("%d records", len(recs))
+	}
+}

@@ -1,0 +1,259 @@
+package clarus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// sweepOverlap widens an incremental sweep's filter backwards, so a balance
+// updated in the same clock tick as the previous sweep's first read (the
+// real API's timestamps may be coarser than the simulator's) is read again
+// rather than missed. A snapshot read twice is harmless; one missed is not.
+const sweepOverlap = time.Second
+
+// Sweeper reads Clarus stock balances through GraphQL and produces one
+// StockSnapshot per balance to clarus.stock-snapshots, committing each page
+// together with its cursor on lockstep.source-cursors in one Kafka
+// transaction.
+type Sweeper struct {
+	cfg         Config
+	api         *Client
+	serde       *schemas.Serde
+	kopts       []kgo.Opt
+	cl          *kgo.Client
+	snapTopic   string
+	cursorTopic string
+	o           Options
+
+	cur    Cursor
+	loaded bool
+}
+
+// SweepStats says what one Sweep did.
+type SweepStats struct {
+	SnapshotID string
+	Full       bool
+	Resumed    bool // continued a sweep a previous run left in progress
+	Pages      int  // committed by this call
+	Balances   int
+}
+
+// NewSweeper returns a sweep producing with a transactional client built
+// from kopts (seed brokers, TLS, SASL).
+func NewSweeper(cfg Config, api *Client, serde *schemas.Serde, o Options, kopts ...kgo.Opt) (*Sweeper, error) {
+	o = o.withDefaults(cfg)
+	s := &Sweeper{cfg: cfg, api: api, serde: serde, kopts: slices.Clone(kopts), o: o,
+		snapTopic: o.TopicPrefix + schemas.TopicStockSnapshots, cursorTopic: o.TopicPrefix + schemas.TopicSourceCursors}
+	if err := s.newClient(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Sweeper) newClient() error {
+	cl, err := kgo.NewClient(append(slices.Clone(s.kopts),
+		kgo.TransactionalID(s.o.TransactionalID),
+		kgo.TransactionTimeout(time.Minute),
+	)...)
+	if err != nil {
+		return fmt.Errorf("clarus: sweep: kafka client: %w", err)
+	}
+	s.cl = cl
+	return nil
+}
+
+// Close closes the Kafka client.
+func (s *Sweeper) Close() { s.cl.Close() }
+
+// Run sweeps every SweepInterval until ctx ends. A failed sweep is logged
+// and resumed from its cursor after a pause; only a fenced producer (another
+// sweep took over) stops it.
+func (s *Sweeper) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		if err := s.load(ctx); err != nil {
+			s.o.Logger.Error("clarus sweep: reading the cursor failed", "err", err)
+			_ = s.o.Clock.Sleep(ctx, 30*time.Second)
+			continue
+		}
+		if err := s.o.Clock.Sleep(ctx, s.due().Sub(s.o.Clock.Now())); err != nil {
+			break
+		}
+		st, err := s.Sweep(ctx)
+		switch {
+		case err == nil:
+			s.o.Logger.Info("clarus sweep completed", "snapshot_id", st.SnapshotID, "full", st.Full, "pages", st.Pages, "balances", st.Balances)
+		case ctx.Err() != nil:
+		case errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+			return fmt.Errorf("clarus: sweep: %w", err)
+		default:
+			s.o.Logger.Error("clarus sweep failed; it resumes from its cursor", "err", err, "snapshot_id", st.SnapshotID, "pages", st.Pages)
+			_ = s.o.Clock.Sleep(ctx, min(s.cfg.SweepInterval, time.Minute))
+		}
+	}
+	return nil
+}
+
+// due is when the next sweep should start: now for one in progress.
+func (s *Sweeper) due() time.Time {
+	if s.cur.InProgress || s.cur.LastStart.IsZero() {
+		return s.o.Clock.Now()
+	}
+	return s.cur.LastStart.Add(s.cfg.SweepInterval)
+}
+
+// load reads the committed cursor once per client: after a restart, and
+// after a transaction whose outcome is unknown.
+func (s *Sweeper) load(ctx context.Context) error {
+	if s.loaded {
+		return nil
+	}
+	// Fence a previous incarnation first, so its open transaction is
+	// aborted and the cursor topic becomes stable.
+	if _, _, err := s.cl.ProducerID(ctx); err != nil {
+		return fmt.Errorf("clarus: sweep: init producer id: %w", err)
+	}
+	cur, found, err := readCursor(ctx, s.kopts, s.cursorTopic)
+	if err != nil {
+		return fmt.Errorf("clarus: sweep: read cursor: %w", err)
+	}
+	s.cur, s.loaded = cur, true
+	s.o.Logger.Info("clarus sweep cursor loaded", "found", found, "in_progress", cur.InProgress,
+		"snapshot_id", cur.SnapshotID, "high_water", cur.HighWater)
+	return nil
+}
+
+// Cursor returns the last committed cursor (after Sweep or Run loaded it).
+func (s *Sweeper) Cursor() Cursor { return s.cur }
+
+// Sweep runs one sweep to its end: the one in progress if a previous run
+// left one, else a new one, full when none was ever completed or the last
+// full one is FullSweepInterval old, else of the balances updated since.
+func (s *Sweeper) Sweep(ctx context.Context) (SweepStats, error) {
+	if err := s.load(ctx); err != nil {
+		s.o.Metrics.sweeps.WithLabelValues("failed").Inc()
+		return SweepStats{}, err
+	}
+	cur := s.cur
+	st := SweepStats{Resumed: cur.InProgress}
+	if !cur.InProgress {
+		now := s.o.Clock.Now().UTC()
+		full := cur.HighWater.IsZero() || s.cfg.FullSweepInterval == 0 || now.Sub(cur.LastFullStart) >= s.cfg.FullSweepInterval
+		cur = Cursor{InProgress: true, Full: full, LocalStart: now,
+			HighWater: cur.HighWater, LastStart: cur.LastStart, LastFullStart: cur.LastFullStart}
+		if !full {
+			cur.Since = cur.HighWater.Add(-sweepOverlap)
+		}
+	}
+	st.Full, st.SnapshotID = cur.Full, cur.SnapshotID
+	for cur.InProgress {
+		page, err := s.api.StockBalances(ctx, BalanceQuery{UpdatedAfter: cur.Since, First: s.cfg.PageSize, After: cur.After})
+		if err != nil {
+			s.o.Metrics.sweeps.WithLabelValues("failed").Inc()
+			return st, err
+		}
+		if page.HasNextPage && page.EndCursor == cur.After {
+			s.o.Metrics.sweeps.WithLabelValues("failed").Inc()
+			return st, fmt.Errorf("clarus: sweep: page after %q ends where it started", cur.After)
+		}
+		next := cur
+		if next.SnapshotID == "" {
+			// Named after the server's first read: unique per sweep, and the
+			// same across a restart, which resumes under it.
+			next.SnapshotID = "clarus-" + page.ReadAt.UTC().Format("20060102T150405.000000000Z")
+			next.StartedAt = page.ReadAt
+		}
+		next.Pages++
+		next.Balances += int64(len(page.Balances))
+		next.After = page.EndCursor
+		if !page.HasNextPage {
+			next.InProgress, next.After, next.Since = false, "", time.Time{}
+			next.HighWater, next.LastStart = next.StartedAt, next.LocalStart
+			if next.Full {
+				next.LastFullStart = next.LocalStart
+			}
+		}
+		if err := s.commit(ctx, next, page); err != nil {
+			s.o.Metrics.sweeps.WithLabelValues("failed").Inc()
+			return st, err
+		}
+		s.cur, cur = next, next
+		st.SnapshotID = next.SnapshotID
+		st.Pages++
+		st.Balances += len(page.Balances)
+		s.o.Metrics.snapshots.Add(float64(len(page.Balances)))
+	}
+	s.o.Metrics.sweeps.WithLabelValues("completed").Inc()
+	s.o.Metrics.lastSweep.Set(float64(s.o.Clock.Now().Unix()))
+	return st, nil
+}
+
+// commit produces a page's snapshots and the cursor after it in one
+// transaction.
+func (s *Sweeper) commit(ctx context.Context, next Cursor, page BalancePage) error {
+	now := s.o.Clock.Now().UTC()
+	recs := make([]*kgo.Record, 0, len(page.Balances)+1)
+	for _, b := range page.Balances {
+		key := schemas.StockKey(b.SKU, b.Warehouse)
+		v, err := s.serde.Encode(ctx, &schemas.StockSnapshot{
+			Meta: schemas.Meta{EventID: "clarus/stock_balances/" + next.SnapshotID + "/" + key, Source: schemas.SourceClarus,
+				OccurredAt: page.ReadAt, IngestedAt: now},
+			SnapshotID: next.SnapshotID, SKU: b.SKU, Warehouse: b.Warehouse,
+			OnHand: b.OnHand, Allocated: b.Allocated, Held: b.Held, AsOf: page.ReadAt,
+		})
+		if err != nil {
+			return fmt.Errorf("clarus: sweep: encode snapshot %s: %w", key, err)
+		}
+		recs = append(recs, &kgo.Record{Topic: s.snapTopic, Key: []byte(key), Value: v})
+	}
+	cv, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	recs = append(recs, &kgo.Record{Topic: s.cursorTopic, Key: []byte(CursorKey), Value: cv})
+
+	if err := s.cl.BeginTransaction(); err != nil {
+		return s.fail(ctx, fmt.Errorf("clarus: sweep: begin transaction: %w", err))
+	}
+	if err := s.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return s.fail(ctx, fmt.Errorf("clarus: sweep: produce page %d: %w", next.Pages, err))
+	}
+	// Not cancelled with ctx: an EndTxn cut off mid-flight leaves its
+	// outcome unknown.
+	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.cl.EndTransaction(end, kgo.TryCommit); err != nil {
+		s.loaded = false // the commit may have happened: read the cursor again before going on
+		return s.fail(ctx, fmt.Errorf("clarus: sweep: commit page %d: %w", next.Pages, err))
+	}
+	return nil
+}
+
+// fail aborts the open transaction. When even that fails the client's
+// state is unknown: it is replaced, and the cursor is read again, since the
+// commit may have happened.
+func (s *Sweeper) fail(ctx context.Context, err error) error {
+	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	aerr := s.cl.AbortBufferedRecords(end)
+	if aerr == nil {
+		aerr = s.cl.EndTransaction(end, kgo.TryAbort)
+	}
+	if aerr != nil {
+		s.o.Logger.Warn("clarus sweep: abort failed; restarting the producer", "err", aerr)
+		s.cl.Close()
+		s.loaded = false
+		if nerr := s.newClient(); nerr != nil {
+			return errors.Join(err, nerr)
+		}
+	}
+	return err
+}

@@ -1,0 +1,264 @@
+// Package ledger appends drift events from Kafka to the ClickHouse drift ledger.
+//
+// The sink is a consumer group on lockstep.drift (read committed, no
+// autocommit). It decodes each record into a drift_events row that carries
+// the record's topic, partition and offset, inserts the rows in batches, and
+// commits the offsets only after the insert succeeded: at-least-once. A
+// record read twice (a retry after a failed commit, a rebalance, a reset of
+// the group to replay the topic) inserts its row again, and the ledger's
+// ReplacingMergeTree on event_id collapses the copies; the ledger's views
+// and queries read through FINAL or argMax, so an unmerged copy is never
+// counted twice.
+//
+// A record that does not decode goes to lockstep.dlq with its original bytes
+// and the lockstep.dlq.* headers, and the sink carries on. While ClickHouse
+// fails, the sink keeps its batch, retries with backoff, commits nothing and
+// reports itself not ready.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/analytics"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// Sink appends lockstep.drift to the drift_events table.
+type Sink struct {
+	cfg   Config
+	conn  driver.Conn
+	serde *schemas.Serde
+	opts  []kgo.Opt
+	drift string
+	dlq   string
+	log   *slog.Logger
+	m     *metrics
+	ready atomic.Bool
+	// ch tracks ClickHouse's health across batches and idle pings: it
+	// drives readiness and logs its state changes.
+	ch *retrier
+}
+
+// New returns a sink that reads with a Kafka client built from opts (seed
+// brokers, TLS, SASL: connectors/broker's Config.Opts) and writes to conn,
+// whose database analytics.Migrate has prepared. It registers the sink's
+// metrics on cfg.Registerer.
+func New(cfg Config, conn driver.Conn, serde *schemas.Serde, opts ...kgo.Opt) (*Sink, error) {
+	if conn == nil || serde == nil {
+		return nil, errors.New("ledger: New needs a ClickHouse connection and a serde")
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sink{
+		cfg:   cfg,
+		conn:  conn,
+		serde: serde,
+		opts:  slices.Clone(opts),
+		drift: cfg.TopicPrefix + schemas.TopicDrift,
+		dlq:   cfg.TopicPrefix + schemas.TopicDLQ,
+		log:   cfg.Logger.With("component", Stage),
+		m:     m,
+	}
+	s.ch = s.retrier("ClickHouse")
+	s.ch.onState = s.setReady
+	return s, nil
+}
+
+// Ready reports whether the last contact with ClickHouse succeeded; /readyz
+// uses it (or cfg.SetReady).
+func (s *Sink) Ready() bool { return s.ready.Load() }
+
+func (s *Sink) setReady(ok bool) {
+	if s.ready.Swap(ok) != ok {
+		s.cfg.SetReady(ok)
+	}
+}
+
+// batch is what has been polled and not yet committed: the rows to insert
+// and every record they came from, dead-lettered ones included.
+type batch struct {
+	rows  []analytics.DriftEvent
+	recs  []*kgo.Record
+	first time.Time // when the first record arrived
+}
+
+// Run consumes until ctx is cancelled, then leaves the group and returns nil.
+// Uncommitted records are read again by whichever member next owns their
+// partition. It returns an error only when it cannot start.
+func (s *Sink) Run(ctx context.Context) error {
+	cl, err := kgo.NewClient(append(slices.Clone(s.opts),
+		kgo.ConsumerGroup(s.cfg.Group),
+		kgo.ConsumeTopics(s.drift),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.DisableAutoCommit(),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			s.log.Info("partitions assigned", "partitions", m)
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			s.log.Info("partitions revoked", "partitions", m)
+		}),
+	)...)
+	if err != nil {
+		return fmt.Errorf("ledger: kafka client: %w", err)
+	}
+	defer cl.Close()
+	if err := ensureDLQ(ctx, cl, s.dlq); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	s.ping(ctx)
+	s.log.Info("ledger sink started", "topic", s.drift, "group", s.cfg.Group, "dlq", s.dlq,
+		"max_rows", s.cfg.MaxRows, "max_wait", s.cfg.MaxWait, "clickhouse_ready", s.Ready())
+
+	var b batch
+	for ctx.Err() == nil {
+		if len(b.recs) > 0 && (len(b.recs) >= s.cfg.MaxRows || time.Since(b.first) >= s.cfg.MaxWait) {
+			if err := s.flush(ctx, cl, &b); err != nil {
+				break // ctx ended: nothing more is committed
+			}
+			continue
+		}
+		// Poll until the batch is due; when idle and ClickHouse is failing,
+		// wake up to ping it, so readiness comes back without traffic.
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		idlePing := false
+		switch {
+		case len(b.recs) > 0:
+			pollCtx, cancel = context.WithDeadline(ctx, b.first.Add(s.cfg.MaxWait))
+		case s.ch.failing():
+			pollCtx, cancel = context.WithTimeout(ctx, s.ch.delay())
+			idlePing = true
+		}
+		fetches := cl.PollRecords(pollCtx, s.cfg.MaxRows-len(b.recs))
+		cancel()
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			break
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				s.log.Warn("fetch failed", "topic", topic, "partition", partition, "err", err)
+			}
+		})
+		var stop error
+		fetches.EachRecord(func(rec *kgo.Record) {
+			if stop == nil {
+				stop = s.add(ctx, cl, &b, rec)
+			}
+		})
+		if stop != nil {
+			break
+		}
+		if idlePing && len(b.recs) == 0 {
+			s.ping(ctx)
+		}
+	}
+	s.log.Info("ledger sink stopped", "uncommitted_records", len(b.recs))
+	return nil
+}
+
+// add decodes rec into the batch, or parks it in the DLQ when it cannot be
+// a row. An error that is not the record's fault (the schema registry
+// unreachable) is retried until it clears or ctx ends; only ctx's error is
+// returned.
+func (s *Sink) add(ctx context.Context, cl *kgo.Client, b *batch, rec *kgo.Record) error {
+	r := s.retrier("schema registry")
+	for {
+		row, err := decodeRecord(ctx, s.serde, rec)
+		switch {
+		case err == nil:
+			r.recovered()
+			b.rows = append(b.rows, row)
+		case permanent(err):
+			r.recovered()
+			if err := s.deadLetter(ctx, cl, rec, err.Error()); err != nil {
+				return err
+			}
+		default:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.failed(err, "decoding a drift record failed; retrying",
+				"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset)
+			if err := r.wait(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(b.recs) == 0 {
+			b.first = time.Now()
+		}
+		b.recs = append(b.recs, rec)
+		return nil
+	}
+}
+
+// flush inserts the batch's rows, retrying with backoff until ClickHouse
+// takes them, then commits the offsets of all its records. It returns
+// ctx's error if ctx ends first, with nothing committed.
+func (s *Sink) flush(ctx context.Context, cl *kgo.Client, b *batch) error {
+	for len(b.rows) > 0 {
+		start := time.Now()
+		insCtx, cancel := context.WithTimeout(ctx, s.cfg.InsertTimeout)
+		err := analytics.InsertDriftEvents(insCtx, s.conn, b.rows)
+		cancel()
+		if err == nil {
+			s.m.insertSeconds.Observe(time.Since(start).Seconds())
+			s.m.rowsInserted.Add(float64(len(b.rows)))
+			s.ch.recovered()
+			s.setReady(true)
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.m.batchesFailed.Inc()
+		s.ch.failed(err, "ledger insert failed; retrying with backoff, offsets stay uncommitted", "rows", len(b.rows))
+		if err := s.ch.wait(ctx); err != nil {
+			return err
+		}
+	}
+	// The rows are in: commit even if shutdown has begun, so that a restart
+	// does not insert them again for nothing.
+	commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := cl.CommitRecords(commitCtx, b.recs...); err != nil {
+		// A rebalance took the partitions, or the coordinator moved: the
+		// records will be read again, and their rows collapse.
+		s.m.commitFailures.Inc()
+		s.log.Warn("offset commit failed after the insert; the records will be read again", "records", len(b.recs), "err", err)
+	}
+	s.log.Debug("batch committed", "rows", len(b.rows), "records", len(b.recs))
+	*b = batch{rows: b.rows[:0], recs: b.recs[:0]}
+	return nil
+}
+
+// ping checks ClickHouse while no batch is due, so that readiness follows it.
+func (s *Sink) ping(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.InsertTimeout)
+	defer cancel()
+	if err := s.conn.Ping(pctx); err != nil {
+		if ctx.Err() == nil {
+			s.ch.failed(err, "ClickHouse does not answer; the ledger waits for it")
+		}
+		return
+	}
+	s.ch.recovered()
+	s.setReady(true)
+}

@@ -1,0 +1,173 @@
+package prima
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lockstep-dev/lockstep/connectors/prima/internal/wire"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// Cursor is a position in a modified-since feed: after the record with key
+// Key modified at Modified. Key breaks ties between records modified in
+// the same millisecond, so a page boundary inside one never skips any.
+type Cursor struct {
+	Modified time.Time `json:"modified,omitzero"`
+	Key      string    `json:"key,omitempty"`
+}
+
+// Item is an item of Prima's item master.
+type Item struct {
+	SKU         string // product code plus matrix codes, "/" between
+	Description string
+	ClarusCode  string // empty while unmapped
+	StockItem   bool
+	Active      bool
+	UnitCost    schemas.Decimal
+	Currency    string
+	Modified    time.Time
+}
+
+// StockLevel is what Prima holds for a SKU in a warehouse.
+type StockLevel struct {
+	SKU       string
+	Warehouse string
+	Available int64
+	OnHand    *int64
+	Modified  time.Time
+}
+
+// StockBatch is a set of absolute available levels for one warehouse, with
+// the reference Prima keeps so that the batch is never applied twice.
+type StockBatch struct {
+	Ref       string
+	Warehouse string
+	AsOf      time.Time
+	Lines     []StockLine
+}
+
+// StockLine is one absolute level: never a delta, so a repeat is harmless.
+type StockLine struct {
+	SKU       string
+	Available int64
+}
+
+// Items returns up to limit items modified after since, in (Modified, SKU)
+// order, and the cursor after the last of them (since itself when none).
+func (c *Client) Items(ctx context.Context, since Cursor, limit int) ([]Item, Cursor, error) {
+	resp, err := c.call(ctx, wire.TypeItemsModifiedSince, sinceData(since, limit))
+	if err != nil {
+		return nil, since, err
+	}
+	items, err := itemsFrom(resp, since)
+	if err == nil && len(items) == 0 && resp.Data != nil && resp.Data.More {
+		err = errStuck
+	}
+	if err != nil {
+		return nil, since, &APIError{Op: wire.TypeItemsModifiedSince, Status: 200, Message: err.Error()}
+	}
+	if n := len(items); n > 0 {
+		since = Cursor{Modified: items[n-1].Modified, Key: items[n-1].SKU}
+	}
+	return items, since, nil
+}
+
+// StockLevels returns up to limit stock levels modified after since, in
+// (Modified, sku@warehouse) order, and the cursor after the last of them.
+func (c *Client) StockLevels(ctx context.Context, since Cursor, limit int) ([]StockLevel, Cursor, error) {
+	resp, err := c.call(ctx, wire.TypeStockLevelsModifiedSince, sinceData(since, limit))
+	if err != nil {
+		return nil, since, err
+	}
+	levels, err := levelsFrom(resp, since)
+	if err == nil && len(levels) == 0 && resp.Data != nil && resp.Data.More {
+		err = errStuck
+	}
+	if err != nil {
+		return nil, since, &APIError{Op: wire.TypeStockLevelsModifiedSince, Status: 200, Message: err.Error()}
+	}
+	if n := len(levels); n > 0 {
+		last := levels[n-1]
+		since = Cursor{Modified: last.Modified, Key: schemas.StockKey(last.SKU, last.Warehouse)}
+	}
+	return levels, since, nil
+}
+
+// errStuck is a full page of records all at or before the cursor: the
+// feed cannot move on, and asking again would answer the same.
+var errStuck = errors.New("a full page holds only records at or before the cursor; raise the page size")
+
+func sinceData(since Cursor, limit int) wire.RequestData {
+	d := wire.RequestData{AfterKey: since.Key, PageSize: limit}
+	if !since.Modified.IsZero() {
+		d.ModifiedSince = wire.FormatTime(since.Modified)
+	}
+	return d
+}
+
+// UpdateStock sets the batch's absolute levels. Prima keeps the batch
+// reference: a batch sent again is acknowledged without being applied, so
+// an old batch never overwrites a newer one.
+func (c *Client) UpdateStock(ctx context.Context, b StockBatch) error {
+	d := wire.RequestData{BatchRef: b.Ref, Warehouse: b.Warehouse, Lines: make([]wire.StockLine, len(b.Lines))}
+	if !b.AsOf.IsZero() {
+		d.AsOf = wire.FormatTime(b.AsOf)
+	}
+	for i, l := range b.Lines {
+		m, err := wire.ParseSKU(l.SKU)
+		if err != nil {
+			return fmt.Errorf("prima: %s %s line %d: %w", wire.TypeStockLevelUpdate, b.Ref, i+1, err)
+		}
+		d.Lines[i] = wire.StockLine{Matrix: m, Available: l.Available}
+	}
+	resp, err := c.call(ctx, wire.TypeStockLevelUpdate, d)
+	if err != nil {
+		return err
+	}
+	if resp.Data == nil || resp.Data.BatchRef != b.Ref {
+		return &APIError{Op: wire.TypeStockLevelUpdate, Status: 200, Message: "the answer names another batch",
+			Retryable: true, Ambiguous: true}
+	}
+	return nil
+}
+
+// LookupStockBatch reports whether Prima applied the batch ref: what the
+// sink asks after an ambiguous failure, before sending the batch again.
+func (c *Client) LookupStockBatch(ctx context.Context, ref string) (bool, error) {
+	resp, err := c.call(ctx, wire.TypeStockLevelUpdateStatus, wire.RequestData{BatchRef: ref})
+	if err != nil {
+		return false, err
+	}
+	return resp.Data != nil && resp.Data.Found && resp.Data.BatchRef == ref, nil
+}
+
+// AvailableToSell returns Prima's available quantity per SKU in warehouse
+// (all warehouses when empty), through the documented MultiAvailableToSell.
+func (c *Client) AvailableToSell(ctx context.Context, warehouse string, skus []string) (map[string]int64, error) {
+	d := wire.RequestData{Warehouse: warehouse, SKUs: make([]wire.Matrix, len(skus))}
+	for i, s := range skus {
+		m, err := wire.ParseSKU(s)
+		if err != nil {
+			return nil, fmt.Errorf("prima: %s: %w", wire.TypeMultiAvailableToSell, err)
+		}
+		d.SKUs[i] = m
+	}
+	resp, err := c.call(ctx, wire.TypeMultiAvailableToSell, d)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	if resp.Data == nil {
+		return out, nil
+	}
+	for _, a := range resp.Data.SKUs {
+		sku, err := a.SKU()
+		if err != nil {
+			return nil, &APIError{Op: wire.TypeMultiAvailableToSell, Status: 200, Message: err.Error()}
+		}
+		out[sku] = a.AvailableQuantity
+	}
+	return out, nil
+}

@@ -1,0 +1,180 @@
+// Package prima connects lockstep to Prima Solutions' XML web services: the one place that knows XML, a polling source of items and stock levels, and the stock sink.
+package prima
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// EnvPrefix is where the caller mounts Config in the environment; Validate
+// names variables with it so an operator can grep for the exact setting.
+const EnvPrefix = "LOCKSTEP_PRIMA_"
+
+// Config is the Prima connection, source and sink settings, read from
+// LOCKSTEP_PRIMA_*. The defaults match the simulator (`lockstep sim prima`).
+type Config struct {
+	// BaseURL is the instance URL; calls POST to BaseURL/wsomhandler, or to
+	// BaseURL/comwsomhandler?CompanyID=... when CompanyID is set.
+	BaseURL   string `env:"BASE_URL, default=http://127.0.0.1:8082"`
+	CompanyID string `env:"COMPANY_ID"`
+	// Prima documents no authentication ("no auth" over a private network);
+	// installations that add a basic-auth header set these. The password
+	// comes from Password or PasswordFile, never both, and is never logged.
+	Username       string        `env:"USERNAME"`
+	Password       string        `env:"PASSWORD"`
+	PasswordFile   string        `env:"PASSWORD_FILE"`
+	TLS            TLSConfig     `env:", prefix=TLS_"`
+	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT, default=30s"`
+
+	// Source: how often items and stock levels are polled, and the page
+	// size of each modified-since query.
+	PollInterval time.Duration `env:"POLL_INTERVAL, default=30s"`
+	PageSize     int           `env:"PAGE_SIZE, default=500"`
+
+	// Sink: the token bucket in front of Prima, the retry budget of one
+	// stock batch (failures; throttled answers have their own, larger
+	// budget), and when Prima counts as down.
+	RatePerSecond float64       `env:"RATE_PER_SECOND, default=5"`
+	Burst         int           `env:"BURST, default=5"`
+	MaxAttempts   int           `env:"MAX_ATTEMPTS, default=8"`
+	MaxThrottled  int           `env:"MAX_THROTTLED, default=60"`
+	BackoffBase   time.Duration `env:"BACKOFF_BASE, default=500ms"`
+	BackoffMax    time.Duration `env:"BACKOFF_MAX, default=1m"`
+	DownAfter     int           `env:"DOWN_AFTER, default=3"` // consecutive failures before fetching pauses
+}
+
+// TLSConfig configures TLS to an https BaseURL.
+type TLSConfig struct {
+	CAFile             string `env:"CA_FILE"`   // replaces the system roots
+	CertFile           string `env:"CERT_FILE"` // client certificate, with KeyFile
+	KeyFile            string `env:"KEY_FILE"`
+	ServerName         string `env:"SERVER_NAME"`
+	InsecureSkipVerify bool   `env:"INSECURE_SKIP_VERIFY"`
+}
+
+// DefaultConfig is Config with every default, for tests and embedding.
+func DefaultConfig() Config {
+	return Config{
+		BaseURL: "http://127.0.0.1:8082", RequestTimeout: 30 * time.Second,
+		PollInterval: 30 * time.Second, PageSize: 500,
+		RatePerSecond: 5, Burst: 5, MaxAttempts: 8, MaxThrottled: 60,
+		BackoffBase: 500 * time.Millisecond, BackoffMax: time.Minute, DownAfter: 3,
+	}
+}
+
+// Validate checks the settings without touching files or the network and
+// reports every problem at once, each under its variable name.
+func (c Config) Validate() error {
+	var errs []error
+	fail := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", EnvPrefix, name, fmt.Sprintf(format, args...)))
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		fail("BASE_URL", "want http(s)://host[:port][/path], got %q", c.BaseURL)
+	} else if u.Scheme == "http" && (c.TLS.CAFile != "" || c.TLS.CertFile != "") {
+		fail("TLS_*", "TLS files are set but BASE_URL is http")
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		fail("PASSWORD_FILE", "set PASSWORD or PASSWORD_FILE, not both")
+	}
+	if (c.Password != "" || c.PasswordFile != "") && c.Username == "" {
+		fail("USERNAME", "a password is set without a user name")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		fail("TLS_CERT_FILE", "the client certificate needs both CERT_FILE and KEY_FILE")
+	}
+	if c.TLS.InsecureSkipVerify && c.TLS.CAFile != "" {
+		fail("TLS_INSECURE_SKIP_VERIFY", "contradicts TLS_CA_FILE")
+	}
+	positive := map[string]bool{
+		"REQUEST_TIMEOUT": c.RequestTimeout > 0, "POLL_INTERVAL": c.PollInterval > 0, "PAGE_SIZE": c.PageSize > 0,
+		"RATE_PER_SECOND": c.RatePerSecond > 0, "BURST": c.Burst > 0, "MAX_ATTEMPTS": c.MaxAttempts > 0,
+		"MAX_THROTTLED": c.MaxThrottled > 0, "BACKOFF_BASE": c.BackoffBase > 0,
+		"BACKOFF_MAX": c.BackoffMax >= c.BackoffBase, "DOWN_AFTER": c.DownAfter > 0,
+	}
+	for _, name := range []string{"REQUEST_TIMEOUT", "POLL_INTERVAL", "PAGE_SIZE", "RATE_PER_SECOND", "BURST",
+		"MAX_ATTEMPTS", "MAX_THROTTLED", "BACKOFF_BASE", "BACKOFF_MAX", "DOWN_AFTER"} {
+		if !positive[name] {
+			fail(name, "must be positive (BACKOFF_MAX at least BACKOFF_BASE)")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// password returns Password or the contents of PasswordFile without its
+// trailing newline. Errors never carry the password.
+func (c Config) password() (string, error) {
+	if c.PasswordFile == "" {
+		return c.Password, nil
+	}
+	b, err := os.ReadFile(c.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("%sPASSWORD_FILE: %w", EnvPrefix, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// httpClient builds the HTTP client: the request timeout, and TLS roots and
+// client certificate when configured.
+func (c Config) httpClient() (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if c.TLS != (TLSConfig{}) {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLS.ServerName,
+			InsecureSkipVerify: c.TLS.InsecureSkipVerify} //nolint:gosec // an explicit operator choice, refused alongside a CA file
+		if c.TLS.CAFile != "" {
+			pem, err := os.ReadFile(c.TLS.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("%sTLS_CA_FILE: %w", EnvPrefix, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("%sTLS_CA_FILE: %s holds no PEM certificate", EnvPrefix, c.TLS.CAFile)
+			}
+			cfg.RootCAs = pool
+		}
+		if c.TLS.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("%sTLS_CERT_FILE/%sTLS_KEY_FILE: %w", EnvPrefix, EnvPrefix, err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		tr.TLSClientConfig = cfg
+	}
+	return &http.Client{Timeout: c.RequestTimeout, Transport: tr}, nil
+}
+
+// LogValue implements slog.LogValuer without the password.
+func (c Config) LogValue() slog.Value {
+	pw := ""
+	if c.Password != "" {
+		pw = "<redacted>"
+	}
+	return slog.GroupValue(
+		slog.String("base_url", c.BaseURL), slog.String("company_id", c.CompanyID),
+		slog.String("username", c.Username), slog.String("password", pw),
+		slog.String("password_file", c.PasswordFile), slog.Duration("poll_interval", c.PollInterval),
+		slog.Float64("rate_per_second", c.RatePerSecond), slog.Int("burst", c.Burst),
+	)
+}
+
+// String formats c without the password, so %v never leaks it.
+func (c Config) String() string {
+	if c.Password != "" {
+		c.Password = "<redacted>"
+	}
+	type plain Config // no String method: no recursion
+	return fmt.Sprintf("%+v", plain(c))
+}
+
+// GoString is String, so %#v does not leak the password either.
+func (c Config) GoString() string { return c.String() }

@@ -1,0 +1,171 @@
+package prima_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/connectors/prima"
+	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+var epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// fakeClock is the injected clock: After moves time on at once and records
+// the wait, so backoff and Retry-After are asserted in fake time and tests
+// never sleep. onWait, when set, runs after each wait (outside the lock).
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	waits  []time.Duration
+	onWait func(time.Duration)
+}
+
+func newClock() *fakeClock { return &fakeClock{now: epoch} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	c.now = c.now.Add(max(d, 0))
+	c.waits = append(c.waits, d)
+	now, hook := c.now, c.onWait
+	c.mu.Unlock()
+	if hook != nil {
+		hook(d)
+	}
+	ch := make(chan time.Time, 1)
+	ch <- now
+	return ch
+}
+
+func (c *fakeClock) Waits() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.waits)
+}
+
+func (c *fakeClock) setOnWait(fn func(time.Duration)) {
+	c.mu.Lock()
+	c.onWait = fn
+	c.mu.Unlock()
+}
+
+// newSim starts a simulator on the test's clock.
+func newSim(t *testing.T, clock *fakeClock, opts primasim.Options) (*primasim.Server, *httptest.Server) {
+	t.Helper()
+	opts.Clock = clock.Now
+	sim := primasim.New(opts)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return sim, srv
+}
+
+func testConfig(url string) prima.Config {
+	cfg := prima.DefaultConfig()
+	cfg.BaseURL = url
+	cfg.RequestTimeout = 10 * time.Second
+	return cfg
+}
+
+func newClient(t *testing.T, cfg prima.Config) *prima.Client {
+	t.Helper()
+	c, err := prima.NewClient(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// newKafka starts an in-process cluster with lockstep's topics.
+func newKafka(t *testing.T, partitions int32) []kgo.Opt {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1),
+		kfake.SeedTopics(partitions, schemas.TopicCmdPrimaStock),
+		kfake.SeedTopics(1, schemas.TopicItems, schemas.TopicPrimaStockLevels, schemas.TopicSourceCursors,
+			schemas.TopicDLQ, schemas.TopicDrift))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
+}
+
+// committed reads every committed record of topic, read committed, up to
+// the topic's end when called (markers kept, to know the end was reached).
+func committed(t *testing.T, opts []kgo.Opt, topic string) []*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	admCl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admCl.Close()
+	ends, err := kadm.NewClient(admCl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	if len(want) == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(append(slices.Clone(opts),
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: %v", topic, ctx.Err())
+		}
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("reading %s: %v", topic, err)
+		}
+		for _, r := range fs.Records() {
+			if end, ok := want[r.Partition]; ok && r.Offset >= end-1 {
+				delete(want, r.Partition)
+			}
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// waitFor polls cond in real time: the components run in goroutines against
+// kfake, and this is a deadline, not a sleep an assertion depends on.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,114 @@
+package prima
+
+import (
+	"testing"
+	"time"
+
+	"github.com/lockstep-dev/lockstep/connectors/prima/internal/wire"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// FuzzDecodeResponse drives the decoder of Prima's answers, the outside
+// bytes the client reads, with the conversions after it: whatever the
+// bytes, no panic; whatever it accepts is well-formed, in cursor order, and
+// survives a round trip through the encoder.
+func FuzzDecodeResponse(f *testing.F) {
+	seeds := []wire.Response{
+		{RequestStatus: wire.StatusOK, Data: &wire.ResponseData{More: true, Items: []wire.Item{
+			{Matrix: wire.Matrix{Product: "ST1", MtrxCode1: "BLK", MtrxCode2: "9"}, Description: "Café crème – €", ClarusCode: "SKU-00001",
+				StockItem: true, Active: true, UnitCost: "12.3400", Currency: "GBP", Modified: "2026-03-02T09:00:00.001Z"},
+			{Matrix: wire.Matrix{Product: "ST1", MtrxCode1: "BLK", MtrxCode2: "10"}, UnitCost: "-1", Currency: "EUR", Modified: "2026-03-02T09:00:00.001Z"},
+		}}},
+		{RequestStatus: wire.StatusOK, Data: &wire.ResponseData{StockLevels: []wire.StockLevel{
+			{Matrix: wire.Matrix{Product: "ST1"}, Warehouse: "WH1", Available: 5, OnHand: new(int64), Modified: "2026-03-02T09:00:00Z"},
+		}}},
+		{RequestStatus: wire.StatusError, RequestError: "Line 1: unknown product NOPE"},
+		{RequestStatus: wire.StatusOK, Data: &wire.ResponseData{BatchRef: "b1", Found: true, Lines: 3, AppliedAt: "2026-03-02T09:00:00Z"}},
+	}
+	for _, r := range seeds {
+		b, err := wire.Marshal(r)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, wire.ContentType)
+		f.Add(b[:len(b)/2], wire.ContentType)
+	}
+	f.Add([]byte(`<Response RequestStatus="OK"><Data><Item Product="P" Modified="x"/></Data></Response>`), "text/xml; charset=utf-8")
+	f.Add([]byte("<?xml version=\"1.0\" encoding=\"latin1\"?><Response RequestStatus=\"OK\"/>\xff"), "")
+
+	f.Fuzz(func(t *testing.T, raw []byte, contentType string) {
+		resp, err := decodeResponse(raw, contentType)
+		if err != nil {
+			return
+		}
+		if resp.RequestStatus != wire.StatusOK && resp.RequestStatus != wire.StatusError {
+			t.Fatalf("accepted status %q", resp.RequestStatus)
+		}
+		items, ierr := itemsFrom(resp, Cursor{})
+		levels, lerr := levelsFrom(resp, Cursor{})
+		var prev Cursor
+		for _, it := range items {
+			if _, err := wire.ParseSKU(it.SKU); err != nil || !it.UnitCost.Valid() || len(it.Currency) != 3 {
+				t.Fatalf("accepted item %+v", it)
+			}
+			if !after(it.Modified, it.SKU, prev) {
+				t.Fatalf("items out of order: %+v after %+v", it, prev)
+			}
+			prev = Cursor{Modified: it.Modified, Key: it.SKU}
+		}
+		prev = Cursor{}
+		for _, l := range levels {
+			key := schemas.StockKey(l.SKU, l.Warehouse)
+			if _, err := wire.ParseSKU(l.SKU); err != nil || l.Warehouse == "" || !after(l.Modified, key, prev) {
+				t.Fatalf("accepted level %+v", l)
+			}
+			prev = Cursor{Modified: l.Modified, Key: key}
+		}
+		if ierr != nil && lerr != nil {
+			return
+		}
+		again, err := wire.Marshal(resp)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		if _, err := decodeResponse(again, wire.ContentType); err != nil {
+			t.Fatalf("re-decode %q: %v", again, err)
+		}
+	})
+}
+
+func after(t time.Time, key string, prev Cursor) bool {
+	c := t.Compare(prev.Modified)
+	return c > 0 || c == 0 && key > prev.Key
+}
+
+// The bucket hands out its burst at once, then one token per 1/rate, and
+// nothing before a Retry-After has passed; a wait is reserved, so callers
+// queue instead of all waking at once.
+func TestBucket(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	b := newBucket(2, 2)
+	var got []time.Duration
+	for range 4 {
+		got = append(got, b.reserve(t0))
+	}
+	want := []time.Duration{0, 0, 500 * time.Millisecond, time.Second}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("waits %v, want %v", got, want)
+		}
+	}
+	// Two seconds on, the queue has drained and the burst refilled.
+	t1 := t0.Add(3 * time.Second)
+	if w := b.reserve(t1); w != 0 {
+		t.Fatalf("after refill: %v", w)
+	}
+	b.hold(t1.Add(2 * time.Second))
+	if w := b.reserve(t1); w != 2*time.Second {
+		t.Fatalf("under Retry-After: %v, want exactly 2s", w)
+	}
+	b.hold(t1) // an earlier hold never shortens a later one
+	if w := b.reserve(t1.Add(time.Second)); w != time.Second {
+		t.Fatalf("second caller under Retry-After: %v", w)
+	}
+}

@@ -1,0 +1,214 @@
+package primasim
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/lockstep-dev/lockstep/connectors/prima/internal/wire"
+)
+
+// maxRequestBytes bounds a request document; a stock batch of every SKU of
+// a large catalogue fits many times over.
+const maxRequestBytes = 8 << 20
+
+// handleRequest serves wsomhandler and comwsomhandler: one <Request> in,
+// one <Response> out. Business refusals are HTTP 200 with
+// RequestStatus="ERROR"; malformed calls are 4xx with the same body.
+func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
+	if u, p := s.opts.BasicAuthUser, s.opts.BasicAuthPassword; u != "" || p != "" {
+		gu, gp, ok := r.BasicAuth()
+		if !ok || subtle.ConstantTimeCompare([]byte(gu), []byte(u)) != 1 || subtle.ConstantTimeCompare([]byte(gp), []byte(p)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="prima"`)
+			writeResponse(w, http.StatusUnauthorized, errorResponse("", "Not authorised"))
+			return
+		}
+	}
+	if r.URL.Path == "/comwsomhandler" {
+		switch id := r.URL.Query().Get("CompanyID"); id {
+		case "":
+			writeResponse(w, http.StatusBadRequest, errorResponse("", "CompanyID is required"))
+			return
+		case s.opts.CompanyID:
+		default:
+			writeResponse(w, http.StatusBadRequest, errorResponse("", fmt.Sprintf("Unknown CompanyID %q", id)))
+			return
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
+	if err != nil {
+		writeResponse(w, http.StatusRequestEntityTooLarge, errorResponse("", "Request too large"))
+		return
+	}
+	var req wire.Request
+	if err := wire.Unmarshal(body, r.Header.Get("Content-Type"), &req); err != nil {
+		writeResponse(w, http.StatusBadRequest, errorResponse("", "Malformed request: "+err.Error()))
+		return
+	}
+	s.mu.Lock()
+	s.counts.Requests[req.RequestType]++
+	resp := s.dispatch(req)
+	s.mu.Unlock()
+	resp.RequestType = req.RequestType
+	writeResponse(w, http.StatusOK, resp)
+}
+
+// dispatch answers one request against the ground truth. Callers hold s.mu.
+func (s *Server) dispatch(req wire.Request) wire.Response {
+	d := req.Data
+	switch req.RequestType {
+	case wire.TypeItemsModifiedSince, wire.TypeStockLevelsModifiedSince:
+		return s.modifiedSince(req.RequestType, d)
+	case wire.TypeStockLevelUpdate:
+		return s.stockUpdate(d)
+	case wire.TypeStockLevelUpdateStatus:
+		if d.BatchRef == "" {
+			return errorResponse(req.RequestType, "BatchRef is required")
+		}
+		b := s.st.batches[d.BatchRef]
+		if b == nil {
+			return okResponse(&wire.ResponseData{BatchRef: d.BatchRef})
+		}
+		return okResponse(&wire.ResponseData{BatchRef: b.Ref, Found: true, AppliedAt: wire.FormatTime(b.AppliedAt), Lines: b.Lines})
+	case wire.TypeMultiAvailableToSell, wire.TypeProductAvailableToSell:
+		return s.availableToSell(req.RequestType, d)
+	case wire.TypeNewOrder, wire.TypeMultiNewOrder, wire.TypeOrderStatus:
+		return errorResponse(req.RequestType, req.RequestType+" is not supported by this simulator yet")
+	}
+	return errorResponse(req.RequestType, fmt.Sprintf("Unknown RequestType %q", req.RequestType))
+}
+
+func (s *Server) modifiedSince(typ string, d wire.RequestData) wire.Response {
+	var since time.Time
+	if d.ModifiedSince != "" {
+		t, err := wire.ParseTime(d.ModifiedSince)
+		if err != nil {
+			return errorResponse(typ, "Invalid ModifiedSince: "+d.ModifiedSince)
+		}
+		since = t
+	}
+	limit := d.PageSize
+	if limit <= 0 || limit > s.opts.MaxPageSize {
+		limit = s.opts.MaxPageSize
+	}
+	out := &wire.ResponseData{}
+	if typ == wire.TypeItemsModifiedSince {
+		items, more := s.st.itemsSince(since, d.AfterKey, limit)
+		for _, it := range items {
+			out.Items = append(out.Items, wire.Item{
+				Matrix: it.Matrix, Description: it.Description, ClarusCode: it.ClarusCode,
+				StockItem: it.StockItem, Active: it.Active, UnitCost: it.UnitCost.String(),
+				Currency: it.Currency, Modified: wire.FormatTime(it.Modified),
+			})
+		}
+		out.More = more
+		return okResponse(out)
+	}
+	levels, more := s.st.levelsSince(since, d.AfterKey, limit)
+	for _, l := range levels {
+		out.StockLevels = append(out.StockLevels, wire.StockLevel{
+			Matrix: s.st.items[l.SKU].Matrix, Warehouse: l.Warehouse, Available: l.Available,
+			Modified: wire.FormatTime(l.Modified),
+		})
+	}
+	out.More = more
+	return okResponse(out)
+}
+
+// stockUpdate applies a batch of absolute levels, all lines or none. A
+// batch reference seen before is answered OK and changes nothing: a late
+// repeat of an old batch must not overwrite a newer level.
+func (s *Server) stockUpdate(d wire.RequestData) wire.Response {
+	const typ = wire.TypeStockLevelUpdate
+	if d.BatchRef == "" || d.Warehouse == "" {
+		return errorResponse(typ, "BatchRef and Warehouse are required")
+	}
+	if b := s.st.batches[d.BatchRef]; b != nil {
+		b.Repeats++
+		s.counts.BatchRepeats++
+		return okResponse(&wire.ResponseData{BatchRef: b.Ref, Repeat: true, AppliedAt: wire.FormatTime(b.AppliedAt), Lines: b.Lines})
+	}
+	skus := make([]string, len(d.Lines))
+	for i, l := range d.Lines {
+		sku, err := l.SKU()
+		if err != nil {
+			return errorResponse(typ, fmt.Sprintf("Line %d: %v", i+1, err))
+		}
+		it := s.st.items[sku]
+		switch {
+		case it == nil:
+			return errorResponse(typ, fmt.Sprintf("Line %d: unknown product %s", i+1, sku))
+		case !it.StockItem:
+			return errorResponse(typ, fmt.Sprintf("Line %d: %s is a non-stock item", i+1, sku))
+		}
+		skus[i] = sku
+	}
+	b := &Batch{Ref: d.BatchRef, Warehouse: d.Warehouse, Lines: len(d.Lines), AppliedAt: s.tick()}
+	if d.AsOf != "" {
+		if t, err := wire.ParseTime(d.AsOf); err == nil {
+			b.AsOf = t
+		}
+	}
+	for i, l := range d.Lines {
+		s.st.setLevel(skus[i], d.Warehouse, l.Available, d.BatchRef, b.AppliedAt)
+	}
+	s.st.batches[b.Ref] = b
+	s.counts.BatchesApplied++
+	return okResponse(&wire.ResponseData{BatchRef: b.Ref, AppliedAt: wire.FormatTime(b.AppliedAt), Lines: b.Lines})
+}
+
+// availableToSell answers both documented availability requests: named
+// SKUs (MultiAvailableToSell) or a product code range
+// (ProductAvailableToSell), in one warehouse or summed over all.
+func (s *Server) availableToSell(typ string, d wire.RequestData) wire.Response {
+	var skus []string
+	if typ == wire.TypeMultiAvailableToSell {
+		for _, m := range d.SKUs {
+			if sku, err := m.SKU(); err == nil && s.st.items[sku] != nil {
+				skus = append(skus, sku)
+			}
+		}
+	} else {
+		for sku, it := range s.st.items {
+			if it.Matrix.Product >= d.ProductFrom && (d.ProductTo == "" || it.Matrix.Product <= d.ProductTo) {
+				skus = append(skus, sku)
+			}
+		}
+		slices.Sort(skus)
+	}
+	today := s.opts.Clock().UTC().Format(time.DateOnly)
+	out := &wire.ResponseData{}
+	for _, sku := range skus {
+		var qty int64
+		for _, l := range s.st.stock {
+			if l.SKU == sku && (d.Warehouse == "" || l.Warehouse == d.Warehouse) {
+				qty += l.Available
+			}
+		}
+		out.SKUs = append(out.SKUs, wire.Available{Matrix: s.st.items[sku].Matrix, Warehouse: d.Warehouse,
+			AvailableQuantity: qty, AvailableDate: today})
+	}
+	return okResponse(out)
+}
+
+func okResponse(d *wire.ResponseData) wire.Response {
+	return wire.Response{RequestStatus: wire.StatusOK, Data: d}
+}
+
+func errorResponse(typ, msg string) wire.Response {
+	return wire.Response{RequestType: typ, RequestStatus: wire.StatusError, RequestError: msg}
+}
+
+func writeResponse(w http.ResponseWriter, status int, resp wire.Response) {
+	b, err := wire.Marshal(resp)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", wire.ContentType)
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,161 @@
+package primasim
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/lockstep-dev/lockstep/connectors/prima/internal/wire"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// Item is one item of the simulated item master.
+type Item struct {
+	SKU         string          `json:"sku"` // product code plus matrix codes, wire.SKUSeparator between
+	Matrix      wire.Matrix     `json:"-"`
+	Description string          `json:"description"`
+	ClarusCode  string          `json:"clarus_code,omitempty"` // empty while unmapped
+	StockItem   bool            `json:"stock_item"`
+	Active      bool            `json:"active"`
+	UnitCost    schemas.Decimal `json:"unit_cost"`
+	Currency    string          `json:"currency"`
+	Modified    time.Time       `json:"modified"`
+}
+
+// StockLevel is what Prima holds for a SKU in a warehouse.
+type StockLevel struct {
+	SKU       string    `json:"sku"`
+	Warehouse string    `json:"warehouse"`
+	Available int64     `json:"available"`
+	Modified  time.Time `json:"modified"`
+	// SetBy is the batch reference that last set the level, or "manual"
+	// for a level overwritten by hand (an injected drift).
+	SetBy string `json:"set_by"`
+}
+
+// Batch is a stock level update Prima applied.
+type Batch struct {
+	Ref       string    `json:"batch_ref"`
+	Warehouse string    `json:"warehouse"`
+	Lines     int       `json:"lines"`
+	AsOf      time.Time `json:"as_of,omitzero"`
+	AppliedAt time.Time `json:"applied_at"`
+	// Repeats counts the times the same reference came again, each
+	// recognised and left unapplied.
+	Repeats int `json:"repeats"`
+}
+
+// ManualSetBy marks a level overwritten by hand in StockLevel.SetBy.
+const ManualSetBy = "manual"
+
+// store is the ground truth; the Server's mutex guards it.
+type store struct {
+	items   map[string]*Item
+	stock   map[string]*StockLevel // by sku@warehouse
+	batches map[string]*Batch
+}
+
+func newStore() *store {
+	return &store{items: map[string]*Item{}, stock: map[string]*StockLevel{}, batches: map[string]*Batch{}}
+}
+
+// after reports whether (t, key) sorts after the cursor (ct, ckey).
+func after(t time.Time, key string, ct time.Time, ckey string) bool {
+	if c := t.Compare(ct); c != 0 {
+		return c > 0
+	}
+	return key > ckey
+}
+
+// itemsSince returns up to limit items after the cursor, in cursor order,
+// and whether more remain.
+func (st *store) itemsSince(since time.Time, afterKey string, limit int) ([]*Item, bool) {
+	var out []*Item
+	for _, it := range st.items {
+		if after(it.Modified, it.SKU, since, afterKey) {
+			out = append(out, it)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Item) int {
+		return cmp.Or(a.Modified.Compare(b.Modified), cmp.Compare(a.SKU, b.SKU))
+	})
+	if len(out) > limit {
+		return out[:limit], true
+	}
+	return out, false
+}
+
+// levelsSince is itemsSince for stock levels, keyed sku@warehouse.
+func (st *store) levelsSince(since time.Time, afterKey string, limit int) ([]*StockLevel, bool) {
+	var out []*StockLevel
+	for k, l := range st.stock {
+		if after(l.Modified, k, since, afterKey) {
+			out = append(out, l)
+		}
+	}
+	slices.SortFunc(out, func(a, b *StockLevel) int {
+		return cmp.Or(a.Modified.Compare(b.Modified),
+			cmp.Compare(schemas.StockKey(a.SKU, a.Warehouse), schemas.StockKey(b.SKU, b.Warehouse)))
+	})
+	if len(out) > limit {
+		return out[:limit], true
+	}
+	return out, false
+}
+
+// setLevel sets an absolute level, stamping it modified only when it
+// changes: a push of the same figure is not news to a poller.
+func (st *store) setLevel(sku, warehouse string, available int64, setBy string, now time.Time) {
+	k := schemas.StockKey(sku, warehouse)
+	l := st.stock[k]
+	if l == nil {
+		st.stock[k] = &StockLevel{SKU: sku, Warehouse: warehouse, Available: available, Modified: now, SetBy: setBy}
+		return
+	}
+	l.SetBy = setBy
+	if l.Available != available {
+		l.Available, l.Modified = available, now
+	}
+}
+
+// snapshot copies the ground truth in a stable order.
+func (st *store) snapshot() State {
+	s := State{Items: []Item{}, Stock: []StockLevel{}, Batches: []Batch{}}
+	for _, it := range st.items {
+		s.Items = append(s.Items, *it)
+	}
+	for _, l := range st.stock {
+		s.Stock = append(s.Stock, *l)
+	}
+	for _, b := range st.batches {
+		s.Batches = append(s.Batches, *b)
+	}
+	slices.SortFunc(s.Items, func(a, b Item) int { return cmp.Compare(a.SKU, b.SKU) })
+	slices.SortFunc(s.Stock, func(a, b StockLevel) int {
+		return cmp.Compare(schemas.StockKey(a.SKU, a.Warehouse), schemas.StockKey(b.SKU, b.Warehouse))
+	})
+	slices.SortFunc(s.Batches, func(a, b Batch) int {
+		return cmp.Or(a.AppliedAt.Compare(b.AppliedAt), cmp.Compare(a.Ref, b.Ref))
+	})
+	return s
+}
+
+// State is the simulator's ground truth, as GET /_sim/state answers it.
+type State struct {
+	CompanyID string       `json:"company_id"`
+	Items     []Item       `json:"items"`
+	Stock     []StockLevel `json:"stock"`
+	Batches   []Batch      `json:"batches"`
+	Faults    Faults       `json:"faults"`
+	Counters  Counters     `json:"counters"`
+}
+
+// Level returns the available level of sku in warehouse.
+func (s State) Level(sku, warehouse string) (int64, bool) {
+	for _, l := range s.Stock {
+		if l.SKU == sku && l.Warehouse == warehouse {
+			return l.Available, true
+		}
+	}
+	return 0, false
+}

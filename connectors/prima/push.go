@@ -1,0 +1,223 @@
+package prima
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// pushResult is how a command ended: applied (by this push, or found
+// applied by a lookup), or to be parked for parkReason after attempts.
+type pushResult struct {
+	alreadyApplied bool
+	attempts       int
+	parkReason     string
+}
+
+// push delivers one batch. Failures (5xx, timeouts, lost answers) count
+// against MaxAttempts and back off exponentially with jitter; throttling
+// (429) waits out Retry-After through the bucket and counts against the
+// larger MaxThrottled, as it is the server asking for patience, not
+// failing. After an ambiguous failure the batch is looked up before it is
+// sent again. It returns errLost when the partition moves away, and ctx's
+// error when ctx ends.
+func (s *Sink) push(ctx context.Context, part int32, b StockBatch) (pushResult, error) {
+	var (
+		res       pushResult
+		throttled int
+		ambiguous bool // the last failure may have applied the batch
+		backoff   = s.cfg.BackoffBase
+	)
+	for {
+		if s.paused {
+			applied, err := s.probe(ctx, part, b.Ref, &backoff)
+			if err != nil || applied {
+				res.alreadyApplied = applied
+				return s.done(res, err)
+			}
+			ambiguous = false // the probe looked: not applied
+		}
+		if err := s.take(ctx); err != nil {
+			return res, err
+		}
+		var err error
+		applied := false
+		if ambiguous {
+			err = s.guard(part, func() (e error) { applied, e = s.api.LookupStockBatch(ctx, b.Ref); return e })
+			if err == nil {
+				s.failures = 0
+				if applied {
+					res.alreadyApplied = true
+					return s.done(res, nil)
+				}
+				ambiguous = false
+				continue // send it, with a token of its own
+			}
+		} else {
+			err = s.guard(part, func() error { return s.api.UpdateStock(ctx, b) })
+			if err == nil {
+				s.failures = 0
+				return s.done(res, nil)
+			}
+		}
+		if errors.Is(err, errLost) || ctx.Err() != nil {
+			return res, errors.Join(err, ctx.Err())
+		}
+		var ae *APIError
+		if !errors.As(err, &ae) || !ae.Retryable {
+			res.parkReason = "refused: " + err.Error()
+			return res, nil
+		}
+		if ae.Throttled() {
+			throttled++
+			s.o.Metrics.retries.WithLabelValues("429").Inc()
+			s.bucket.hold(s.o.Clock.Now().Add(max(ae.RetryAfter, time.Second)))
+			if throttled >= s.cfg.MaxThrottled {
+				res.parkReason = fmt.Sprintf("throttled %d times: %v", throttled, err)
+				return res, nil
+			}
+			continue
+		}
+		res.attempts++
+		s.failures++
+		ambiguous = ambiguous || ae.Ambiguous
+		s.o.Metrics.retries.WithLabelValues(reason(ae)).Inc()
+		if res.attempts >= s.cfg.MaxAttempts {
+			res.parkReason = fmt.Sprintf("gave up after %d failed attempts: %v", res.attempts, err)
+			return res, nil
+		}
+		if ae.RetryAfter > 0 {
+			s.bucket.hold(s.o.Clock.Now().Add(ae.RetryAfter))
+		}
+		if s.failures >= s.cfg.DownAfter {
+			s.pause()
+			continue // the probe does the waiting
+		}
+		if err := sleep(ctx, s.o.Clock, max(s.jitter(backoff), ae.RetryAfter)); err != nil {
+			return res, err
+		}
+		backoff = min(2*backoff, s.cfg.BackoffMax)
+	}
+}
+
+// probe waits, with growing pauses, until Prima answers a lookup of ref,
+// then resumes fetching. Probe failures cost the command no attempts:
+// while Prima is down, commands wait rather than all being parked.
+func (s *Sink) probe(ctx context.Context, part int32, ref string, backoff *time.Duration) (bool, error) {
+	for {
+		if err := sleep(ctx, s.o.Clock, s.jitter(*backoff)); err != nil {
+			return false, err
+		}
+		*backoff = min(2**backoff, s.cfg.BackoffMax)
+		if err := s.take(ctx); err != nil {
+			return false, err
+		}
+		var applied bool
+		err := s.guard(part, func() (e error) { applied, e = s.api.LookupStockBatch(ctx, ref); return e })
+		var ae *APIError
+		switch {
+		case errors.Is(err, errLost) || ctx.Err() != nil:
+			return false, errors.Join(err, ctx.Err())
+		case err == nil || errors.As(err, &ae) && !ae.Retryable:
+			// Prima answered, if only to refuse: it is up. A refused
+			// lookup leaves applied false, and a send of absolute levels
+			// is harmless either way.
+			s.failures = 0
+			s.resume()
+			return applied, nil
+		case ae != nil && ae.RetryAfter > 0:
+			s.bucket.hold(s.o.Clock.Now().Add(ae.RetryAfter))
+		}
+	}
+}
+
+func (s *Sink) done(res pushResult, err error) (pushResult, error) {
+	if err == nil {
+		outcome := "applied"
+		if res.alreadyApplied {
+			outcome = "already_applied"
+		}
+		s.o.Metrics.pushes.WithLabelValues(outcome).Inc()
+	}
+	return res, err
+}
+
+// take waits for a token of the bucket.
+func (s *Sink) take(ctx context.Context) error {
+	wait := s.bucket.reserve(s.o.Clock.Now())
+	if wait <= 0 {
+		return nil
+	}
+	s.o.Metrics.rateWaits.Inc()
+	return sleep(ctx, s.o.Clock, wait)
+}
+
+// jitter spreads a backoff over [d/2, d): waits still grow strictly from
+// one attempt to the next, but sinks that failed together do not retry in
+// step.
+func (s *Sink) jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(s.rng.Int64N(int64(max(d/2, 1))))
+}
+
+func reason(ae *APIError) string {
+	switch {
+	case ae.Status >= 500:
+		return "5xx"
+	case ae.Status == 0:
+		return "timeout"
+	}
+	return "malformed"
+}
+
+// bucket is the token bucket in front of one system: rate tokens a second,
+// up to burst, and none at all before a server's Retry-After has passed.
+// Tokens may go negative: a caller reserves its token and waits for it, so
+// waits queue fairly without polling.
+type bucket struct {
+	mu        sync.Mutex
+	rate      float64
+	burst     float64
+	tokens    float64
+	last      time.Time
+	holdUntil time.Time
+}
+
+func newBucket(rate float64, burst int) *bucket {
+	return &bucket{rate: rate, burst: float64(burst), tokens: float64(burst)}
+}
+
+// reserve takes a token at now and returns how long to wait before using it.
+func (b *bucket) reserve(now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := now
+	if b.holdUntil.After(t) {
+		t = b.holdUntil
+	}
+	if b.last.IsZero() {
+		b.last = t
+	}
+	if t.After(b.last) {
+		b.tokens = min(b.burst, b.tokens+t.Sub(b.last).Seconds()*b.rate)
+		b.last = t
+	}
+	b.tokens--
+	wait := t.Sub(now)
+	if b.tokens < 0 {
+		wait += time.Duration(-b.tokens / b.rate * float64(time.Second))
+	}
+	return wait
+}
+
+// hold stops handing out tokens before until: the server said when to
+// come back, and every caller of the system honours it, not only the one
+// that was told.
+func (b *bucket) hold(until time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if until.After(b.holdUntil) {
+		b.holdUntil = until
+	}
+}

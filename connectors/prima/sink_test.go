@@ -1,0 +1,271 @@
+package prima_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
+	"github.com/lockstep-dev/lockstep/processors/stream"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// A 429 with Retry-After: 2 holds the token bucket for exactly two seconds
+// of fake time; the batch then goes through, once.
+func TestSinkHonoursRetryAfter(t *testing.T) {
+	e := newSinkEnv(t, 1, "ST1/BLK/9")
+	e.script.rule = func(typ string, n, _ int, _ []byte) action {
+		if typ == "StockLevelUpdate" && n == 1 {
+			return action{status: 429, retryAfter: "2"}
+		}
+		return action{}
+	}
+	e.produce(command("b1", "WH1", line("ST1/BLK/9", 5)))
+	e.start()
+	e.waitCommitted()
+
+	if w := e.clock.Waits(); len(w) != 1 || w[0] != 2*time.Second {
+		t.Fatalf("waits %v, want exactly [2s]", w)
+	}
+	if got, _ := e.sim.State().Level("ST1/BLK/9", "WH1"); got != 5 || e.script.Calls("StockLevelUpdate") != 2 || e.script.Calls("StockLevelUpdateStatus") != 0 {
+		t.Fatalf("level %d after %d updates, %d lookups", got, e.script.Calls("StockLevelUpdate"), e.script.Calls("StockLevelUpdateStatus"))
+	}
+	if e.metric("lockstep_prima_sink_retries_total", "429") != 1 || e.metric("lockstep_prima_sink_rate_limited_waits_total") != 1 ||
+		e.metric("lockstep_prima_sink_pushes_total", "applied") != 1 {
+		t.Fatal("metrics disagree")
+	}
+}
+
+// Three 503s, then OK: four sends, each after a lookup that found nothing
+// (a 5xx may have applied the batch), with growing jittered backoff.
+func TestSinkBacksOffOn5xx(t *testing.T) {
+	e := newSinkEnv(t, 1, "ST1/BLK/9")
+	e.script.rule = func(typ string, n, _ int, _ []byte) action {
+		if typ == "StockLevelUpdate" && n <= 3 {
+			return action{status: 503}
+		}
+		return action{}
+	}
+	e.produce(command("b1", "WH1", line("ST1/BLK/9", 5)))
+	e.start()
+	e.waitCommitted()
+
+	if u, l := e.script.Calls("StockLevelUpdate"), e.script.Calls("StockLevelUpdateStatus"); u != 4 || l != 3 {
+		t.Fatalf("%d updates, %d lookups; want 4 and 3", u, l)
+	}
+	w := e.clock.Waits()
+	if len(w) != 3 {
+		t.Fatalf("waits %v", w)
+	}
+	for i, b := 0, e.cfg.BackoffBase; i < len(w); i, b = i+1, 2*b {
+		if w[i] < b/2 || w[i] >= b || (i > 0 && w[i] <= w[i-1]) {
+			t.Fatalf("wait %d is %v, want in [%v, %v) and above the last: %v", i, w[i], b/2, b, w)
+		}
+	}
+	if st := e.sim.State(); st.Counters.BatchesApplied != 1 || e.metric("lockstep_prima_sink_retries_total", "5xx") != 3 {
+		t.Fatalf("applied %d, retries %v", st.Counters.BatchesApplied, e.metric("lockstep_prima_sink_retries_total", "5xx"))
+	}
+}
+
+// The write succeeded but the answer was lost: the lookup finds the batch
+// and it is never sent a second time.
+func TestSinkLooksUpAfterTimeout(t *testing.T) {
+	e := newSinkEnv(t, 1, "ST1/BLK/9")
+	e.script.rule = func(typ string, n, _ int, _ []byte) action {
+		return action{dropAfterWrite: typ == "StockLevelUpdate" && n == 1}
+	}
+	e.produce(command("b1", "WH1", line("ST1/BLK/9", 5)))
+	e.start()
+	e.waitCommitted()
+
+	st := e.sim.State()
+	if e.script.Calls("StockLevelUpdate") != 1 || e.script.Calls("StockLevelUpdateStatus") != 1 ||
+		st.Counters.BatchesApplied != 1 || st.Counters.BatchRepeats != 0 {
+		t.Fatalf("%d updates, %d lookups, counters %+v", e.script.Calls("StockLevelUpdate"), e.script.Calls("StockLevelUpdateStatus"), st.Counters)
+	}
+	if e.metric("lockstep_prima_sink_pushes_total", "already_applied") != 1 || e.metric("lockstep_prima_sink_retries_total", "timeout") != 1 {
+		t.Fatal("metrics disagree")
+	}
+}
+
+// A batch that fails past its budget is parked in the DLQ with its reason
+// and coordinates, a push_failed drift event opens for operations, its
+// offset is committed, and the next command goes through.
+func TestSinkParksAfterBudget(t *testing.T) {
+	e := newSinkEnv(t, 1, "ST1/BLK/9")
+	e.cfg.MaxAttempts = 3
+	e.script.rule = func(typ string, _, _ int, body []byte) action {
+		if typ == "StockLevelUpdate" && bytes.Contains(body, []byte(`BatchRef="b-bad"`)) {
+			return action{status: 500}
+		}
+		return action{}
+	}
+	bad := e.produce(command("b-bad", "WH1", line("ST1/BLK/9", 5)))[0]
+	e.produce(command("b-good", "WH1", line("ST1/BLK/9", 7)))
+	e.start()
+	e.waitCommitted()
+
+	dlq := committed(t, e.kopts, schemas.TopicDLQ)
+	if len(dlq) != 1 || string(dlq[0].Key) != "WH1" {
+		t.Fatalf("DLQ %v", dlq)
+	}
+	h := headers(dlq[0])
+	if !strings.Contains(h[stream.HeaderDLQReason], "gave up after 3 failed attempts") || h[stream.HeaderDLQStage] != "prima-stock-sink" ||
+		h[stream.HeaderDLQTopic] != schemas.TopicCmdPrimaStock || h[stream.HeaderDLQPartition] != "0" || h[stream.HeaderDLQOffset] != "0" {
+		t.Fatalf("DLQ headers %v", h)
+	}
+	var dl schemas.DeadLetter
+	if err := e.serde.Decode(context.Background(), dlq[0].Value, &dl); err != nil || dl.Attempts != 3 || !bytes.Equal(dl.OriginalValue, bad.Value) {
+		t.Fatalf("dead letter %+v, %v", dl, err)
+	}
+	drift := committed(t, e.kopts, schemas.TopicDrift)
+	var ev schemas.DriftEvent
+	if len(drift) != 1 || e.serde.Decode(context.Background(), drift[0].Value, &ev) != nil {
+		t.Fatalf("drift %v", drift)
+	}
+	if ev.Kind != schemas.DriftPushFailed || ev.Owner != schemas.OwnerOperations || ev.Status != schemas.DriftOpen ||
+		ev.Warehouse == nil || *ev.Warehouse != "WH1" || string(drift[0].Key) != "push_failed:prima-stock:b-bad" || ev.DiscrepancyID != string(drift[0].Key) {
+		t.Fatalf("drift event %+v", ev)
+	}
+	if got, _ := e.sim.State().Level("ST1/BLK/9", "WH1"); got != 7 || e.metric("lockstep_prima_sink_parked_total") != 1 {
+		t.Fatalf("level %d, parked %v", got, e.metric("lockstep_prima_sink_parked_total"))
+	}
+}
+
+// What can never succeed is parked at once: a record that is not a
+// command, and a batch Prima refuses (an unknown product).
+func TestSinkParksPoisonAtOnce(t *testing.T) {
+	e := newSinkEnv(t, 1, "ST1/BLK/9")
+	e.produceRaw(&kgo.Record{Topic: schemas.TopicCmdPrimaStock, Key: []byte("WH1"), Value: []byte("not a command")})
+	e.produce(command("b-unknown", "WH1", line("NOPE/X", 1)))
+	e.start()
+	e.waitCommitted()
+
+	dlq := committed(t, e.kopts, schemas.TopicDLQ)
+	drift := committed(t, e.kopts, schemas.TopicDrift)
+	if len(dlq) != 2 || len(drift) != 2 || !strings.HasPrefix(headers(dlq[0])[stream.HeaderDLQReason], "decode:") ||
+		!strings.Contains(headers(dlq[1])[stream.HeaderDLQReason], "unknown product NOPE") {
+		t.Fatalf("DLQ %v, drift %v", dlq, drift)
+	}
+	if k := string(drift[0].Key); k != "push_failed:prima-stock:"+schemas.TopicCmdPrimaStock+"/0@0" {
+		t.Fatalf("undecodable command's discrepancy %q", k)
+	}
+	if e.script.Calls("StockLevelUpdate") != 1 || len(e.clock.Waits()) != 0 {
+		t.Fatalf("%d updates, waits %v", e.script.Calls("StockLevelUpdate"), e.clock.Waits())
+	}
+}
+
+// While Prima is down the sink pauses fetching and probes instead of
+// spending the command's budget: six failures in a row park nothing with a
+// budget of five, and the pause lifts when a probe answers.
+func TestSinkPausesWhileDown(t *testing.T) {
+	e := newSinkEnv(t, 1, "ST1/BLK/9")
+	e.cfg.DownAfter, e.cfg.MaxAttempts = 2, 5
+	e.script.rule = func(_ string, _, total int, _ []byte) action {
+		if total <= 6 {
+			return action{status: 503}
+		}
+		return action{}
+	}
+	var sawPaused atomic.Bool
+	e.clock.setOnWait(func(time.Duration) {
+		if e.metric("lockstep_prima_sink_paused") == 1 {
+			sawPaused.Store(true)
+		}
+	})
+	e.produce(command("b1", "WH1", line("ST1/BLK/9", 5)))
+	e.start()
+	e.waitCommitted()
+
+	if !sawPaused.Load() || e.metric("lockstep_prima_sink_paused") != 0 {
+		t.Fatal("the sink did not pause while down, or did not resume")
+	}
+	// One send and one lookup failed (2 attempts), four probes failed,
+	// the fifth answered, then the send.
+	if u, l := e.script.Calls("StockLevelUpdate"), e.script.Calls("StockLevelUpdateStatus"); u != 2 || l != 6 {
+		t.Fatalf("%d updates, %d lookups", u, l)
+	}
+	if got, _ := e.sim.State().Level("ST1/BLK/9", "WH1"); got != 5 || len(committed(t, e.kopts, schemas.TopicDLQ)) != 0 {
+		t.Fatalf("level %d, or parked", got)
+	}
+	w := e.clock.Waits()
+	for i := 1; i < len(w); i++ {
+		if w[i] <= w[i-1] && w[i] < e.cfg.BackoffMax/2 {
+			t.Fatalf("probe waits do not grow: %v", w)
+		}
+	}
+}
+
+func headers(r *kgo.Record) map[string]string {
+	m := map[string]string{}
+	for _, h := range r.Headers {
+		m[h.Key] = string(h.Value)
+	}
+	return m
+}
+
+// Commands in, through Kafka, the sink and a Prima that answers a fifth of
+// its calls with 500, 503 or 429, and cuts off some more after applying
+// them (timeouts after the write, answers cut short): Prima
+// ends with exactly the commanded absolute levels, the last command per
+// warehouse winning, every batch applied once and none parked.
+func TestSinkEndToEndUnderFaults(t *testing.T) {
+	e := newSinkEnv(t, 3)
+	if _, err := e.sim.RunScenario(primasim.Scenario{Seed: 8, Items: 120}); err != nil {
+		t.Fatal(err)
+	}
+	var skus []string
+	for _, it := range e.sim.State().Items {
+		skus = append(skus, it.SKU)
+	}
+	e.sim.SetFaults(primasim.Faults{Seed: 99, ErrorRate: 0.07, UnavailableRate: 0.05, ThrottleRate: 0.08,
+		TimeoutAfterWriteRate: 0.03, MalformedRate: 0.02, RetryAfterSeconds: 1})
+	e.cfg.MaxAttempts, e.cfg.DownAfter = 30, 6
+
+	const commands = 150
+	rng := rand.New(rand.NewPCG(3, 3))
+	want := map[string]int64{}
+	var cmds []schemas.PrimaStockCommand
+	for i := range commands {
+		wh := fmt.Sprintf("WH%d", i%3+1)
+		var lines []schemas.PrimaStockLine
+		for _, j := range rng.Perm(len(skus))[:15] {
+			n := rng.Int64N(200)
+			lines = append(lines, line(skus[j], n))
+			want[schemas.StockKey(skus[j], wh)] = n
+		}
+		cmds = append(cmds, command(fmt.Sprintf("%s-%04d", wh, i), wh, lines...))
+	}
+	e.produce(cmds...)
+	e.start()
+	e.waitCommitted()
+
+	st := e.sim.State()
+	if len(st.Stock) != len(want) {
+		t.Fatalf("Prima holds %d levels, %d commanded", len(st.Stock), len(want))
+	}
+	for _, l := range st.Stock {
+		if w, ok := want[schemas.StockKey(l.SKU, l.Warehouse)]; !ok || l.Available != w {
+			t.Fatalf("%s@%s is %d, commanded %d", l.SKU, l.Warehouse, l.Available, w)
+		}
+	}
+	f := st.Counters.Faults
+	calls := f["429"] + f["500"] + f["503"] // answered before reaching the handler
+	for _, n := range st.Counters.Requests {
+		calls += n
+	}
+	t.Logf("%d calls; faults %v", calls, f)
+	if rejected := f["429"] + f["500"] + f["503"]; rejected*100 < 15*calls || f["timeout_after_write"] == 0 || f["malformed"] == 0 {
+		t.Fatalf("too few faults to mean anything: %d calls, %v", calls, f)
+	}
+	if st.Counters.BatchesApplied != commands || st.Counters.BatchRepeats != 0 || len(committed(t, e.kopts, schemas.TopicDLQ)) != 0 {
+		t.Fatalf("applied %d, repeats %d", st.Counters.BatchesApplied, st.Counters.BatchRepeats)
+	}
+}

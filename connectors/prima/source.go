@@ -1,0 +1,256 @@
+package prima
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/connectors/prima/internal/wire"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// Source polls Prima's items and stock levels modified since its cursors
+// and produces them to prima.items and prima.stock-levels, each page in
+// one Kafka transaction with its cursor on lockstep.source-cursors: a
+// restart resumes after the last committed page, with no gap and no
+// repeat. Prima documents no webhooks, so polling is all of its change
+// capture.
+type Source struct {
+	cfg   Config
+	api   *Client
+	serde *schemas.Serde
+	kopts []kgo.Opt
+	cl    *kgo.Client
+	o     Options
+
+	itemsTopic, levelsTopic, cursorTopic string
+
+	cursors map[string]Cursor
+	loaded  bool
+}
+
+// PollStats says what one Poll committed.
+type PollStats struct {
+	Items, StockLevels, Pages int
+}
+
+// NewSource returns a source producing with a transactional client built
+// from kopts (seed brokers, TLS, SASL).
+func NewSource(cfg Config, api *Client, serde *schemas.Serde, o Options, kopts ...kgo.Opt) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	o = o.withDefaults()
+	s := &Source{cfg: cfg, api: api, serde: serde, kopts: slices.Clone(kopts), o: o,
+		itemsTopic:  o.TopicPrefix + schemas.TopicItems,
+		levelsTopic: o.TopicPrefix + schemas.TopicPrimaStockLevels,
+		cursorTopic: o.TopicPrefix + schemas.TopicSourceCursors,
+	}
+	if err := s.newClient(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Source) newClient() error {
+	cl, err := kgo.NewClient(append(slices.Clone(s.kopts),
+		kgo.TransactionalID(s.o.TransactionalID),
+		kgo.TransactionTimeout(time.Minute),
+	)...)
+	if err != nil {
+		return fmt.Errorf("prima: source: kafka client: %w", err)
+	}
+	s.cl = cl
+	return nil
+}
+
+// Close closes the Kafka client.
+func (s *Source) Close() { s.cl.Close() }
+
+// Cursors returns the committed cursors by key (after Poll or Run loaded
+// them).
+func (s *Source) Cursors() map[string]Cursor { return maps.Clone(s.cursors) }
+
+// Run polls every PollInterval until ctx ends. A failed poll is logged and
+// tried again at the next interval from the committed cursors; only a
+// fenced producer (another source took over) stops it.
+func (s *Source) Run(ctx context.Context) error {
+	for {
+		st, err := s.Poll(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+			return fmt.Errorf("prima: source: %w", err)
+		case err != nil:
+			s.o.Logger.Error("prima poll failed; it resumes from its cursors", "err", err, "pages", st.Pages)
+		case st.Pages > 0:
+			s.o.Logger.Info("prima poll committed", "items", st.Items, "stock_levels", st.StockLevels, "pages", st.Pages)
+		}
+		if sleep(ctx, s.o.Clock, s.cfg.PollInterval) != nil {
+			return nil
+		}
+	}
+}
+
+// load reads the committed cursors once per producer: at start, and after a
+// transaction whose outcome is unknown.
+func (s *Source) load(ctx context.Context) error {
+	if s.loaded {
+		return nil
+	}
+	// Fence a previous incarnation first, so its open transaction is
+	// aborted and cannot hold the cursor topic's committed end back.
+	if _, _, err := s.cl.ProducerID(ctx); err != nil {
+		return fmt.Errorf("prima: source: init producer id: %w", err)
+	}
+	cur, err := readCursors(ctx, s.kopts, s.cursorTopic, CursorKeyItems, CursorKeyStockLevels)
+	if err != nil {
+		return fmt.Errorf("prima: source: read cursors: %w", err)
+	}
+	s.cursors, s.loaded = cur, true
+	s.o.Logger.Info("prima source cursors loaded", "items", cur[CursorKeyItems], "stock_levels", cur[CursorKeyStockLevels])
+	return nil
+}
+
+// Poll reads each feed until it is caught up, committing page by page.
+func (s *Source) Poll(ctx context.Context) (PollStats, error) {
+	var st PollStats
+	if err := s.load(ctx); err != nil {
+		return st, err
+	}
+	for _, feed := range []struct {
+		key, resource string
+		page          func(context.Context, Cursor) ([]*kgo.Record, Cursor, error)
+		count         *int
+	}{
+		{CursorKeyItems, "items", s.itemsPage, &st.Items},
+		{CursorKeyStockLevels, "stock-levels", s.levelsPage, &st.StockLevels},
+	} {
+		for {
+			since := s.cursors[feed.key]
+			recs, next, err := feed.page(ctx, since)
+			if err != nil {
+				s.o.Metrics.polls.WithLabelValues(feed.resource, "failed").Inc()
+				return st, err
+			}
+			if len(recs) == 0 {
+				break
+			}
+			if err := s.commit(ctx, feed.key, next, recs); err != nil {
+				s.o.Metrics.polls.WithLabelValues(feed.resource, "failed").Inc()
+				return st, err
+			}
+			s.cursors[feed.key] = next
+			*feed.count += len(recs)
+			st.Pages++
+			s.o.Metrics.events.WithLabelValues(feed.resource).Add(float64(len(recs)))
+			s.o.Metrics.cursorAge.WithLabelValues(feed.resource).Set(float64(next.Modified.UnixMilli()) / 1000)
+			if len(recs) < s.cfg.PageSize {
+				break // caught up; a server capping pages lower resumes next poll
+			}
+		}
+		s.o.Metrics.polls.WithLabelValues(feed.resource, "ok").Inc()
+	}
+	return st, nil
+}
+
+func (s *Source) itemsPage(ctx context.Context, since Cursor) ([]*kgo.Record, Cursor, error) {
+	items, next, err := s.api.Items(ctx, since, s.cfg.PageSize)
+	if err != nil {
+		return nil, since, err
+	}
+	now := s.o.Clock.Now().UTC()
+	recs := make([]*kgo.Record, 0, len(items))
+	for _, it := range items {
+		ev := &schemas.Item{
+			Meta: schemas.Meta{EventID: "prima:item:" + it.SKU + ":" + wire.FormatTime(it.Modified),
+				Source: schemas.SourcePrima, OccurredAt: it.Modified, IngestedAt: now},
+			SKU: it.SKU, Description: it.Description, StockItem: it.StockItem,
+			UnitCost: it.UnitCost, Currency: it.Currency, Active: it.Active,
+		}
+		if it.ClarusCode != "" {
+			ev.ClarusCode = &it.ClarusCode
+		}
+		v, err := s.serde.Encode(ctx, ev)
+		if err != nil {
+			return nil, since, fmt.Errorf("prima: source: encode item %s: %w", it.SKU, err)
+		}
+		recs = append(recs, &kgo.Record{Topic: s.itemsTopic, Key: []byte(it.SKU), Value: v})
+	}
+	return recs, next, nil
+}
+
+func (s *Source) levelsPage(ctx context.Context, since Cursor) ([]*kgo.Record, Cursor, error) {
+	levels, next, err := s.api.StockLevels(ctx, since, s.cfg.PageSize)
+	if err != nil {
+		return nil, since, err
+	}
+	now := s.o.Clock.Now().UTC()
+	recs := make([]*kgo.Record, 0, len(levels))
+	for _, l := range levels {
+		key := schemas.StockKey(l.SKU, l.Warehouse)
+		v, err := s.serde.Encode(ctx, &schemas.PrimaStockLevel{
+			Meta: schemas.Meta{EventID: "prima:stock-level:" + key + ":" + wire.FormatTime(l.Modified),
+				Source: schemas.SourcePrima, OccurredAt: l.Modified, IngestedAt: now},
+			SKU: l.SKU, Warehouse: l.Warehouse, Available: l.Available, OnHand: l.OnHand, AsOf: l.Modified,
+		})
+		if err != nil {
+			return nil, since, fmt.Errorf("prima: source: encode stock level %s: %w", key, err)
+		}
+		recs = append(recs, &kgo.Record{Topic: s.levelsTopic, Key: []byte(key), Value: v})
+	}
+	return recs, next, nil
+}
+
+// commit produces a page's events and the cursor after them in one
+// transaction: both land, or neither does.
+func (s *Source) commit(ctx context.Context, key string, next Cursor, recs []*kgo.Record) error {
+	cv, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	recs = append(recs, &kgo.Record{Topic: s.cursorTopic, Key: []byte(key), Value: cv})
+	if err := s.cl.BeginTransaction(); err != nil {
+		return s.fail(ctx, fmt.Errorf("prima: source: begin transaction: %w", err))
+	}
+	if err := s.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return s.fail(ctx, fmt.Errorf("prima: source: produce %s page: %w", key, err))
+	}
+	// Not cancelled with ctx: an EndTxn cut off mid-flight leaves its
+	// outcome unknown.
+	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.cl.EndTransaction(end, kgo.TryCommit); err != nil {
+		s.loaded = false // it may have committed: read the cursors again before going on
+		return s.fail(ctx, fmt.Errorf("prima: source: commit %s page: %w", key, err))
+	}
+	return nil
+}
+
+// fail aborts the open transaction. When even that fails the client's state
+// is unknown: it is replaced, and the cursors are read again.
+func (s *Source) fail(ctx context.Context, err error) error {
+	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	aerr := s.cl.AbortBufferedRecords(end)
+	if aerr == nil {
+		aerr = s.cl.EndTransaction(end, kgo.TryAbort)
+	}
+	if aerr != nil {
+		s.o.Logger.Warn("prima source: abort failed; restarting the producer", "err", aerr)
+		s.cl.Close()
+		s.loaded = false
+		if nerr := s.newClient(); nerr != nil {
+			return errors.Join(err, nerr)
+		}
+	}
+	return err
+}

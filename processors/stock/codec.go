@@ -1,0 +1,207 @@
+package stock
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// State encodings: compact, versioned by their first byte, times in Unix
+// milliseconds (what Avro carries), varints throughout. A zero time is
+// written as 0, so the Unix epoch itself reads back as a zero time.
+
+const codecVersion = 1
+
+// Level flags.
+const (
+	flagDirty = 1 << iota
+	flagPushed
+)
+
+// ErrCorruptState is wrapped by the decoders for bytes they cannot read.
+var ErrCorruptState = errors.New("stock: corrupt state")
+
+// AppendLevel appends the encoding of l to b.
+func AppendLevel(b []byte, l Level) []byte {
+	var flags byte
+	if l.Dirty {
+		flags |= flagDirty
+	}
+	if l.Pushed {
+		flags |= flagPushed
+	}
+	b = append(b, codecVersion, flags)
+	b = binary.AppendVarint(b, l.OnHand)
+	b = binary.AppendVarint(b, l.Allocated)
+	b = binary.AppendVarint(b, l.Held)
+	b = binary.AppendVarint(b, millis(l.AsOf))
+	// The other instants are at or before AsOf: store how far before.
+	b = binary.AppendUvarint(b, before(l.AsOf, l.LastMovementAt))
+	b = binary.AppendUvarint(b, before(l.AsOf, l.BaseAsOf))
+	if l.Pushed {
+		b = binary.AppendVarint(b, l.PushedAvailable)
+	}
+	b = binary.AppendUvarint(b, uint64(len(l.LastMovementID)))
+	return append(b, l.LastMovementID...)
+}
+
+// DecodeLevel decodes what AppendLevel wrote.
+func DecodeLevel(b []byte) (Level, error) {
+	r := reader{b: b}
+	if v := r.byte(); v != codecVersion && r.err == nil {
+		return Level{}, fmt.Errorf("%w: level encoding version %d", ErrCorruptState, v)
+	}
+	flags := r.byte()
+	var l Level
+	l.Dirty, l.Pushed = flags&flagDirty != 0, flags&flagPushed != 0
+	l.OnHand, l.Allocated, l.Held = r.varint(), r.varint(), r.varint()
+	asOf, lastBefore, baseBefore := r.varint(), r.uvarint(), r.uvarint()
+	if asOf < 0 || (lastBefore > 0 && lastBefore-1 >= uint64(asOf)) || (baseBefore > 0 && baseBefore-1 >= uint64(asOf)) {
+		return Level{}, fmt.Errorf("%w: level instants out of range", ErrCorruptState)
+	}
+	l.AsOf = fromMillis(asOf)
+	l.LastMovementAt = fromBefore(l.AsOf, lastBefore)
+	l.BaseAsOf = fromBefore(l.AsOf, baseBefore)
+	if l.Pushed {
+		l.PushedAvailable = r.varint()
+	}
+	l.LastMovementID = string(r.bytes())
+	return l, r.done("level")
+}
+
+// appendIndex encodes a partition's dirty index: the sorted keys.
+func appendIndex(b []byte, keys []string) []byte {
+	b = append(b, codecVersion)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+	}
+	return b
+}
+
+func decodeIndex(b []byte) ([]string, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	r := reader{b: b}
+	if v := r.byte(); v != codecVersion && r.err == nil {
+		return nil, fmt.Errorf("%w: index encoding version %d", ErrCorruptState, v)
+	}
+	n := r.uvarint()
+	if n > uint64(len(b)) {
+		return nil, fmt.Errorf("%w: index of %d keys in %d bytes", ErrCorruptState, n, len(b))
+	}
+	keys := make([]string, 0, n)
+	for range n {
+		k := r.bytes()
+		if r.err != nil {
+			break
+		}
+		keys = append(keys, string(k))
+	}
+	if err := r.done("index"); err != nil {
+		return nil, err
+	}
+	if !slices.IsSorted(keys) {
+		return nil, fmt.Errorf("%w: index not sorted", ErrCorruptState)
+	}
+	return keys, nil
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// before encodes t relative to ref: 0 for a zero t, else 1 + how many
+// milliseconds t is before ref (t after ref is stored as ref).
+func before(ref, t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint64(max(millis(ref)-millis(t), 0)) + 1
+}
+
+func fromBefore(ref time.Time, v uint64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return fromMillis(millis(ref) - int64(v-1))
+}
+
+// reader reads varints and length-prefixed bytes, remembering the first
+// error.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail() {
+	if r.err == nil {
+		r.err = errors.New("truncated")
+	}
+	r.b = nil
+}
+
+func (r *reader) byte() byte {
+	if len(r.b) == 0 {
+		r.fail()
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.fail()
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) done(what string) error {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%d bytes after the %s", len(r.b), what)
+	}
+	if r.err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorruptState, what, r.err)
+	}
+	return nil
+}
