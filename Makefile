@@ -40,9 +40,11 @@ test-short: vet
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./schemas/ ./state/ ./processors/...
 
+# demo: until `lockstep demo` (the stock flow end to end) is wired, this
+# shows the foundation working on the embedded broker: 100k records through
+# the exactly-once runtime, killed 21 times, verified exactly once.
 demo:
-	@echo "lockstep demo arrives with the stock flow (issue 3); nothing to run yet." >&2
-	@exit 1
+	$(GO) test -count=1 -run 'TestExactlyOnceUnderCrashesKfake|TestRebalanceKfake|TestPoisonRecordGoesToDLQKfake' -v ./processors/stream/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
