@@ -5,9 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/lockstep-dev/lockstep/connectors/broker/brokertest"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"os"
 	"sync"
 	"testing"
@@ -16,7 +16,6 @@ import (
 	"github.com/lockstep-dev/lockstep/processors/stream"
 	"github.com/lockstep-dev/lockstep/state"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -74,32 +73,14 @@ func (b *broker) opts() []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(b.seeds...)
 
 func newKfake(t testing.TB) *broker {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return newBroker(t, "kfake", c.ListenAddrs())
+	return newBroker(t, "kfake", brokertest.Kfake(t))
 }
 
 // realKafka returns the local Apache Kafka broker; absent, it skips the test
 // locally and fails it in CI.
 func realKafka(t testing.TB) *broker {
 	t.Helper()
-	addr := os.Getenv("LOCKSTEP_TEST_KAFKA")
-	if addr == "" {
-		addr = "127.0.0.1:19092"
-	}
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		msg := fmt.Sprintf("no Kafka broker at %s (start it with deploy/local/kafka.sh start): %v", addr, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	conn.Close()
-	return newBroker(t, "kafka", []string{addr})
+	return newBroker(t, "kafka", brokertest.RealKafka(t))
 }
 
 func newBroker(t testing.TB, name string, seeds []string) *broker {
