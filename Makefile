@@ -4,7 +4,7 @@ PKGS     ?= ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: build test test-short services stop-services bench demo vet fmt lint-rules
+.PHONY: build test test-short services stop-services bench demo vet fmt lint-rules soak
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lockstep ./cmd/lockstep
@@ -36,6 +36,24 @@ test: services vet lint-rules
 # locally; with CI=true they fail instead).
 test-short: vet
 	$(GO) test -count=1 -timeout 10m $(PKGS)
+
+# soak repeats the real-broker rebalance, crash and SIGKILL tests with a new
+# seed each run (SOAK_RUNS, default 20; SOAK_SEED, the first seed), stops at
+# the first failure and prints the seed to re-run it with.
+SOAK_RUNS ?= 20
+SOAK_SEED ?= 1
+SOAK_TESTS ?= TestRebalanceKafka$$|TestExactlyOnceUnderCrashesKafka$$|TestSIGKILLKafka$$
+soak: services
+	$(GO) test -c -o bin/stream.test ./processors/stream/
+	@cd processors/stream && start=$$(date +%s); \
+	for i in $$(seq 0 $$(($(SOAK_RUNS) - 1))); do \
+		seed=$$(($(SOAK_SEED) + i)); t0=$$(date +%s); \
+		if ! CI=true ../../bin/stream.test -test.run '$(SOAK_TESTS)' -test.timeout 20m -seed=$$seed > ../../bin/soak-$$seed.log 2>&1; then \
+			tail -n 40 ../../bin/soak-$$seed.log; echo "soak: run $$((i + 1)) failed with -seed=$$seed (log: bin/soak-$$seed.log)"; exit 1; \
+		fi; \
+		echo "soak: run $$((i + 1))/$(SOAK_RUNS) seed $$seed passed in $$(($$(date +%s) - t0))s"; \
+	done; \
+	echo "soak: $(SOAK_RUNS) of $(SOAK_RUNS) passed in $$(($$(date +%s) - start))s"
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./schemas/ ./state/ ./processors/...

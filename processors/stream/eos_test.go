@@ -42,12 +42,12 @@ var errKill = errors.New("killed by the test")
 func testCrashes(t *testing.T, b *broker) {
 	const n, kills = 100_000, 21
 	s := newScenario(t, b, 6)
-	in := s.produce(t, n, 1000, 2)
+	in := s.produce(t, n, 1000, seed(t, 2))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	w := s.watchOutput(t, ctx)
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(7, 7))
+	rng := rand.New(rand.NewPCG(seed(t, 7), 7))
 	points := []stream.Failpoint{stream.FailMidBatch, stream.FailAfterCommit, stream.FailDuringRestore}
 	cfg := func() stream.Config {
 		c := s.config("a", dir)

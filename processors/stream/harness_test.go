@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"fmt"
-	"github.com/lockstep-dev/lockstep/connectors/broker/brokertest"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -13,11 +13,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockstep-dev/lockstep/connectors/broker/brokertest"
 	"github.com/lockstep-dev/lockstep/processors/stream"
 	"github.com/lockstep-dev/lockstep/state"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// seedFlag varies the seeded tests' data and kill schedules, so that
+// `make soak` can run them many times over different interleavings; the
+// default keeps a single run reproducible.
+var seedFlag = flag.Uint64("seed", 1, "seed for the seeded runtime tests (data, kill points)")
+
+// seed returns the run's seed mixed with a per-use salt and logs it, so a
+// failing soak run names what to re-run.
+func seed(t testing.TB, salt uint64) uint64 {
+	t.Helper()
+	t.Logf("seed %d (re-run with -args -seed=%d)", *seedFlag, *seedFlag)
+	return *seedFlag*1_000_003 + salt
+}
 
 // The test processor: per key, a count and a sum of int64 values. Each input
 // record produces one output record naming the input's coordinates and the
@@ -69,7 +83,13 @@ type broker struct {
 	name  string
 }
 
-func (b *broker) opts() []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(b.seeds...)} }
+func (b *broker) opts() []kgo.Opt {
+	opts := []kgo.Opt{kgo.SeedBrokers(b.seeds...)}
+	if os.Getenv("LOCKSTEP_TEST_LOG") == "kgo" {
+		opts = append(opts, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, nil)))
+	}
+	return opts
+}
 
 func newKfake(t testing.TB) *broker {
 	t.Helper()
@@ -193,15 +213,33 @@ func fold(in map[[2]int64]input) map[string][2]int64 {
 
 // outputWatcher reads the output topic read-committed and counts distinct
 // input coordinates, so tests can act when processing reaches a point.
+//
+// Waiters are woken by a broadcast (a channel closed and replaced at every
+// update). It once was a one-slot channel shared by the test and the
+// producer: whichever took the token left the other asleep, and when the
+// last records had been read nobody ever woke it again (issue 12's stall).
 type outputWatcher struct {
-	mu       sync.Mutex
-	seen     map[[2]int64]int
-	total    int
-	progress chan struct{}
+	mu      sync.Mutex
+	seen    map[[2]int64]int
+	perPart map[int32]int // output records per output partition
+	total   int
+	changed chan struct{}
+	// diagnose, if set, describes the pipeline when a wait stalls.
+	diagnose func() string
+}
+
+// livenessBound is how long a wait may see no new output before the test
+// fails as stalled: generous for a rebalance on a loaded 2-core machine
+// (restore, offset fetch, one transaction timeout), far below the 5 minute
+// test deadline.
+const livenessBound = 45 * time.Second
+
+func newOutputWatcher() *outputWatcher {
+	return &outputWatcher{seen: map[[2]int64]int{}, perPart: map[int32]int{}, changed: make(chan struct{})}
 }
 
 func (s *scenario) watchOutput(t testing.TB, ctx context.Context) *outputWatcher {
-	w := &outputWatcher{seen: map[[2]int64]int{}, progress: make(chan struct{}, 1)}
+	w := newOutputWatcher()
 	cl, err := kgo.NewClient(append(s.b.opts(), kgo.ConsumeTopics(s.out), kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
 	if err != nil {
 		t.Fatal(err)
@@ -210,19 +248,26 @@ func (s *scenario) watchOutput(t testing.TB, ctx context.Context) *outputWatcher
 		defer cl.Close()
 		for ctx.Err() == nil {
 			fs := cl.PollFetches(ctx)
-			w.mu.Lock()
-			fs.EachRecord(func(r *kgo.Record) {
-				w.seen[[2]int64{int64(binary.BigEndian.Uint32(r.Value)), int64(binary.BigEndian.Uint64(r.Value[4:]))}]++
-				w.total++
-			})
-			w.mu.Unlock()
-			select {
-			case w.progress <- struct{}{}:
-			default:
-			}
+			w.add(fs.Records())
 		}
 	}()
 	return w
+}
+
+// add counts output records and wakes every waiter.
+func (w *outputWatcher) add(recs []*kgo.Record) {
+	if len(recs) == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range recs {
+		w.seen[[2]int64{int64(binary.BigEndian.Uint32(r.Value)), int64(binary.BigEndian.Uint64(r.Value[4:]))}]++
+		w.perPart[r.Partition]++
+		w.total++
+	}
+	close(w.changed)
+	w.changed = make(chan struct{})
 }
 
 func (w *outputWatcher) count() int {
@@ -231,34 +276,57 @@ func (w *outputWatcher) count() int {
 	return len(w.seen)
 }
 
-// waitFor blocks until at least n distinct inputs were seen in the output,
-// or the test's liveness bound passes.
-func (w *outputWatcher) waitFor(t testing.TB, ctx context.Context, n int) {
-	t.Helper()
-	for w.count() < n {
+var errStalled = errors.New("no new output")
+
+// until blocks until cond (called with w.mu held) holds, ctx ends, or
+// bound passes without any new output.
+func (w *outputWatcher) until(ctx context.Context, bound time.Duration, cond func() bool) error {
+	for {
+		w.mu.Lock()
+		ok, changed := cond(), w.changed
+		w.mu.Unlock()
+		if ok {
+			return nil
+		}
+		timer := time.NewTimer(bound)
 		select {
 		case <-ctx.Done():
-			t.Fatalf("output stalled at %d of %d inputs: %v", w.count(), n, ctx.Err())
-		case <-w.progress:
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+			return fmt.Errorf("%w for %s", errStalled, bound)
+		case <-changed:
+			timer.Stop()
 		}
 	}
+}
+
+// waitFor blocks until at least n distinct inputs were seen in the output;
+// output that stops growing for livenessBound fails the test with the
+// pipeline's state.
+func (w *outputWatcher) waitFor(t testing.TB, ctx context.Context, n int) {
+	t.Helper()
+	if err := w.until(ctx, livenessBound, func() bool { return len(w.seen) >= n }); err != nil {
+		w.fail(t, fmt.Sprintf("waiting for %d distinct inputs", n), err)
+	}
+}
+
+func (w *outputWatcher) fail(t testing.TB, step string, err error) {
+	t.Helper()
+	w.mu.Lock()
+	msg := fmt.Sprintf("output stalled %s (%s): %d distinct inputs, %d records, per output partition %v", step, err, len(w.seen), w.total, w.perPart)
+	w.mu.Unlock()
+	if w.diagnose != nil {
+		msg += "\n" + w.diagnose()
+	}
+	t.Fatal(msg)
 }
 
 // waitTotal blocks until n output records (repeats included) were seen.
 func (w *outputWatcher) waitTotal(t testing.TB, ctx context.Context, n int) {
 	t.Helper()
-	for {
-		w.mu.Lock()
-		got := w.total
-		w.mu.Unlock()
-		if got >= n {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("output stalled at %d of %d records: %v", got, n, ctx.Err())
-		case <-w.progress:
-		}
+	if err := w.until(ctx, livenessBound, func() bool { return w.total >= n }); err != nil {
+		w.fail(t, fmt.Sprintf("waiting for %d records", n), err)
 	}
 }
 

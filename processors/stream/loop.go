@@ -24,6 +24,11 @@ func (p *Processor) loop(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if p.rearm.Swap(false) {
+			if err := p.rearmRevokes(ctx); err != nil {
+				return err
+			}
+		}
 		pollCtx, cancel := context.WithTimeout(ctx, p.cfg.TimerTick)
 		fetches := p.sess.PollRecords(pollCtx, p.cfg.MaxBatch)
 		cancel()
@@ -50,6 +55,24 @@ func (p *Processor) loop(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// rearmRevokes ends an empty transaction. GroupTransactSession reports
+// only the first revoke after an End to OnPartitionsRevoked; ending at once
+// after each reported revoke keeps the window in which a further revoke
+// would go unreported (and the partitions it took would still look owned)
+// as short as one loop turn. onAssigned also drops any partition the new
+// assignment does not hold.
+func (p *Processor) rearmRevokes(ctx context.Context) error {
+	if err := p.sess.Begin(); err != nil {
+		return fmt.Errorf("stream: %s: begin: %w", p.topo.Name, err)
+	}
+	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.TransactionTimeout)
+	defer cancel()
+	if _, err := p.sess.End(endCtx, kgo.TryAbort); err != nil {
+		return fmt.Errorf("stream: %s: end empty transaction after a revoke: %w", p.topo.Name, err)
+	}
+	return nil
 }
 
 // transact runs one batch in one transaction.

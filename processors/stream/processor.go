@@ -37,6 +37,7 @@ type Processor struct {
 	stopping bool           // the loop has exited; late assignments are ignored
 	cancel   context.CancelFunc
 	ready    atomic.Bool
+	rearm    atomic.Bool // a revoke was reported: end an empty transaction before the next batch
 	applyMu  sync.Mutex
 	produced producedOffsets
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,15 @@ type owners struct {
 	by         map[int32]string
 	violations []string
 	moves      int
+}
+
+func (o *owners) owner(p int32) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if who, ok := o.by[p]; ok {
+		return who
+	}
+	return "none"
 }
 
 func (o *owners) hook(instance string) func(int32, bool) {
@@ -54,6 +64,7 @@ func testRebalance(t *testing.T, b *broker) {
 	in := make(map[[2]int64]input, n)
 	var inMu sync.Mutex
 	produced := make(chan error, 1)
+	dataSeed := seed(t, 9)
 	go func() {
 		cl, err := kgo.NewClient(append(b.opts(), kgo.DefaultProduceTopic(s.in))...)
 		if err != nil {
@@ -61,15 +72,12 @@ func testRebalance(t *testing.T, b *broker) {
 			return
 		}
 		defer cl.Close()
-		rng := rand.New(rand.NewPCG(9, 9))
+		rng := rand.New(rand.NewPCG(dataSeed, 9))
 		for i := 0; i < n; i += chunk {
-			for w.count() < i-2*chunk {
-				select {
-				case <-ctx.Done():
-					produced <- ctx.Err()
-					return
-				case <-w.progress:
-				}
+			// No liveness bound here: the test's own waits report stalls.
+			if err := w.until(ctx, time.Hour, func() bool { return len(w.seen) >= i-2*chunk }); err != nil {
+				produced <- err
+				return
 			}
 			recs := make([]*kgo.Record, chunk)
 			vals := make([]input, chunk)
@@ -91,6 +99,8 @@ func testRebalance(t *testing.T, b *broker) {
 	}()
 
 	own := &owners{by: map[int32]string{}}
+	step := "start"
+	w.diagnose = func() string { return s.diagnose(own, step) }
 	dirs := map[string]string{"a": t.TempDir(), "b": t.TempDir(), "c": t.TempDir()}
 	running := map[string]*instance{}
 	up := func(name string) {
@@ -103,20 +113,26 @@ func testRebalance(t *testing.T, b *broker) {
 		delete(running, name)
 	}
 	steps := []struct {
-		at     int
-		action func(string)
-		who    string
+		at  int
+		up  bool
+		who string
 	}{
-		{0, up, "a"}, {n / 10, up, "b"}, {n / 5, up, "c"}, {n * 35 / 100, down, "a"},
-		{n / 2, up, "a"}, {n * 65 / 100, down, "b"}, {n * 8 / 10, down, "c"},
+		{0, true, "a"}, {n / 10, true, "b"}, {n / 5, true, "c"}, {n * 35 / 100, false, "a"},
+		{n / 2, true, "a"}, {n * 65 / 100, false, "b"}, {n * 8 / 10, false, "c"},
 	}
 	for _, st := range steps {
 		w.waitFor(t, ctx, st.at)
-		st.action(st.who)
+		step = fmt.Sprintf("after %s %s at %d", map[bool]string{true: "up", false: "down"}[st.up], st.who, st.at)
+		if st.up {
+			up(st.who)
+		} else {
+			down(st.who)
+		}
 	}
 	if err := <-produced; err != nil {
 		t.Fatal(err)
 	}
+	step = "final drain"
 	w.waitFor(t, ctx, n)
 	down("a")
 
@@ -134,4 +150,32 @@ func testRebalance(t *testing.T, b *broker) {
 		t.Fatal(err)
 	}
 	t.Logf("%d partition assignments over 7 membership changes", own.moves)
+}
+
+// diagnose names, for a stalled run, each input partition's owner, its end
+// offset and the group's committed (fetch) position, so a stall says where
+// it is.
+func (s *scenario) diagnose(own *owners, step string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	fmt.Fprintf(&b, "step: %s\n", step)
+	ends, err := s.b.adm.ListEndOffsets(ctx, s.in)
+	if err != nil {
+		fmt.Fprintf(&b, "list end offsets: %v\n", err)
+	}
+	committed, err := s.b.adm.FetchOffsets(ctx, s.name)
+	if err != nil {
+		fmt.Fprintf(&b, "fetch group offsets: %v\n", err)
+	}
+	for p := int32(0); p < s.partitions; p++ {
+		end, _ := ends.Lookup(s.in, p)
+		pos, ok := committed.Lookup(s.in, p)
+		at := "none"
+		if ok {
+			at = fmt.Sprint(pos.At)
+		}
+		fmt.Fprintf(&b, "  %s/%d owner=%s end=%d committed=%s\n", s.in, p, own.owner(p), end.Offset, at)
+	}
+	return b.String()
 }

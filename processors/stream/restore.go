@@ -47,11 +47,31 @@ func (p *Processor) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[
 		p.mu.Unlock()
 		return
 	}
+	// The balancer is eager, so assigned is the whole assignment. Anything
+	// else still marked owned was revoked without our callback running:
+	// GroupTransactSession calls the user's OnPartitionsRevoked only for
+	// the first revoke between two End calls, so an instance that stays
+	// idle through two rebalances never hears of the second. Left owned,
+	// those partitions' timers would fire here while another instance
+	// owns them.
+	var stale []int32
+	for part := range p.owned {
+		if !seen[part] {
+			stale = append(stale, part)
+			delete(p.owned, part)
+		}
+	}
 	for _, part := range parts {
 		p.owned[part] = true
 	}
 	p.mu.Unlock()
+	if len(stale) > 0 {
+		p.log.Info("releasing partitions revoked without a callback", "partitions", stale)
+	}
 	if p.cfg.OnOwnership != nil {
+		for _, part := range stale {
+			p.cfg.OnOwnership(part, false)
+		}
 		for _, part := range parts {
 			p.cfg.OnOwnership(part, true)
 		}
@@ -61,7 +81,12 @@ func (p *Processor) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[
 	p.m.ready.WithLabelValues(p.topo.Name).Set(1)
 }
 
-func (p *Processor) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+func (p *Processor) onRevoked(_ context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	if cl != nil {
+		// The session will not report another revoke until the next End;
+		// the loop ends an empty transaction at once to re-arm it.
+		p.rearm.Store(true)
+	}
 	var gone []int32
 	p.mu.Lock()
 	for _, ps := range revoked {

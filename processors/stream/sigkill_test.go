@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -59,7 +60,7 @@ func runChild(spec string) int {
 func TestSIGKILLKafka(t *testing.T) {
 	b := realKafka(t)
 	s := newScenario(t, b, 6)
-	in := s.produce(t, 60_000, 500, 5)
+	in := s.produce(t, 60_000, 500, seed(t, 5))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	w := s.watchOutput(t, ctx)
@@ -73,7 +74,10 @@ func TestSIGKILLKafka(t *testing.T) {
 		}
 		return cmd
 	}
-	for i, at := range []int{len(in) / 5, len(in) / 2, len(in) * 4 / 5} {
+	// Three kill points at seeded places between 10% and 90% of the input.
+	rng := rand.New(rand.NewPCG(seed(t, 6), 6))
+	points := []int{len(in) * (10 + rng.IntN(27)) / 100, len(in) * (37 + rng.IntN(27)) / 100, len(in) * (64 + rng.IntN(27)) / 100}
+	for i, at := range points {
 		cmd := child()
 		w.waitFor(t, ctx, at)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
