@@ -21,11 +21,12 @@ func TestSimulatorWebhooksThenSweep(t *testing.T) {
 	serde := schemas.NewSerde(schemas.NewMemRegistry())
 	cfg := testConfig("http://unused")
 	cfg.WebhookMaxBytes = 1 << 20
-	rcv, err := clarus.NewReceiver(cfg, serde, clarus.Options{Clock: clock}, opts...)
+	setReady, ready := readiness()
+	rcv, err := clarus.NewReceiver(cfg, serde, clarus.Options{Clock: clock, SetReady: setReady}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(rcv.Close)
+	runReceiver(t, rcv, ready)
 	mux := http.NewServeMux()
 	rcv.Register(mux)
 	hooks := httptest.NewServer(mux)

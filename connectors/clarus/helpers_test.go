@@ -237,3 +237,36 @@ func decodeSnapshot(t *testing.T, serde *schemas.Serde, r *kgo.Record) schemas.S
 	}
 	return s
 }
+
+// runReceiver runs rcv until the test ends, as `lockstep run` does.
+// Requests sent before it is running are answered 503 (tested), so it waits
+// for Run to open its client.
+func runReceiver(t *testing.T, rcv *clarus.Receiver, ready <-chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rcv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("receiver: %v", err)
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("receiver stopped before it was ready: %v", err)
+	}
+}
+
+// readiness returns a SetReady hook and a channel closed on the first
+// "ready".
+func readiness() (func(bool), <-chan struct{}) {
+	ch := make(chan struct{})
+	var once sync.Once
+	return func(ok bool) {
+		if ok {
+			once.Do(func() { close(ch) })
+		}
+	}, ch
+}

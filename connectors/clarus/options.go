@@ -21,6 +21,16 @@ type Options struct {
 	// TransactionalID identifies the sweep's producer: one sweep per
 	// tenant, so a restarted sweep fences the one it replaces.
 	TransactionalID string
+	// SetReady is told when the component is ready (the receiver accepts
+	// webhooks, the sweep has read its cursor) and when it stops being so;
+	// nil is a no-op.
+	SetReady func(ready bool)
+}
+
+func (o Options) setReady(ok bool) {
+	if o.SetReady != nil {
+		o.SetReady(ok)
+	}
 }
 
 func (o Options) withDefaults(cfg Config) Options {

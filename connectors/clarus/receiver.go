@@ -1,6 +1,7 @@
 package clarus
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -33,7 +35,9 @@ const (
 // every movement of the webhook, so a webhook Clarus saw accepted is never
 // lost; a redelivery produces the same event ids, which the fold drops.
 type Receiver struct {
-	cl          *kgo.Client
+	kopts       []kgo.Opt
+	mu          sync.RWMutex // read-held by each request producing with cl
+	cl          *kgo.Client  // set while Run runs; nil answers 503
 	serde       *schemas.Serde
 	topic       string
 	token       [32]byte // SHA-256 of the token: compared in constant time at a fixed length
@@ -44,32 +48,51 @@ type Receiver struct {
 	o           Options
 }
 
-// NewReceiver returns a receiver producing with a client built from kopts
-// (seed brokers, TLS, SASL). cfg must be resolved (Config.Resolve).
+// NewReceiver validates cfg and returns a receiver that will produce with
+// a client built from kopts (seed brokers, TLS, SASL) once Run runs. cfg
+// must be resolved (Config.Resolve).
 func NewReceiver(cfg Config, serde *schemas.Serde, o Options, kopts ...kgo.Opt) (*Receiver, error) {
 	if cfg.WebhookToken == "" {
 		return nil, fmt.Errorf("clarus: receiver: no webhook token (resolve the configuration first)")
 	}
-	o = o.withDefaults(cfg)
-	// Idempotent acks=all producing is franz-go's default; the delivery
-	// timeout keeps a stalled broker from holding Clarus's request forever.
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.RecordDeliveryTimeout(cfg.RequestTimeout)}, kopts...)...)
-	if err != nil {
-		return nil, fmt.Errorf("clarus: receiver: kafka client: %w", err)
+	if serde == nil {
+		return nil, errors.New("clarus: receiver: no serde")
 	}
+	o = o.withDefaults(cfg)
 	maxBytes := cfg.WebhookMaxBytes
 	if maxBytes <= 0 {
 		maxBytes = 1 << 20
 	}
+	// Idempotent acks=all producing is franz-go's default; the delivery
+	// timeout keeps a stalled broker from holding Clarus's request forever.
+	kopts = append([]kgo.Opt{kgo.RecordDeliveryTimeout(cfg.RequestTimeout)}, kopts...)
 	return &Receiver{
-		cl: cl, serde: serde, topic: o.TopicPrefix + schemas.TopicStockMovements,
+		kopts: kopts, serde: serde, topic: o.TopicPrefix + schemas.TopicStockMovements,
 		token: sha256.Sum256([]byte(cfg.WebhookToken)), header: cfg.WebhookTokenHeader,
 		subdomain: cfg.Subdomain, automations: cfg.automations(), maxBytes: maxBytes, o: o,
 	}, nil
 }
 
-// Close closes the Kafka client.
-func (r *Receiver) Close() { r.cl.Close() }
+// Run opens the Kafka client and accepts webhooks until ctx ends; before
+// and after, the receiver answers 503 so Clarus retries. It then waits for
+// the requests in flight and closes the client.
+func (r *Receiver) Run(ctx context.Context) error {
+	cl, err := kgo.NewClient(r.kopts...)
+	if err != nil {
+		return fmt.Errorf("clarus: receiver: kafka client: %w", err)
+	}
+	defer cl.Close()
+	r.mu.Lock()
+	r.cl = cl
+	r.mu.Unlock()
+	r.o.setReady(true)
+	<-ctx.Done()
+	r.o.setReady(false)
+	r.mu.Lock() // waits for the requests in flight
+	r.cl = nil
+	r.mu.Unlock()
+	return nil
+}
 
 // Register mounts the receiver on mux.
 func (r *Receiver) Register(mux *http.ServeMux) {
@@ -150,7 +173,13 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, trigger *Trig
 	case err != nil:
 		return http.StatusUnprocessableEntity, err.Error()
 	}
-	if err := r.produce(req, t, auto, movements, now); err != nil {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	cl := r.cl
+	if cl == nil {
+		return http.StatusServiceUnavailable, "not accepting webhooks yet; retry later"
+	}
+	if err := r.produce(cl, req, t, auto, movements, now); err != nil {
 		r.o.Logger.Error("clarus webhook not stored", "err", err, "trigger", t)
 		return http.StatusServiceUnavailable, "could not store the webhook; retry later"
 	}
@@ -159,7 +188,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, trigger *Trig
 
 // produce writes the movements and waits for Kafka's acknowledgement of
 // every one.
-func (r *Receiver) produce(req *http.Request, t Trigger, auto string, movements []schemas.StockMovement, now time.Time) error {
+func (r *Receiver) produce(cl *kgo.Client, req *http.Request, t Trigger, auto string, movements []schemas.StockMovement, now time.Time) error {
 	if len(movements) == 0 {
 		return nil
 	}
@@ -180,7 +209,7 @@ func (r *Receiver) produce(req *http.Request, t Trigger, auto string, movements 
 			},
 		})
 	}
-	if err := r.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return fmt.Errorf("produce %d movements to %s: %w", len(recs), r.topic, err)
 	}
 	r.o.Metrics.movements.Add(float64(len(recs)))

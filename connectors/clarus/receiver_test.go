@@ -44,11 +44,12 @@ func newReceiverEnv(t *testing.T, mutate func(*clarus.Config)) *receiverEnv {
 		mutate(&cfg)
 	}
 	env := &receiverEnv{kafka: c, opts: opts, serde: schemas.NewSerde(schemas.NewMemRegistry()), clock: newClock()}
-	rcv, err := clarus.NewReceiver(cfg, env.serde, clarus.Options{Clock: env.clock}, opts...)
+	setReady, ready := readiness()
+	rcv, err := clarus.NewReceiver(cfg, env.serde, clarus.Options{Clock: env.clock, SetReady: setReady}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(rcv.Close)
+	runReceiver(t, rcv, ready)
 	mux := http.NewServeMux()
 	rcv.Register(mux)
 	env.srv = httptest.NewServer(mux)
@@ -283,5 +284,26 @@ func TestWebhookAnswersAfterKafkaAck(t *testing.T) {
 	}
 	if recs := committed(t, env.opts, schemas.TopicStockMovements); len(recs) != 1 {
 		t.Fatalf("%d records", len(recs))
+	}
+}
+
+// A receiver that is not running (starting, or stopping) has no Kafka
+// client: a webhook gets 503, so Clarus delivers it again, and nothing is
+// written.
+func TestWebhookBeforeRunIs503(t *testing.T) {
+	_, opts := newKafka(t)
+	rcv, err := clarus.NewReceiver(testConfig("http://127.0.0.1:1"), schemas.NewSerde(schemas.NewMemRegistry()), clarus.Options{Clock: newClock()}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	rcv.Register(mux)
+	env := &receiverEnv{opts: opts, srv: httptest.NewServer(mux)}
+	t.Cleanup(env.srv.Close)
+	if status, body := env.send(t, validHook(adjustmentBody, "103")); status != http.StatusServiceUnavailable || !strings.Contains(body, "not accepting webhooks yet") {
+		t.Fatalf("got %d %q, want 503", status, body)
+	}
+	if recs := committed(t, opts, schemas.TopicStockMovements); len(recs) != 0 {
+		t.Fatalf("%d records written by a receiver that was not running", len(recs))
 	}
 }

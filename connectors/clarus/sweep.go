@@ -47,37 +47,49 @@ type SweepStats struct {
 	Balances   int
 }
 
-// NewSweeper returns a sweep producing with a transactional client built
-// from kopts (seed brokers, TLS, SASL).
+// NewSweeper validates and returns a sweep that produces with a
+// transactional client built from kopts (seed brokers, TLS, SASL). Run opens
+// the client and closes it before returning; a caller that drives Sweep
+// itself (tests, `lockstep reconcile`) releases it with Close.
 func NewSweeper(cfg Config, api *Client, serde *schemas.Serde, o Options, kopts ...kgo.Opt) (*Sweeper, error) {
-	o = o.withDefaults(cfg)
-	s := &Sweeper{cfg: cfg, api: api, serde: serde, kopts: slices.Clone(kopts), o: o,
-		snapTopic: o.TopicPrefix + schemas.TopicStockSnapshots, cursorTopic: o.TopicPrefix + schemas.TopicSourceCursors}
-	if err := s.newClient(); err != nil {
-		return nil, err
+	if api == nil || serde == nil {
+		return nil, errors.New("clarus: sweep: needs an API client and a serde")
 	}
-	return s, nil
+	o = o.withDefaults(cfg)
+	return &Sweeper{cfg: cfg, api: api, serde: serde, kopts: slices.Clone(kopts), o: o,
+		snapTopic: o.TopicPrefix + schemas.TopicStockSnapshots, cursorTopic: o.TopicPrefix + schemas.TopicSourceCursors}, nil
 }
 
-func (s *Sweeper) newClient() error {
+// client returns the transactional client, opening it on first use.
+func (s *Sweeper) client() (*kgo.Client, error) {
+	if s.cl != nil {
+		return s.cl, nil
+	}
 	cl, err := kgo.NewClient(append(slices.Clone(s.kopts),
 		kgo.TransactionalID(s.o.TransactionalID),
 		kgo.TransactionTimeout(time.Minute),
 	)...)
 	if err != nil {
-		return fmt.Errorf("clarus: sweep: kafka client: %w", err)
+		return nil, fmt.Errorf("clarus: sweep: kafka client: %w", err)
 	}
 	s.cl = cl
-	return nil
+	return cl, nil
 }
 
-// Close closes the Kafka client.
-func (s *Sweeper) Close() { s.cl.Close() }
+// Close releases the Kafka client Sweep opened; Run needs no Close.
+func (s *Sweeper) Close() {
+	if s.cl != nil {
+		s.cl.Close()
+		s.cl, s.loaded = nil, false
+	}
+}
 
 // Run sweeps every SweepInterval until ctx ends. A failed sweep is logged
 // and resumed from its cursor after a pause; only a fenced producer (another
 // sweep took over) stops it.
 func (s *Sweeper) Run(ctx context.Context) error {
+	defer s.Close()
+	defer s.o.setReady(false)
 	for ctx.Err() == nil {
 		if err := s.load(ctx); err != nil {
 			s.o.Logger.Error("clarus sweep: reading the cursor failed", "err", err)
@@ -116,9 +128,13 @@ func (s *Sweeper) load(ctx context.Context) error {
 	if s.loaded {
 		return nil
 	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
 	// Fence a previous incarnation first, so its open transaction is
 	// aborted and the cursor topic becomes stable.
-	if _, _, err := s.cl.ProducerID(ctx); err != nil {
+	if _, _, err := cl.ProducerID(ctx); err != nil {
 		return fmt.Errorf("clarus: sweep: init producer id: %w", err)
 	}
 	cur, found, err := readCursor(ctx, s.kopts, s.cursorTopic)
@@ -126,6 +142,7 @@ func (s *Sweeper) load(ctx context.Context) error {
 		return fmt.Errorf("clarus: sweep: read cursor: %w", err)
 	}
 	s.cur, s.loaded = cur, true
+	s.o.setReady(true)
 	s.o.Logger.Info("clarus sweep cursor loaded", "found", found, "in_progress", cur.InProgress,
 		"snapshot_id", cur.SnapshotID, "high_water", cur.HighWater)
 	return nil
@@ -249,11 +266,7 @@ func (s *Sweeper) fail(ctx context.Context, err error) error {
 	}
 	if aerr != nil {
 		s.o.Logger.Warn("clarus sweep: abort failed; restarting the producer", "err", aerr)
-		s.cl.Close()
-		s.loaded = false
-		if nerr := s.newClient(); nerr != nil {
-			return errors.Join(err, nerr)
-		}
+		s.Close() // the next load opens a new client and reads the cursor again
 	}
 	return err
 }
