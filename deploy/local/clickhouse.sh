@@ -14,12 +14,11 @@
 #   LOCKSTEP_LOCAL_DIR               runtime dir, default <repo>/.local
 #   LOCKSTEP_CLICKHOUSE_START_TIMEOUT seconds to wait, default 60
 set -euo pipefail
+# shellcheck source=deploy/local/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PORT="${LOCKSTEP_CLICKHOUSE_PORT:-19000}"
 HTTP_PORT="${LOCKSTEP_CLICKHOUSE_HTTP_PORT:-18123}"
-HOST=127.0.0.1
-LOCAL="${LOCKSTEP_LOCAL_DIR:-$ROOT/.local}"
 DIR="$LOCAL/clickhouse"
 CONF="$DIR/config.xml"
 USERS="$DIR/users.xml"
@@ -27,50 +26,24 @@ PIDFILE="$DIR/clickhouse.pid"
 TIMEOUT="${LOCKSTEP_CLICKHOUSE_START_TIMEOUT:-60}"
 SERVER=/usr/sbin/clickhouse-server
 
-log() { printf 'clickhouse.sh: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
-
-as_root() {
-	if [[ $(id -u) -eq 0 ]]; then
-		"$@"
-	else
-		sudo "$@"
-	fi
-}
+# What lib.sh's service_* functions need to know.
+SVC=clickhouse
+NOUN=server
+PID_MATCH="--config-file=$CONF"
+PORTS=("$PORT" "$HTTP_PORT")
+PORT_ENV="LOCKSTEP_CLICKHOUSE_PORT / LOCKSTEP_CLICKHOUSE_HTTP_PORT"
+PROBE_PORT=$HTTP_PORT
+LOGS=("$DIR/log/clickhouse-server.err.log" "$DIR/log/stdout.log")
+LOG_HINT="logs: $DIR/log"
+STATUS_EXTRA=" (http $HTTP_PORT)"
 
 install() {
 	if [[ -x "$SERVER" ]] && command -v clickhouse-client >/dev/null; then
 		return 0
 	fi
 	local start=$SECONDS
-	export DEBIAN_FRONTEND=noninteractive
-	if ! apt-cache show clickhouse-server >/dev/null 2>&1; then
-		log "apt-get update"
-		as_root apt-get update -qq
-	fi
-	log "installing clickhouse-server from apt"
-	# policy-rc.d usually stops the postinst from starting the system service
-	# (no systemd in containers); if it does start, it stays on port 9000.
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-		clickhouse-server clickhouse-client >"$DIR/apt.log" 2>&1 ||
-		{ tail -n 30 "$DIR/apt.log" >&2; die "apt-get install clickhouse-server failed"; }
+	apt_install "$DIR/apt.log" clickhouse-server clickhouse-server clickhouse-client
 	log "installed clickhouse-server in $((SECONDS - start))s"
-}
-
-pid_alive() {
-	local pid
-	[[ -f "$PIDFILE" ]] || return 1
-	pid="$(cat "$PIDFILE" 2>/dev/null)" || return 1
-	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--config-file=$CONF" || return 1
-	echo "$pid"
-}
-
-port_open() {
-	(
-		exec 2>/dev/null
-		exec 3<>"/dev/tcp/$HOST/$1"
-	)
 }
 
 # select_ok runs SELECT 1 over the HTTP interface with bash's /dev/tcp (no curl
@@ -166,90 +139,15 @@ EOF
 EOF
 }
 
-start() {
-	local pid t0=""
-	if pid="$(pid_alive)"; then
-		if select_ok; then
-			echo "clickhouse listening on $HOST:$PORT"
-			return 0
-		fi
-		log "server pid $pid is running but not answering yet; waiting"
-	else
-		if port_open "$PORT" || port_open "$HTTP_PORT"; then
-			die "port $HOST:$PORT or $HOST:$HTTP_PORT is taken by another process (set LOCKSTEP_CLICKHOUSE_PORT / LOCKSTEP_CLICKHOUSE_HTTP_PORT)"
-		fi
-		install
-		write_config
-		t0=$SECONDS
-		# Runs in the foreground of its own process (no --daemon) so that $! is
-		# the server; output goes to the log files named in config.xml.
-		nohup "$SERVER" --config-file="$CONF" >>"$DIR/log/stdout.log" 2>&1 </dev/null 9>&- &
-		pid=$!
-		echo "$pid" >"$PIDFILE"
-		log "started server pid $pid (logs: $DIR/log)"
-	fi
-	local deadline=$((SECONDS + TIMEOUT))
-	until select_ok; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			tail -n 40 "$DIR/log/clickhouse-server.err.log" "$DIR/log/stdout.log" >&2 2>/dev/null || true
-			rm -f "$PIDFILE"
-			die "server exited during start-up"
-		fi
-		if ((SECONDS >= deadline)); then
-			tail -n 40 "$DIR/log/clickhouse-server.err.log" >&2 2>/dev/null || true
-			die "server did not answer on $HOST:$HTTP_PORT within ${TIMEOUT}s"
-		fi
-		sleep 0.2
-	done
-	[[ -n "$t0" ]] && log "server answered after $((SECONDS - t0))s"
-	echo "clickhouse listening on $HOST:$PORT"
+svc_ready() { select_ok; }
+
+svc_prepare() { write_config; }
+
+svc_launch() {
+	# In the foreground of its own process (no --daemon), so that $! is the
+	# server; output goes to the log files named in config.xml. 9>&-: the
+	# server must not inherit the lock fd, or it would hold the lock.
+	nohup "$SERVER" --config-file="$CONF" >>"$DIR/log/stdout.log" 2>&1 </dev/null 9>&- &
 }
 
-stop() {
-	local pid
-	if ! pid="$(pid_alive)"; then
-		rm -f "$PIDFILE"
-		echo "clickhouse not running"
-		return 0
-	fi
-	kill "$pid"
-	local i
-	for ((i = 0; i < 300; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "server pid $pid did not stop in 30s; killing it"
-		kill -9 "$pid" 2>/dev/null || true
-	fi
-	rm -f "$PIDFILE"
-	echo "clickhouse stopped"
-}
-
-status() {
-	local pid
-	if pid="$(pid_alive)"; then
-		if select_ok; then
-			echo "clickhouse running (pid $pid) on $HOST:$PORT (http $HTTP_PORT)"
-		else
-			echo "clickhouse running (pid $pid) on $HOST:$PORT but not answering"
-		fi
-		return 0
-	fi
-	echo "clickhouse not running"
-	return 3
-}
-
-mkdir -p "$DIR"
-case "${1:-}" in
-start | stop | status)
-	exec 9>"$DIR/.lock"
-	flock 9
-	"$1"
-	;;
-install) install ;;
-*)
-	echo "usage: $0 {start|stop|status|install}" >&2
-	exit 2
-	;;
-esac
+service_main "$@"

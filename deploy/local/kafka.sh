@@ -16,17 +16,16 @@
 #   LOCKSTEP_CACHE                  download cache, default ~/.cache/lockstep
 #   LOCKSTEP_KAFKA_START_TIMEOUT    seconds to wait for the broker, default 120
 set -euo pipefail
+# shellcheck source=deploy/local/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VERSION="${LOCKSTEP_KAFKA_VERSION:-4.4.0}"
 PORT="${LOCKSTEP_KAFKA_PORT:-19092}"
 CPORT="${LOCKSTEP_KAFKA_CONTROLLER_PORT:-$((PORT + 1))}"
 HEAP="${LOCKSTEP_KAFKA_HEAP:-768m}"
-HOST=127.0.0.1
 CACHE="${LOCKSTEP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lockstep}"
 DIST="$CACHE/kafka-$VERSION"
 LIBS="$DIST/libs"
-LOCAL="${LOCKSTEP_LOCAL_DIR:-$ROOT/.local}"
 DIR="$LOCAL/kafka"
 DATA="$DIR/data"
 CONF="$DIR/server.properties"
@@ -35,8 +34,16 @@ LOGFILE="$DIR/kafka.log"
 PIDFILE="$DIR/kafka.pid"
 TIMEOUT="${LOCKSTEP_KAFKA_START_TIMEOUT:-120}"
 
-log() { printf 'kafka.sh: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
+# What lib.sh's service_* functions need to know.
+SVC=kafka
+NOUN=broker
+PID_MATCH="kafka.Kafka $CONF"
+PORTS=("$PORT")
+PORT_ENV=LOCKSTEP_KAFKA_PORT
+PROBE_PORT=$PORT
+LOGS=("$LOGFILE" "$DIR/kafka.stdout")
+LOG_HINT="logs: $LOGFILE"
+STATUS_EXTRA=""
 
 # ---------------------------------------------------------------- install ---
 
@@ -114,23 +121,6 @@ EOF
 }
 
 # --------------------------------------------------------------- process ---
-
-pid_alive() {
-	local pid
-	[[ -f "$PIDFILE" ]] || return 1
-	pid="$(cat "$PIDFILE" 2>/dev/null)" || return 1
-	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-	# The pid must still be our broker, not a recycled pid.
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka $CONF" || return 1
-	echo "$pid"
-}
-
-port_open() {
-	(
-		exec 2>/dev/null
-		exec 3<>"/dev/tcp/$HOST/$1"
-	)
-}
 
 # metadata_ok sends a Kafka Metadata v1 request (all topics) over bash's
 # /dev/tcp and checks that the reply carries our correlation id and at least
@@ -226,93 +216,21 @@ format_storage() {
 		{ cat "$DIR/format.log" >&2; die "storage format failed"; }
 }
 
-start() {
-	local pid
-	if pid="$(pid_alive)"; then
-		if metadata_ok; then
-			echo "kafka listening on $HOST:$PORT"
-			return 0
-		fi
-		log "broker pid $pid is running but not answering yet; waiting"
-	else
-		if port_open "$PORT"; then
-			die "port $HOST:$PORT is taken by another process (set LOCKSTEP_KAFKA_PORT)"
-		fi
-		install
-		write_config
-		format_storage
-		local t0=$SECONDS
-		# shellcheck disable=SC2086
-		nohup java -Xms256m -Xmx"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-			-XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
-			-Dlog4j2.configurationFile="$LOG4J" -Dkafka.logs.dir="$DIR" \
-			-cp "$LIBS/*" kafka.Kafka "$CONF" >>"$DIR/kafka.stdout" 2>&1 </dev/null 9>&- &
-		pid=$!
-		echo "$pid" >"$PIDFILE"
-		log "started broker pid $pid (logs: $LOGFILE)"
-	fi
-	local deadline=$((SECONDS + TIMEOUT))
-	until metadata_ok; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			tail -n 40 "$LOGFILE" "$DIR/kafka.stdout" >&2 2>/dev/null || true
-			rm -f "$PIDFILE"
-			die "broker exited during start-up"
-		fi
-		if ((SECONDS >= deadline)); then
-			tail -n 40 "$LOGFILE" >&2 2>/dev/null || true
-			die "broker did not answer on $HOST:$PORT within ${TIMEOUT}s"
-		fi
-		sleep 0.2
-	done
-	[[ -n "${t0:-}" ]] && log "broker answered after $((SECONDS - t0))s"
-	echo "kafka listening on $HOST:$PORT"
+svc_ready() { metadata_ok; }
+
+svc_prepare() {
+	write_config
+	format_storage
 }
 
-stop() {
-	local pid
-	if ! pid="$(pid_alive)"; then
-		rm -f "$PIDFILE"
-		echo "kafka not running"
-		return 0
-	fi
-	kill "$pid"
-	local i
-	for ((i = 0; i < 300; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "broker pid $pid did not stop in 30s; killing it"
-		kill -9 "$pid" 2>/dev/null || true
-	fi
-	rm -f "$PIDFILE"
-	echo "kafka stopped"
+svc_launch() {
+	# 9>&-: the broker must not inherit the lock fd, or it would hold the
+	# lock for as long as it runs.
+	# shellcheck disable=SC2086
+	nohup java -Xms256m -Xmx"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		-XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+		-Dlog4j2.configurationFile="$LOG4J" -Dkafka.logs.dir="$DIR" \
+		-cp "$LIBS/*" kafka.Kafka "$CONF" >>"$DIR/kafka.stdout" 2>&1 </dev/null 9>&- &
 }
 
-status() {
-	local pid
-	if pid="$(pid_alive)"; then
-		if metadata_ok; then
-			echo "kafka running (pid $pid) on $HOST:$PORT"
-		else
-			echo "kafka running (pid $pid) on $HOST:$PORT but not answering"
-		fi
-		return 0
-	fi
-	echo "kafka not running"
-	return 3
-}
-
-mkdir -p "$DIR"
-case "${1:-}" in
-start | stop | status)
-	exec 9>"$DIR/.lock"
-	flock 9
-	"$1"
-	;;
-install) install ;;
-*)
-	echo "usage: $0 {start|stop|status|install}" >&2
-	exit 2
-	;;
-esac
+service_main "$@"

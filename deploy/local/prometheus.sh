@@ -6,36 +6,21 @@
 #   deploy/local/prometheus.sh install   install promtool if missing (idempotent)
 #   deploy/local/prometheus.sh check     install, then check config and rules and run the rule unit tests
 set -euo pipefail
+# shellcheck source=deploy/local/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PROM="$ROOT/deploy/prometheus"
-
-log() { printf 'prometheus.sh: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
-
-as_root() {
-	if [[ $(id -u) -eq 0 ]]; then
-		"$@"
-	else
-		sudo "$@"
-	fi
-}
 
 install() {
 	if command -v promtool >/dev/null; then
 		return 0
 	fi
-	local start=$SECONDS
-	if ! apt-cache show prometheus >/dev/null 2>&1; then
-		log "apt-get update"
-		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	fi
-	log "installing prometheus (for promtool) from apt"
-	local out
+	local start=$SECONDS out
 	out="$(mktemp)"
-	# policy-rc.d normally keeps the postinst from starting the system service.
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >"$out" 2>&1 ||
-		{ tail -n 30 "$out" >&2; rm -f "$out"; die "apt-get install prometheus failed"; }
+	# Expanded now: apt_install exits on failure, and the log goes then too.
+	# shellcheck disable=SC2064
+	trap "rm -f '$out'" EXIT
+	apt_install "$out" "prometheus (for promtool)" prometheus
 	rm -f "$out"
 	command -v promtool >/dev/null || die "prometheus is installed but promtool is not on PATH"
 	log "installed promtool in $((SECONDS - start))s"

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/lockstep-dev/lockstep/connectors/simkit"
 )
 
 // handleToken is the OAuth 2.0 token endpoint for the client credentials
@@ -65,7 +67,7 @@ func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.tokens[tok] = now.Add(s.cfg.TokenTTL)
 	s.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]any{
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok,
 		"token_type":   "Bearer",
 		"expires_in":   int64(s.cfg.TokenTTL.Seconds()),
@@ -75,7 +77,7 @@ func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func oauthError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	simkit.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
 // authorized checks the bearer token and the X-Clarus-Subdomain header,
@@ -84,12 +86,12 @@ func (s *Sim) authorized(w http.ResponseWriter, r *http.Request) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || strings.TrimSpace(tok) == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="Clarus"`)
-		writeError(w, http.StatusUnauthorized, "Missing bearer token")
+		simkit.WriteError(w, http.StatusUnauthorized, "Missing bearer token")
 		return false
 	}
 	sub := r.Header.Get("X-Clarus-Subdomain")
 	if sub == "" {
-		writeError(w, http.StatusUnauthorized, "Missing X-Clarus-Subdomain header")
+		simkit.WriteError(w, http.StatusUnauthorized, "Missing X-Clarus-Subdomain header")
 		return false
 	}
 	s.mu.Lock()
@@ -99,15 +101,28 @@ func (s *Sim) authorized(w http.ResponseWriter, r *http.Request) bool {
 	switch {
 	case !known:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="Clarus", error="invalid_token", error_description="The access token is invalid"`)
-		writeError(w, http.StatusUnauthorized, "The access token is invalid")
+		simkit.WriteError(w, http.StatusUnauthorized, "The access token is invalid")
 		return false
 	case !now.Before(exp):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="Clarus", error="invalid_token", error_description="The access token expired"`)
-		writeError(w, http.StatusUnauthorized, "The access token expired")
+		simkit.WriteError(w, http.StatusUnauthorized, "The access token expired")
 		return false
 	case sub != s.cfg.Subdomain:
-		writeError(w, http.StatusForbidden, "Unknown subdomain")
+		simkit.WriteError(w, http.StatusForbidden, "Unknown subdomain")
 		return false
 	}
 	return true
+}
+
+// api wraps a Clarus API endpoint in the injected faults and, when auth is
+// set, in the bearer token and subdomain checks every API call needs.
+func (s *Sim) api(h http.HandlerFunc, auth bool) http.HandlerFunc {
+	if !auth {
+		return s.inject.Wrap(h)
+	}
+	return s.inject.Wrap(func(w http.ResponseWriter, r *http.Request) {
+		if s.authorized(w, r) {
+			h(w, r)
+		}
+	})
 }

@@ -1,16 +1,18 @@
 package clarussim
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
+
+	"github.com/lockstep-dev/lockstep/connectors/simkit"
 )
 
 // The control API under /_sim/: unauthenticated, for tests and the demo.
+// simkit decodes and answers it; what is Clarus's own is here.
 
 // State returns the ground truth.
 func (s *Sim) State() State {
@@ -23,93 +25,103 @@ func (s *Sim) State() State {
 	return st
 }
 
-func (s *Sim) handleState(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.State())
-}
-
 // handleEvents applies one event ({"type": ...}) or several
 // ({"events": [...]}, applied in order, stopping at the first refusal).
 func (s *Sim) handleEvents(w http.ResponseWriter, r *http.Request) {
-	body, ok := readControl(w, r)
+	events, ok := simkit.DecodeBatch[Event](w, r)
 	if !ok {
 		return
 	}
-	var batch struct {
-		Events []Event `json:"events"`
-	}
-	if err := json.Unmarshal(body, &batch); err != nil || len(batch.Events) == 0 {
-		var one Event
-		if err := strictJSON(body, &one); err != nil {
-			writeError(w, http.StatusBadRequest, "want an event object or {\"events\": [...]}: "+err.Error())
-			return
-		}
-		batch.Events = []Event{one}
-	}
 	results := []Result{}
-	for i, ev := range batch.Events {
+	for i, ev := range events {
 		res, err := s.Apply(ev)
 		if err != nil {
 			status := http.StatusUnprocessableEntity
 			if !errors.As(err, new(*EventError)) {
 				status = http.StatusInternalServerError
 			}
-			writeJSON(w, status, map[string]any{"error": fmt.Sprintf("event %d: %v", i, err), "applied": results})
+			simkit.WriteJSON(w, status, map[string]any{"error": fmt.Sprintf("event %d: %v", i, err), "applied": results})
 			return
 		}
 		results = append(results, res)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"applied": results})
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{"applied": results})
 }
 
-func (s *Sim) handleGetFaults(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.Faults())
+// Faults are the failures the simulator injects: simkit's HTTP faults on
+// the API (answered in Clarus's {"error": ...} body), and webhook faults,
+// all drawn from generators seeded by Seed (or Config.Seed), so a run with
+// the same calls fails the same way. The fields are flat, not an embedded
+// simkit.Faults, because a literal cannot set an embedded struct's fields
+// and callers write Faults{ErrorRate: ...}.
+type Faults struct {
+	Seed uint64 `json:"seed,omitempty"`
+	// ErrorRate, UnavailableRate and ThrottleRate are the fractions of API
+	// requests answered 500, 503 and 429; RateLimitPerSecond caps requests
+	// per clock second (0: no limit); RetryAfterSeconds, LatencyMS,
+	// TimeoutAfterWriteRate and HangMS are as in simkit.Faults.
+	ErrorRate             float64 `json:"error_rate"`
+	UnavailableRate       float64 `json:"unavailable_rate"`
+	ThrottleRate          float64 `json:"throttle_rate"`
+	RateLimitPerSecond    int     `json:"rate_limit_per_second"`
+	RetryAfterSeconds     int     `json:"retry_after_seconds"`
+	LatencyMS             int     `json:"latency_ms"`
+	TimeoutAfterWriteRate float64 `json:"timeout_after_write_rate"`
+	HangMS                int     `json:"hang_ms"`
+	// Webhook faults: dropped (never sent), duplicated (sent twice),
+	// reordered (sent after the next one).
+	WebhookDropRate      float64 `json:"webhook_drop_rate"`
+	WebhookDuplicateRate float64 `json:"webhook_duplicate_rate"`
+	WebhookReorderRate   float64 `json:"webhook_reorder_rate"`
+	// MalformedRate is the fraction of webhook attempts and API answers
+	// whose body is cut short.
+	MalformedRate float64 `json:"malformed_payload_rate"`
 }
 
-func (s *Sim) handleSetFaults(w http.ResponseWriter, r *http.Request) {
-	body, ok := readControl(w, r)
-	if !ok {
-		return
+// api is the part of f that simkit injects into API calls.
+func (f Faults) api() simkit.Faults {
+	return simkit.Faults{Seed: f.Seed, ErrorRate: f.ErrorRate, UnavailableRate: f.UnavailableRate, ThrottleRate: f.ThrottleRate,
+		RateLimitPerSecond: f.RateLimitPerSecond, RetryAfterSeconds: f.RetryAfterSeconds, LatencyMS: f.LatencyMS,
+		TimeoutAfterWriteRate: f.TimeoutAfterWriteRate, HangMS: f.HangMS, MalformedRate: f.MalformedRate}
+}
+
+// SetFaults replaces the injected faults; a non-zero Seed restarts the draws.
+func (s *Sim) SetFaults(f Faults) {
+	s.mu.Lock()
+	s.faults = f
+	s.mu.Unlock()
+	s.inject.Set(f.api())
+	s.hooks.setFaults(f)
+}
+
+// Faults returns the injected faults.
+func (s *Sim) Faults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults
+}
+
+// setFaults is POST /_sim/faults: the faults are checked, then set.
+func (s *Sim) setFaults(f Faults) (Faults, error) {
+	if err := f.api().Validate(); err != nil {
+		return f, err
 	}
-	var f Faults
-	if err := strictJSON(body, &f); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	for _, rate := range []float64{f.ErrorRate, f.WebhookDropRate, f.WebhookDuplicateRate, f.WebhookReorderRate, f.MalformedRate} {
-		if rate < 0 || rate > 1 {
-			writeError(w, http.StatusBadRequest, "rates are fractions between 0 and 1")
-			return
-		}
-	}
-	if f.RateLimitPerSecond < 0 || f.LatencyMS < 0 {
-		writeError(w, http.StatusBadRequest, "rate_limit_per_second and latency_ms must not be negative")
-		return
+	if err := simkit.Fractions(f.WebhookDropRate, f.WebhookDuplicateRate, f.WebhookReorderRate); err != nil {
+		return f, err
 	}
 	s.SetFaults(f)
-	writeJSON(w, http.StatusOK, f)
+	return f, nil
 }
 
-func (s *Sim) handleScenario(w http.ResponseWriter, r *http.Request) {
-	body, ok := readControl(w, r)
-	if !ok {
-		return
-	}
-	var sc Scenario
-	if err := strictJSON(body, &sc); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
+// scenario is POST /_sim/scenario.
+func (s *Sim) scenario(sc Scenario) (map[string]any, error) {
 	n, err := s.StartScenario(sc)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"scenario": sc, "generated": n})
+	return map[string]any{"scenario": sc, "generated": n}, err
 }
 
 // handleFlush delivers every queued webhook now (POST /_sim/webhooks/flush).
 func (s *Sim) handleFlush(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.DeliverWebhooks(r.Context()))
+	simkit.WriteJSON(w, http.StatusOK, s.DeliverWebhooks(r.Context()))
 }
 
 // handleCreateAutomation is POST /api/automations in the JSON:API envelope.
@@ -134,7 +146,7 @@ func (s *Sim) handleCreateAutomation(w http.ResponseWriter, r *http.Request) {
 		} `json:"data"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid JSON:API body")
+		simkit.WriteError(w, http.StatusBadRequest, "invalid JSON:API body")
 		return
 	}
 	at := req.Data.Attributes
@@ -145,11 +157,11 @@ func (s *Sim) handleCreateAutomation(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if a.ResourceName == "" || a.Event == "" {
-		writeError(w, http.StatusUnprocessableEntity, "resource_name and event are required")
+		simkit.WriteError(w, http.StatusUnprocessableEntity, "resource_name and event are required")
 		return
 	}
 	a = s.AddAutomation(a)
-	writeJSON(w, http.StatusCreated, map[string]any{"data": map[string]any{"id": strconv.FormatInt(a.ID, 10), "type": "automations", "attributes": a}})
+	simkit.WriteJSON(w, http.StatusCreated, map[string]any{"data": map[string]any{"id": strconv.FormatInt(a.ID, 10), "type": "automations", "attributes": a}})
 }
 
 func (s *Sim) handleListAutomations(w http.ResponseWriter, _ *http.Request) {
@@ -160,22 +172,5 @@ func (s *Sim) handleListAutomations(w http.ResponseWriter, _ *http.Request) {
 	for _, a := range list {
 		data = append(data, map[string]any{"id": strconv.FormatInt(a.ID, 10), "type": "automations", "attributes": a})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data})
-}
-
-func readControl(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, 4<<20)); err != nil {
-		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
-		return nil, false
-	}
-	return buf.Bytes(), true
-}
-
-// strictJSON refuses unknown fields, so a typo in a fault name fails loudly
-// instead of silently injecting nothing.
-func strictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{"data": data})
 }

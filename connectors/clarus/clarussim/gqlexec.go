@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/lockstep-dev/lockstep/connectors/simkit"
 )
 
 // The GraphQL executor: stock_balances { all(filter, first, after) } as a
@@ -31,22 +33,22 @@ func (s *Sim) handleGraphQL(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 256<<10))
 	dec.UseNumber()
 	if err := dec.Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, gqlErrors(&gqlError{Message: "Invalid request body: " + err.Error()}))
+		simkit.WriteJSON(w, http.StatusBadRequest, gqlErrors(&gqlError{Message: "Invalid request body: " + err.Error()}))
 		return
 	}
 	ops, err := parseGraphQL(req.Query)
 	if err != nil {
-		writeJSON(w, http.StatusOK, gqlErrors(err))
+		simkit.WriteJSON(w, http.StatusOK, gqlErrors(err))
 		return
 	}
 	op, err := pickOperation(ops, req.OperationName)
 	if err != nil {
-		writeJSON(w, http.StatusOK, gqlErrors(err))
+		simkit.WriteJSON(w, http.StatusOK, gqlErrors(err))
 		return
 	}
 	vars, err := coerceVariables(op, req.Variables)
 	if err != nil {
-		writeJSON(w, http.StatusOK, gqlErrors(err))
+		simkit.WriteJSON(w, http.StatusOK, gqlErrors(err))
 		return
 	}
 	s.mu.Lock()
@@ -57,12 +59,12 @@ func (s *Sim) handleGraphQL(w http.ResponseWriter, r *http.Request) {
 	})
 	s.mu.Unlock()
 	if err != nil {
-		writeJSON(w, http.StatusOK, gqlErrors(err))
+		simkit.WriteJSON(w, http.StatusOK, gqlErrors(err))
 		return
 	}
 	// read_at is an assumed extension: the server's clock when the page was
 	// read, so a snapshot can say as of when it holds.
-	writeJSON(w, http.StatusOK, obj{{"data", data}, {"extensions", obj{{"read_at", readAt.Format(time.RFC3339Nano)}}}})
+	simkit.WriteJSON(w, http.StatusOK, obj{{"data", data}, {"extensions", obj{{"read_at", readAt.Format(time.RFC3339Nano)}}}})
 }
 
 func gqlErrors(err error) obj {

@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/lockstep-dev/lockstep/connectors/simkit"
 )
 
 // Config is the simulated tenant. The env tags let `lockstep sim clarus`
@@ -50,19 +51,17 @@ func WithLogger(l *slog.Logger) Option { return func(s *Sim) { s.log = l } }
 // Sim is one simulated Clarus tenant. It is an http.Handler; Run drives its
 // background work (webhook retries, the rate-based generator).
 type Sim struct {
-	cfg   Config
-	clock func() time.Time
-	log   *slog.Logger
-	mux   *http.ServeMux
-	hooks *deliverer
+	cfg    Config
+	clock  func() time.Time
+	log    *slog.Logger
+	mux    *http.ServeMux
+	hooks  *deliverer
+	inject *simkit.Injector // API faults
 
 	mu          sync.Mutex
-	last        time.Time // the last instant handed out, so ground-truth times never repeat
+	stamps      simkit.Stamps
 	st          *store
 	faults      Faults
-	rng         *rand.Rand // API faults
-	window      int64      // unix second of the rate-limit window
-	windowCount int
 	tokens      map[string]time.Time // access token -> expiry
 	automations []Automation
 	nextAutoID  int64
@@ -85,7 +84,6 @@ func New(cfg Config, opts ...Option) (*Sim, error) {
 		clock:      time.Now,
 		log:        slog.New(slog.DiscardHandler),
 		st:         newStore(),
-		rng:        rand.New(rand.NewPCG(cfg.Seed, 0xc1a7)),
 		tokens:     map[string]time.Time{},
 		nextAutoID: 101,
 		hooks:      newDeliverer(cfg, cfg.Seed),
@@ -93,6 +91,7 @@ func New(cfg Config, opts ...Option) (*Sim, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	s.inject = simkit.NewInjector(cfg.Seed, s.clock, simkit.WriteError)
 	if cfg.WebhookURL != "" {
 		for _, a := range DefaultAutomations(cfg.WebhookURL) {
 			a.IntegrationID = cfg.IntegrationID
@@ -138,37 +137,15 @@ func Serve(ctx context.Context, cfg Config, opts ...Option) error {
 
 // ServeListener serves on ln until ctx ends, then shuts down gracefully.
 func (s *Sim) ServeListener(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
+	g.Go(func() error { return simkit.Serve(gctx, ln, s) })
 	g.Go(func() error { return s.Run(gctx) })
-	g.Go(func() error {
-		<-gctx.Done()
-		shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		return srv.Shutdown(shut)
-	})
 	return g.Wait()
 }
 
-// tick returns the current instant for ground truth, at least a
-// millisecond after every instant returned before: a balance updated after
-// a read always has an updated_at later than that read, and events keep
-// their order at the millisecond precision of Avro timestamps, even under a
-// test's frozen clock. Callers hold s.mu.
-func (s *Sim) tick() time.Time {
-	t := s.clock().UTC().Truncate(time.Millisecond)
-	if !t.After(s.last) {
-		t = s.last.Add(time.Millisecond)
-	}
-	s.last = t
-	return t
-}
+// tick returns the current instant for ground truth (see simkit.Stamps).
+// Callers hold s.mu.
+func (s *Sim) tick() time.Time { return s.stamps.Next(s.clock()) }
 
 func (s *Sim) routes() {
 	m := http.NewServeMux()
@@ -177,11 +154,11 @@ func (s *Sim) routes() {
 	m.HandleFunc("POST /api/automations", s.api(s.handleCreateAutomation, true))
 	m.HandleFunc("POST /api/v1/automations", s.api(s.handleCreateAutomation, true))
 	m.HandleFunc("GET /api/automations", s.api(s.handleListAutomations, true))
-	m.HandleFunc("GET /_sim/state", s.handleState)
+	m.HandleFunc("GET /_sim/state", simkit.Query(s.State))
 	m.HandleFunc("POST /_sim/events", s.handleEvents)
-	m.HandleFunc("GET /_sim/faults", s.handleGetFaults)
-	m.HandleFunc("POST /_sim/faults", s.handleSetFaults)
-	m.HandleFunc("POST /_sim/scenario", s.handleScenario)
+	m.HandleFunc("GET /_sim/faults", simkit.Query(s.Faults))
+	m.HandleFunc("POST /_sim/faults", simkit.Command(s.setFaults))
+	m.HandleFunc("POST /_sim/scenario", simkit.Command(s.scenario))
 	m.HandleFunc("POST /_sim/webhooks/flush", s.handleFlush)
 	s.mux = m
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lockstep-dev/lockstep/connectors/simkit"
 )
 
 // Automation is a Clarus automation whose action posts the record to URL.
@@ -193,7 +195,7 @@ func (d *deliverer) send(ctx context.Context, dl *delivery) bool {
 	d.mu.Lock()
 	if d.rng.Float64() < d.faults.MalformedRate {
 		d.stats.Malformed++
-		body = corrupt(body)
+		body = simkit.Truncate(body)
 	}
 	d.mu.Unlock()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dl.auto.URL, bytes.NewReader(body))
@@ -217,9 +219,6 @@ func (d *deliverer) send(ctx context.Context, dl *delivery) bool {
 	resp.Body.Close()
 	return resp.StatusCode >= 200 && resp.StatusCode < 300
 }
-
-// corrupt cuts a body short, as a proxy that drops the connection would.
-func corrupt(b []byte) []byte { return append(b[:len(b)/2:len(b)/2], "\x00}"...) }
 
 func (d *deliverer) snapshot() WebhookStats {
 	d.mu.Lock()

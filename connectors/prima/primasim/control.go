@@ -1,14 +1,12 @@
 package primasim
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"net/http"
 
 	"github.com/lockstep-dev/lockstep/connectors/prima/internal/wire"
+	"github.com/lockstep-dev/lockstep/connectors/simkit"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -40,15 +38,9 @@ func (s *Server) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.st.snapshot()
-	st.CompanyID, st.Faults = s.opts.CompanyID, s.faults
-	st.Counters = newCounters()
-	for k, v := range s.counts.Requests {
-		st.Counters.Requests[k] = v
-	}
-	for k, v := range s.counts.Faults {
-		st.Counters.Faults[k] = v
-	}
-	st.Counters.BatchesApplied, st.Counters.BatchRepeats = s.counts.BatchesApplied, s.counts.BatchRepeats
+	st.CompanyID, st.Faults = s.opts.CompanyID, s.inject.Faults()
+	st.Counters = s.counts
+	st.Counters.Requests, st.Counters.Faults = maps.Clone(s.counts.Requests), s.inject.Counts()
 	return st
 }
 
@@ -121,104 +113,57 @@ func (s *Server) apply(ev Event) error {
 	return nil
 }
 
-func (s *Server) handleState(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.State())
+// Faults are the failures the simulator injects into wsomhandler and
+// comwsomhandler calls, answered with an XML ERROR body: simkit's HTTP
+// faults, of which Prima has no others. An alias, so that Faults{...}
+// literals and the JSON names of /_sim/faults stay what they were.
+type Faults = simkit.Faults
+
+// Counters count what the simulator did, for tests and the demo summary.
+type Counters struct {
+	Requests       map[string]int `json:"requests"` // by RequestType
+	Faults         map[string]int `json:"faults"`   // by kind: 429, 500, 503, timeout_after_write, malformed
+	BatchesApplied int            `json:"batches_applied"`
+	BatchRepeats   int            `json:"batch_repeats"`
+}
+
+func newCounters() Counters {
+	return Counters{Requests: map[string]int{}, Faults: map[string]int{}}
+}
+
+// SetFaults replaces the injected faults; a non-zero Seed restarts the draws.
+func (s *Server) SetFaults(f Faults) { s.inject.Set(f) }
+
+// Faults returns the injected faults.
+func (s *Server) Faults() Faults { return s.inject.Faults() }
+
+// setFaults is POST /_sim/faults: the faults are checked, then set.
+func (s *Server) setFaults(f Faults) (Faults, error) {
+	if err := f.Validate(); err != nil {
+		return f, err
+	}
+	s.SetFaults(f)
+	return f, nil
 }
 
 // handleEvents applies one event or {"events": [...]} in order, stopping
 // at the first refusal.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	body, ok := readControl(w, r)
+	events, ok := simkit.DecodeBatch[Event](w, r)
 	if !ok {
 		return
 	}
-	var batch struct {
-		Events []Event `json:"events"`
-	}
-	if err := json.Unmarshal(body, &batch); err != nil || len(batch.Events) == 0 {
-		var one Event
-		if err := strictJSON(body, &one); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want an event or {\"events\": [...]}: " + err.Error()})
-			return
-		}
-		batch.Events = []Event{one}
-	}
-	for i, ev := range batch.Events {
+	for i, ev := range events {
 		if err := s.Apply(ev); err != nil {
-			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": fmt.Sprintf("event %d: %v", i, err), "applied": i})
+			simkit.WriteJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": fmt.Sprintf("event %d: %v", i, err), "applied": i})
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"applied": len(batch.Events)})
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{"applied": len(events)})
 }
 
-func (s *Server) handleGetFaults(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.Faults())
-}
-
-func (s *Server) handleSetFaults(w http.ResponseWriter, r *http.Request) {
-	body, ok := readControl(w, r)
-	if !ok {
-		return
-	}
-	var f Faults
-	if err := strictJSON(body, &f); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
-	}
-	for _, rate := range []float64{f.ErrorRate, f.UnavailableRate, f.ThrottleRate, f.TimeoutAfterWriteRate, f.MalformedRate} {
-		if rate < 0 || rate > 1 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "rates are fractions between 0 and 1"})
-			return
-		}
-	}
-	s.SetFaults(f)
-	writeJSON(w, http.StatusOK, f)
-}
-
-func (s *Server) handleScenario(w http.ResponseWriter, r *http.Request) {
-	body, ok := readControl(w, r)
-	if !ok {
-		return
-	}
-	var sc Scenario
-	if err := strictJSON(body, &sc); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
-	}
+// scenario is POST /_sim/scenario.
+func (s *Server) scenario(sc Scenario) (map[string]int, error) {
 	n, err := s.RunScenario(sc)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"items": n})
-}
-
-func readControl(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body over 1 MiB"})
-		return nil, false
-	}
-	return body, true
-}
-
-// strictJSON refuses unknown fields, so a misspelt fault is an error, not a
-// silent no-op.
-func strictJSON(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	return map[string]int{"items": n}, err
 }

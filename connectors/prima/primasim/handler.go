@@ -23,29 +23,29 @@ func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
 		gu, gp, ok := r.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(gu), []byte(u)) != 1 || subtle.ConstantTimeCompare([]byte(gp), []byte(p)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Basic realm="prima"`)
-			writeResponse(w, http.StatusUnauthorized, errorResponse("", "Not authorised"))
+			writeError(w, http.StatusUnauthorized, "Not authorised")
 			return
 		}
 	}
 	if r.URL.Path == "/comwsomhandler" {
 		switch id := r.URL.Query().Get("CompanyID"); id {
 		case "":
-			writeResponse(w, http.StatusBadRequest, errorResponse("", "CompanyID is required"))
+			writeError(w, http.StatusBadRequest, "CompanyID is required")
 			return
 		case s.opts.CompanyID:
 		default:
-			writeResponse(w, http.StatusBadRequest, errorResponse("", fmt.Sprintf("Unknown CompanyID %q", id)))
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("Unknown CompanyID %q", id))
 			return
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
 	if err != nil {
-		writeResponse(w, http.StatusRequestEntityTooLarge, errorResponse("", "Request too large"))
+		writeError(w, http.StatusRequestEntityTooLarge, "Request too large")
 		return
 	}
 	var req wire.Request
 	if err := wire.Unmarshal(body, r.Header.Get("Content-Type"), &req); err != nil {
-		writeResponse(w, http.StatusBadRequest, errorResponse("", "Malformed request: "+err.Error()))
+		writeError(w, http.StatusBadRequest, "Malformed request: "+err.Error())
 		return
 	}
 	s.mu.Lock()
@@ -200,6 +200,13 @@ func okResponse(d *wire.ResponseData) wire.Response {
 
 func errorResponse(typ, msg string) wire.Response {
 	return wire.Response{RequestType: typ, RequestStatus: wire.StatusError, RequestError: msg}
+}
+
+// writeError answers a call refused before its Request was read (an
+// injected fault, bad credentials), so the ERROR <Response> names no
+// RequestType.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeResponse(w, status, errorResponse("", msg))
 }
 
 func writeResponse(w http.ResponseWriter, status int, resp wire.Response) {

@@ -3,14 +3,14 @@ package primasim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/lockstep-dev/lockstep/connectors/simkit"
 )
 
 // Options configure a simulated Prima instance. The env tags let `lockstep
@@ -40,18 +40,15 @@ type Options struct {
 // Server is one simulated Prima instance: an http.Handler over its ground
 // truth (items, stock per sku@warehouse, applied stock batches).
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	mux  *http.ServeMux
+	opts   Options
+	log    *slog.Logger
+	mux    *http.ServeMux
+	inject *simkit.Injector
 
-	mu       sync.Mutex
-	last     time.Time // last instant handed out, so modified stamps never repeat
-	st       *store
-	faults   Faults
-	rng      *rand.Rand // fault draws
-	window   int64      // unix second of the rate-limit window
-	inWindow int
-	counts   Counters
+	mu     sync.Mutex
+	stamps simkit.Stamps
+	st     *store
+	counts Counters // Faults stays empty: inject counts those
 }
 
 // New returns an instance with an empty item master.
@@ -72,20 +69,20 @@ func New(opts Options) *Server {
 		opts:   opts,
 		log:    opts.Logger,
 		st:     newStore(),
-		rng:    rand.New(rand.NewPCG(opts.Seed, 0x9a1a)),
 		counts: newCounters(),
 	}
+	s.inject = simkit.NewInjector(opts.Seed, opts.Clock, writeError)
 	if s.log == nil || s.log.Handler() == nil { // envconfig leaves an empty Logger behind
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	m := http.NewServeMux()
-	m.HandleFunc("POST /wsomhandler", s.withFaults(s.handleRequest))
-	m.HandleFunc("POST /comwsomhandler", s.withFaults(s.handleRequest))
-	m.HandleFunc("GET /_sim/state", s.handleState)
+	m.HandleFunc("POST /wsomhandler", s.inject.Wrap(s.handleRequest))
+	m.HandleFunc("POST /comwsomhandler", s.inject.Wrap(s.handleRequest))
+	m.HandleFunc("GET /_sim/state", simkit.Query(s.State))
 	m.HandleFunc("POST /_sim/events", s.handleEvents)
-	m.HandleFunc("GET /_sim/faults", s.handleGetFaults)
-	m.HandleFunc("POST /_sim/faults", s.handleSetFaults)
-	m.HandleFunc("POST /_sim/scenario", s.handleScenario)
+	m.HandleFunc("GET /_sim/faults", simkit.Query(s.Faults))
+	m.HandleFunc("POST /_sim/faults", simkit.Command(s.setFaults))
+	m.HandleFunc("POST /_sim/scenario", simkit.Command(s.scenario))
 	s.mux = m
 	return s
 }
@@ -106,33 +103,9 @@ func (s *Server) Serve(ctx context.Context, addr string) error {
 
 // ServeListener serves on ln until ctx ends, then shuts down gracefully.
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(shut)
-	if serr := <-done; !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	return err
+	return simkit.Serve(ctx, ln, s)
 }
 
-// tick returns the current instant for ground truth, a millisecond after
-// every instant returned before: a record modified after a read always
-// sorts after that read's cursor, even under a test's frozen clock, and
-// stamps keep their order at the millisecond precision they travel with.
+// tick returns the current instant for ground truth (see simkit.Stamps).
 // Callers hold s.mu.
-func (s *Server) tick() time.Time {
-	t := s.opts.Clock().UTC().Truncate(time.Millisecond)
-	if !t.After(s.last) {
-		t = s.last.Add(time.Millisecond)
-	}
-	s.last = t
-	return t
-}
+func (s *Server) tick() time.Time { return s.stamps.Next(s.opts.Clock()) }
