@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -109,6 +110,66 @@ func decodeIndex(b []byte) ([]string, error) {
 		return nil, fmt.Errorf("%w: index not sorted", ErrCorruptState)
 	}
 	return keys, nil
+}
+
+// AppendPending appends the encoding of a key's pending gaps to b. The
+// instants are absolute (they are few), so that any bytes that decode
+// encode back to themselves.
+func AppendPending(b []byte, ps Pending) []byte {
+	b = append(b, codecVersion)
+	b = binary.AppendUvarint(b, uint64(len(ps)))
+	for _, p := range ps {
+		b = binary.AppendUvarint(b, uint64(len(p.SnapshotID)))
+		b = append(b, p.SnapshotID...)
+		for _, v := range [...]int64{
+			millis(p.AsOf), millis(p.From), millis(p.Due),
+			p.Expected.OnHand, p.Expected.Allocated, p.Expected.Held,
+			p.Actual.OnHand, p.Actual.Allocated, p.Actual.Held,
+		} {
+			b = binary.AppendVarint(b, v)
+		}
+		b = binary.AppendUvarint(b, uint64(p.Late))
+	}
+	return b
+}
+
+// DecodePending decodes what AppendPending wrote; nil bytes are no gaps.
+func DecodePending(b []byte) (Pending, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	r := reader{b: b}
+	if v := r.byte(); v != codecVersion && r.err == nil {
+		return nil, fmt.Errorf("%w: pending gaps encoding version %d", ErrCorruptState, v)
+	}
+	n := r.uvarint()
+	if n > uint64(len(b))/11 { // every gap takes at least 11 bytes
+		return nil, fmt.Errorf("%w: %d pending gaps in %d bytes", ErrCorruptState, n, len(b))
+	}
+	ps := make(Pending, 0, n)
+	for range n {
+		var p PendingGap
+		p.SnapshotID = string(r.bytes())
+		p.AsOf, p.From, p.Due = fromMillis(r.varint()), fromMillis(r.varint()), fromMillis(r.varint())
+		p.Expected = Stock{r.varint(), r.varint(), r.varint()}
+		p.Actual = Stock{r.varint(), r.varint(), r.varint()}
+		late := r.uvarint()
+		if r.err != nil {
+			break
+		}
+		if late > math.MaxInt32 {
+			return nil, fmt.Errorf("%w: pending gap of %d late movements", ErrCorruptState, late)
+		}
+		p.Late = int(late)
+		ps = append(ps, p)
+	}
+	if err := r.done("pending gaps"); err != nil {
+		return nil, err
+	}
+	if !slices.IsSortedFunc(ps, func(a, b PendingGap) int { return a.AsOf.Compare(b.AsOf) }) {
+		return nil, fmt.Errorf("%w: pending gaps not in order of as_of", ErrCorruptState)
+	}
+	return ps, nil
 }
 
 func millis(t time.Time) int64 {

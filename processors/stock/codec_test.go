@@ -150,6 +150,27 @@ func TestIndexCodec(t *testing.T) {
 	}
 }
 
+func TestPendingCodec(t *testing.T) {
+	ps := Pending{
+		{Gap: Gap{SnapshotID: "s1", AsOf: at(30), Expected: Stock{15, 2, 1}, Actual: Stock{-1 << 40, 0, 1}}, Due: at(150)},
+		{Gap: Gap{SnapshotID: "clarus-20261126T0905", AsOf: at(330), Expected: Stock{OnHand: 3}, Actual: Stock{OnHand: 1}, Late: 2}, From: at(30), Due: at(450)},
+	}
+	b := AppendPending(nil, ps)
+	got, err := DecodePending(b)
+	if err != nil || !reflect.DeepEqual(got, ps) {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	if got, err := DecodePending(nil); err != nil || got != nil {
+		t.Fatalf("no gaps: %+v %v", got, err)
+	}
+	unsorted := AppendPending(nil, Pending{ps[1], ps[0]})
+	for _, bad := range [][]byte{{2}, {1, 0xff, 0x01}, b[:len(b)-1], append(slices.Clone(b), 0), unsorted} {
+		if _, err := DecodePending(bad); !errors.Is(err, ErrCorruptState) {
+			t.Errorf("DecodePending(%x) = %v, want ErrCorruptState", bad, err)
+		}
+	}
+}
+
 func TestTimeEncoding(t *testing.T) {
 	for _, tm := range []time.Time{{}, at(0), time.UnixMilli(1).UTC()} {
 		if got := fromMillis(millis(tm)); !got.Equal(tm) {
@@ -208,6 +229,27 @@ func FuzzDecodeIndex(f *testing.F) {
 		}
 		if got, err := decodeIndex(appendIndex(nil, keys)); err != nil || !slices.Equal(got, keys) {
 			t.Fatalf("re-encoded %q decodes to %q, %v", keys, got, err)
+		}
+	})
+}
+
+func FuzzDecodePending(f *testing.F) {
+	f.Add(AppendPending(nil, Pending{{Gap: Gap{SnapshotID: "s1", AsOf: at(30), Expected: Stock{OnHand: 5}, Late: 1}, From: at(1), Due: at(90)}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ps, err := DecodePending(b)
+		if err != nil {
+			return
+		}
+		got, err := DecodePending(AppendPending(nil, ps))
+		if err != nil || len(got) != len(ps) {
+			t.Fatalf("re-encoded %+v decodes to %+v, %v", ps, got, err)
+		}
+		for i := range ps {
+			a, b := ps[i], got[i]
+			if a.SnapshotID != b.SnapshotID || a.Expected != b.Expected || a.Actual != b.Actual || a.Late != b.Late ||
+				!a.AsOf.Equal(b.AsOf) || !a.From.Equal(b.From) || !a.Due.Equal(b.Due) {
+				t.Fatalf("gap %d: %+v vs %+v", i, a, b)
+			}
 		}
 	})
 }

@@ -101,9 +101,10 @@ func levelEvent(key string, l Level, due, ingested time.Time) *schemas.StockLeve
 	return ev
 }
 
-// gapEvent is the wms_feed_gap drift of a re-base. Its quantities are those
-// of the first field that differs, in the order on hand, held, allocated;
-// the detail gives all three.
+// gapEvent is the wms_feed_gap drift of a re-base, reported at the gap's
+// deadline with what late movements left unexplained (g.Actual counts
+// them). Its quantities are those of the first field that differs, in the
+// order on hand, held, allocated; the detail gives all three.
 func gapEvent(sku, warehouse string, g Gap, ingested time.Time) *schemas.DriftEvent {
 	id := GapDiscrepancyID(schemas.StockKey(sku, warehouse), g.SnapshotID)
 	d := g.Delta()
@@ -116,6 +117,10 @@ func gapEvent(sku, warehouse string, g Gap, ingested time.Time) *schemas.DriftEv
 		field, expected, actual = "allocated", g.Expected.Allocated, g.Actual.Allocated
 	}
 	delta := actual - expected
+	late := ""
+	if g.Late > 0 {
+		late = fmt.Sprintf(", counting %d late movement(s) that occurred before it", g.Late)
+	}
 	return &schemas.DriftEvent{
 		Meta: schemas.Meta{
 			EventID:    id + ":open",
@@ -133,10 +138,10 @@ func gapEvent(sku, warehouse string, g Gap, ingested time.Time) *schemas.DriftEv
 		ActualQty:     &actual,
 		DeltaQty:      &delta,
 		Detail: fmt.Sprintf("Clarus snapshot %s of %s@%s as of %s says on hand %d, allocated %d, held %d, "+
-			"but the movement feed gave %d, %d, %d as of then (%s off by %+d): a movement was probably missed; "+
+			"but the movement feed gave %d, %d, %d as of then%s (%s off by %+d): a movement was probably missed; "+
 			"the level was re-based on the snapshot",
 			g.SnapshotID, sku, warehouse, g.AsOf.UTC().Format(time.RFC3339Nano),
 			g.Expected.OnHand, g.Expected.Allocated, g.Expected.Held,
-			g.Actual.OnHand, g.Actual.Allocated, g.Actual.Held, field, delta),
+			g.Actual.OnHand, g.Actual.Allocated, g.Actual.Held, late, field, delta),
 	}
 }

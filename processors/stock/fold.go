@@ -28,7 +28,9 @@ import (
 // Movements are applied in arrival order; duplicates are dropped by
 // movement id before they reach Fold (the processor's dedupe). A movement
 // that occurred at or before the as_of of the last snapshot applied to the
-// level is already counted in that snapshot: Fold drops it (Superseded).
+// level is already counted in that snapshot: Fold drops it (Superseded),
+// and the processor counts it against the snapshot's pending feed gap, if
+// any (gaps.go).
 
 // maxQuantity bounds a movement's quantity, so that sums cannot overflow.
 const maxQuantity = 1_000_000_000_000
@@ -158,6 +160,14 @@ func Superseded(l Level, m *schemas.StockMovement) bool {
 	return !l.BaseAsOf.IsZero() && !m.OccurredAt.After(l.BaseAsOf)
 }
 
+// Apply is the quantities of s with m folded in: its effect, with
+// allocated and held clamped at 0. Fold and the feed-gap accounting
+// (Pending.Explain) share it, so a late movement counts against a gap
+// exactly as it would have counted in the fold.
+func Apply(s Stock, m *schemas.StockMovement) Stock {
+	return s.Add(Effect(s, m)).clamped()
+}
+
 // Fold applies m to prev. changed reports whether the quantities changed;
 // next also records m as the last movement. A superseded movement leaves
 // prev as it is. m must pass Check.
@@ -166,7 +176,7 @@ func Fold(prev Level, m schemas.StockMovement) (next Level, changed bool) {
 		return prev, false
 	}
 	next = prev
-	next.Stock = prev.Stock.Add(Effect(prev.Stock, &m)).clamped()
+	next.Stock = Apply(prev.Stock, &m)
 	next.LastMovementID = m.MovementID
 	if m.OccurredAt.After(next.LastMovementAt) {
 		next.LastMovementAt = m.OccurredAt

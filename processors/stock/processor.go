@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"slices"
-	"strings"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -31,74 +27,13 @@ const (
 	// clears it; the shards keep an insert cheap when many keys change
 	// within one interval (a full re-base, a replay).
 	StoreDirty = "dirty"
+	// StoreGaps holds the encoded Pending feed gaps of each sku@warehouse
+	// that has some, each settled by a timer (gapTimer) at its deadline.
+	StoreGaps = "gaps"
 )
-
-const indexShards = 64
-
-var pushTimer = []byte("push")
-
-// indexKey is the dirty index shard of a sku@warehouse key.
-func indexKey(key string) []byte {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return shardKey(int(h.Sum32() % indexShards))
-}
-
-func shardKey(shard int) []byte { return fmt.Appendf(nil, "index/%02x", shard) }
 
 // seenMovements is the dedupe set of movement ids.
 const seenMovements = "movements"
-
-// Config is the stock processor's configuration, mounted under LOCKSTEP_.
-type Config struct {
-	// PushInterval is how often each partition pushes the available levels
-	// that changed to Prima: at every multiple of it on the clock.
-	PushInterval time.Duration `env:"STOCK_PUSH_INTERVAL, default=5m"`
-	// DedupeTTL is how long a movement id is remembered to drop a repeat.
-	DedupeTTL time.Duration `env:"STOCK_DEDUPE_TTL, default=168h"`
-	// JournalWindow is how far back, from the latest movement of a key,
-	// its journal keeps movement effects for re-basing on a snapshot: at
-	// least the snapshot interval, better three times it. A snapshot older
-	// than what the journal covers is ignored.
-	JournalWindow time.Duration `env:"STOCK_JOURNAL_WINDOW, default=15m"`
-	// ReportAllocationGaps also raises wms_feed_gap drift for a re-base
-	// that corrected only allocated stock. Off by default: Clarus has no
-	// webhook for allocations, so they reach lockstep through snapshots
-	// and a snapshot correcting them is the normal case, not a gap.
-	ReportAllocationGaps bool `env:"STOCK_REPORT_ALLOCATION_GAPS, default=false"`
-	// TopicPrefix prefixes every topic name; the caller sets it from the
-	// broker configuration (LOCKSTEP_KAFKA_TOPIC_PREFIX).
-	TopicPrefix string
-}
-
-// withDefaults fills unset durations with the defaults of the env tags.
-func (c Config) withDefaults() Config {
-	if c.PushInterval == 0 {
-		c.PushInterval = 5 * time.Minute
-	}
-	if c.DedupeTTL == 0 {
-		c.DedupeTTL = 7 * 24 * time.Hour
-	}
-	if c.JournalWindow == 0 {
-		c.JournalWindow = 15 * time.Minute
-	}
-	return c
-}
-
-// Validate reports every invalid setting, under its variable name.
-func (c Config) Validate() error {
-	var errs []error
-	if c.PushInterval < time.Second {
-		errs = append(errs, fmt.Errorf("LOCKSTEP_STOCK_PUSH_INTERVAL: %s: want at least 1s", c.PushInterval))
-	}
-	if c.DedupeTTL < time.Minute {
-		errs = append(errs, fmt.Errorf("LOCKSTEP_STOCK_DEDUPE_TTL: %s: want at least 1m", c.DedupeTTL))
-	}
-	if c.JournalWindow < time.Second {
-		errs = append(errs, fmt.Errorf("LOCKSTEP_STOCK_JOURNAL_WINDOW: %s: want at least 1s", c.JournalWindow))
-	}
-	return errors.Join(errs...)
-}
 
 // Topology declares the stock processor for the stream runtime: inputs
 // clarus.stock-movements and clarus.stock-snapshots (co-partitioned by
@@ -125,7 +60,7 @@ func Topology(cfg Config, serde *schemas.Serde) (stream.Topology, error) {
 	return stream.Topology{
 		Name:    Name,
 		Inputs:  []string{h.movements, h.snapshots},
-		Stores:  []string{StoreLevels, StoreJournal, StoreDirty},
+		Stores:  []string{StoreLevels, StoreJournal, StoreDirty, StoreGaps},
 		Outputs: []string{h.levels, h.commands, h.drift},
 		Handler: h,
 	}, nil
@@ -187,8 +122,13 @@ func (h *handler) movement(ctx *stream.Context, rec *kgo.Record, m *schemas.Stoc
 		return err
 	}
 	prev, _, err := h.level(ctx, rec.Key)
-	if err != nil || Superseded(prev, m) {
+	if err != nil {
 		return err
+	}
+	if Superseded(prev, m) {
+		// Counted in a snapshot already: the fold drops it, but it may
+		// explain a gap that snapshot found.
+		return h.explainLate(ctx, rec.Key, m)
 	}
 	effect := Effect(prev.Stock, m)
 	next, changed := Fold(prev, *m)
@@ -214,7 +154,8 @@ func (h *handler) movement(ctx *stream.Context, rec *kgo.Record, m *schemas.Stoc
 }
 
 // snapshot checks the level against a Clarus snapshot as of its time,
-// re-bases it when they disagree and reports the gap.
+// re-bases it when they disagree and holds the gap, to be reported at its
+// deadline if late movements do not explain it.
 func (h *handler) snapshot(ctx *stream.Context, rec *kgo.Record, s *schemas.StockSnapshot) error {
 	if err := CheckSnapshot(s); err != nil {
 		return stream.Reject(err)
@@ -253,111 +194,57 @@ func (h *handler) snapshot(ctx *stream.Context, rec *kgo.Record, s *schemas.Stoc
 	}
 	h.buf = AppendLevel(h.buf[:0], next)
 	ctx.Put(StoreLevels, rec.Key, h.buf)
-	if gap == nil {
+	if gap == nil || !Reportable(gap.Delta(), h.cfg.ReportAllocationGaps) {
 		return nil
 	}
-	if d := gap.Delta(); d.OnHand == 0 && d.Held == 0 && !h.cfg.ReportAllocationGaps {
-		return nil
-	}
-	ev := gapEvent(s.SKU, s.Warehouse, *gap, ctx.Now())
-	return h.emit(ctx, h.drift, []byte(ev.DiscrepancyID), ev)
+	return h.holdGap(ctx, key, PendingGap{Gap: *gap, From: prev.BaseAsOf, Due: GapDeadline(s.AsOf, ctx.Now(), h.cfg.FeedGapGrace)})
 }
 
-// markDirty adds key to its partition's dirty index and makes sure a push
-// is scheduled at the next multiple of the push interval. Scheduling the
-// same due time again is a no-op, so doing it on every insert also heals
-// an index left without its timer.
-func (h *handler) markDirty(ctx *stream.Context, key string, l *Level) error {
-	if l.Dirty {
-		return nil
-	}
-	l.Dirty = true
-	shard := indexKey(key)
-	b, _, err := ctx.Get(StoreDirty, shard)
+// holdGap adds g to key's pending gaps and schedules its deadline; gaps
+// pushed out by the bound on pending gaps are settled at once.
+func (h *handler) holdGap(ctx *stream.Context, key string, g PendingGap) error {
+	ps, err := h.pending(ctx, key)
 	if err != nil {
 		return err
 	}
-	keys, err := decodeIndex(b)
+	ps, early := ps.Hold(g)
+	h.putPending(ctx, key, ps)
+	ctx.Schedule(g.Due, gapTimer(key))
+	return h.reportGaps(ctx, key, early)
+}
+
+// explainLate counts a superseded movement against the pending gap it
+// belongs to, if any.
+func (h *handler) explainLate(ctx *stream.Context, key []byte, m *schemas.StockMovement) error {
+	ps, err := h.pending(ctx, string(key))
+	if err != nil || len(ps) == 0 {
+		return err
+	}
+	if ps, counted := ps.Explain(m); counted {
+		h.putPending(ctx, string(key), ps)
+	}
+	return nil
+}
+
+func (h *handler) pending(ctx *stream.Context, key string) (Pending, error) {
+	b, _, err := ctx.Get(StoreGaps, []byte(key))
 	if err != nil {
-		return fmt.Errorf("stock: dirty index %s of partition %d: %w", shard, ctx.Partition(), err)
+		return nil, err
 	}
-	if i, found := slices.BinarySearch(keys, key); !found {
-		keys = slices.Insert(keys, i, key)
+	ps, err := DecodePending(b)
+	if err != nil {
+		return nil, fmt.Errorf("stock: pending gaps of %s: %w", key, err)
 	}
-	h.buf = appendIndex(h.buf[:0], keys)
-	ctx.Put(StoreDirty, shard, h.buf)
-	ctx.Schedule(ctx.Now().Truncate(h.cfg.PushInterval).Add(h.cfg.PushInterval), pushTimer)
-	return nil
+	return ps, nil
 }
 
-// OnTimer pushes the partition's dirty keys.
-func (h *handler) OnTimer(ctx *stream.Context, key []byte, due time.Time) error {
-	if string(key) != string(pushTimer) {
-		return nil // a timer of another version of the processor
+func (h *handler) putPending(ctx *stream.Context, key string, ps Pending) {
+	if len(ps) == 0 {
+		ctx.Delete(StoreGaps, []byte(key))
+		return
 	}
-	return h.push(ctx, due)
-}
-
-// push emits, for the keys changed since the last push, their StockLevel,
-// and per warehouse one PrimaStockCommand with the absolute available
-// levels (clamped at 0) of those whose available changed since it was last
-// pushed; then it clears the dirty index.
-func (h *handler) push(ctx *stream.Context, due time.Time) error {
-	var keys []string
-	for i := range indexShards {
-		shard := shardKey(i)
-		b, ok, err := ctx.Get(StoreDirty, shard)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
-		more, err := decodeIndex(b)
-		if err != nil {
-			return fmt.Errorf("stock: dirty index %s of partition %d: %w", shard, ctx.Partition(), err)
-		}
-		keys = append(keys, more...)
-		ctx.Delete(StoreDirty, shard)
-	}
-	slices.Sort(keys)
-	now := ctx.Now()
-	lines := map[string][]pushLine{}
-	for _, key := range keys {
-		l, ok, err := h.level(ctx, []byte(key))
-		if err != nil {
-			return err
-		}
-		sku, warehouse, okKey := SplitKey(key)
-		if !ok || !okKey {
-			continue // cannot happen: a key is indexed with its level
-		}
-		l.Dirty = false
-		if avail := max(l.Available(), 0); !l.Pushed || avail != l.PushedAvailable {
-			lines[warehouse] = append(lines[warehouse], pushLine{sku: sku, available: avail, asOf: l.AsOf})
-			l.Pushed, l.PushedAvailable = true, avail
-		}
-		h.buf = AppendLevel(h.buf[:0], l)
-		ctx.Put(StoreLevels, []byte(key), h.buf)
-		if err := h.emit(ctx, h.levels, []byte(key), levelEvent(key, l, due, now)); err != nil {
-			return err
-		}
-	}
-	warehouses := make([]string, 0, len(lines))
-	for w := range lines {
-		warehouses = append(warehouses, w)
-	}
-	slices.Sort(warehouses)
-	for _, w := range warehouses {
-		ls := lines[w]
-		slices.SortFunc(ls, func(a, b pushLine) int { return strings.Compare(a.sku, b.sku) })
-		for _, cmd := range stockCommands(w, ctx.Partition(), due, now, ls) {
-			if err := h.emit(ctx, h.commands, []byte(w), cmd); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	h.buf = AppendPending(h.buf[:0], ps)
+	ctx.Put(StoreGaps, []byte(key), h.buf)
 }
 
 func (h *handler) level(ctx *stream.Context, key []byte) (Level, bool, error) {

@@ -133,14 +133,14 @@ func latestLevels(t *testing.T, r *rig) map[string]*schemas.StockLevel {
 	return out
 }
 
-// A missed movement then a snapshot yields exactly one wms_feed_gap; a
-// snapshot whose difference is explained by movements after its as_of, a
-// correction of allocated stock only, a key's first snapshot, the late
-// arrival of the missed movement and a repeated snapshot yield none.
+// A missed movement then a snapshot yields one wms_feed_gap, at its
+// deadline; movements after the as_of, a correction of allocated only, a
+// key's first snapshot, a missed movement arriving late and a repeated
+// snapshot yield none.
 func TestSnapshotRebase(t *testing.T) {
 	r := newRig(t, 3, "t1.", stock.Config{})
 	r.setClock(at(60))
-	w := r.watch(t, r.commands)
+	w := r.watch(t, r.commands, r.drift)
 	in := r.start(t)
 	// Movements and snapshots are on two topics, consumed in no particular
 	// order: each step waits for the previous one to be handled.
@@ -150,31 +150,34 @@ func TestSnapshotRebase(t *testing.T) {
 		move("b1", "B", lon, schemas.MovementReceipt, 10, 10),
 		move("b2", "B", lon, schemas.MovementPick, -3, 40), // after the snapshot: in flight
 		move("c1", "C", man, schemas.MovementReceipt, 8, 10),
+		move("e1", "E", lon, schemas.MovementReceipt, 10, 10),
+		// e2, a receipt of 2 at 20s, is missed and never comes.
 	)
-	in.waitHandled(t, 4)
+	in.waitHandled(t, 5)
 	r.send(t,
 		snapshot("s1", "A", lon, 15, 0, 0, 30),
 		snapshot("s1", "B", lon, 10, 3, 0, 30), // the pick at 40s consumed the 3 allocated
 		snapshot("s1", "C", man, 8, 2, 0, 30),  // allocations come through snapshots
 		snapshot("s1", "D", man, 42, 0, 0, 30), // a key's first news
+		snapshot("s1", "E", lon, 12, 0, 0, 30),
 	)
-	in.waitHandled(t, 8)
+	in.waitHandled(t, 10)
 	r.send(t,
 		move("a2", "A", lon, schemas.MovementReceipt, 5, 20), // late: counted in s1 already
 		snapshot("s1", "A", lon, 15, 0, 0, 30),               // delivered again
 	)
-	in.waitHandled(t, 10)
+	in.waitHandled(t, 12)
 	r.send(t, move("a3", "A", lon, schemas.MovementReceipt, 1, 50))
-	in.waitHandled(t, 11)
+	in.waitHandled(t, 13)
 
-	due := at(300)
+	due := at(300) // past the gaps' deadline too: 60s + 2m
 	r.setClock(due)
-	// Two warehouses over three partitions: at least two commands, one per
-	// warehouse and partition.
+	// Two warehouses over three partitions: at least two commands.
 	w.waitCount(t, r.commands, 2)
+	w.waitCount(t, r.drift, 1)
 	in.stop(t)
 	cmds := decodeAll[schemas.PrimaStockCommand](t, r.serde, r.readAll(t, r.commands))
-	want := map[string]map[string]int64{lon: {"A": 16, "B": 7}, man: {"C": 6, "D": 42}}
+	want := map[string]map[string]int64{lon: {"A": 16, "B": 7, "E": 12}, man: {"C": 6, "D": 42}}
 	if got := linesOf(cmds); !reflect.DeepEqual(got, want) {
 		t.Fatalf("pushed %s, want %s", fmtLines(got), fmtLines(want))
 	}
@@ -187,8 +190,8 @@ func TestSnapshotRebase(t *testing.T) {
 		refs[c.BatchRef] = true
 		lines += len(c.Lines)
 	}
-	if lines != 4 {
-		t.Errorf("%d lines over %d commands, want 4", lines, len(cmds))
+	if lines != 5 {
+		t.Errorf("%d lines over %d commands, want 5", lines, len(cmds))
 	}
 
 	drift := decodeAll[schemas.DriftEvent](t, r.serde, r.readAll(t, r.drift))
@@ -196,10 +199,10 @@ func TestSnapshotRebase(t *testing.T) {
 		t.Fatalf("%d drift events, want 1: %+v", len(drift), drift)
 	}
 	d := drift[0]
-	id := "wms_feed_gap:A@LON1:s1"
+	id := "wms_feed_gap:E@LON1:s1"
 	if d.DiscrepancyID != id || d.EventID != id+":open" || d.Kind != schemas.DriftWMSFeedGap || d.Owner != schemas.OwnerOperations ||
-		d.Status != schemas.DriftOpen || *d.SKU != "A" || *d.Warehouse != lon ||
-		*d.ExpectedQty != 15 || *d.ActualQty != 10 || *d.DeltaQty != -5 || !d.OccurredAt.Equal(at(30)) || !d.IngestedAt.Equal(at(60)) {
+		d.Status != schemas.DriftOpen || *d.SKU != "E" || *d.Warehouse != lon ||
+		*d.ExpectedQty != 12 || *d.ActualQty != 10 || *d.DeltaQty != -2 || !d.OccurredAt.Equal(at(30)) || !d.IngestedAt.Equal(due) {
 		t.Fatalf("drift %+v", d)
 	}
 	recs := r.readAll(t, r.drift)
@@ -269,13 +272,19 @@ func TestConfigFromEnv(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	want := stock.Config{PushInterval: 90 * time.Second, DedupeTTL: 7 * 24 * time.Hour, JournalWindow: 15 * time.Minute}
+	want := stock.Config{PushInterval: 90 * time.Second, DedupeTTL: 7 * 24 * time.Hour, JournalWindow: 15 * time.Minute, FeedGapGrace: 2 * time.Minute}
 	if c != want {
 		t.Fatalf("config %+v, want %+v", c, want)
 	}
-	if err := (stock.Config{PushInterval: time.Millisecond, DedupeTTL: time.Hour, JournalWindow: time.Minute}).Validate(); err == nil ||
+	if err := (stock.Config{PushInterval: time.Millisecond, DedupeTTL: time.Hour, JournalWindow: time.Minute, FeedGapGrace: time.Minute}).Validate(); err == nil ||
 		!strings.Contains(err.Error(), "LOCKSTEP_STOCK_PUSH_INTERVAL") {
 		t.Fatalf("validate: %v", err)
+	}
+	for _, grace := range []time.Duration{-time.Minute, time.Millisecond, 25 * time.Hour} {
+		if err := (stock.Config{PushInterval: time.Minute, DedupeTTL: time.Hour, JournalWindow: time.Minute, FeedGapGrace: grace}).Validate(); err == nil ||
+			!strings.Contains(err.Error(), "LOCKSTEP_STOCK_FEED_GAP_GRACE") {
+			t.Fatalf("validate a grace of %s: %v", grace, err)
+		}
 	}
 	if _, err := stock.Topology(stock.Config{}, nil); err == nil {
 		t.Fatal("topology without a serde")

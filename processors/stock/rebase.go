@@ -14,9 +14,11 @@ import (
 // lockstep before or after the snapshot), not drift. So the fold is compared
 // with the snapshot as of the snapshot's time: the current level minus the
 // effects of the movements that occurred after it, which the Journal keeps.
-// When they differ, a movement was missed: the level becomes the snapshot
-// plus the effects of the movements after it, and the difference is
-// reported as a Gap.
+// When they differ, a movement was missed, or is still on its way: the
+// level becomes the snapshot plus the effects of the movements after it,
+// and the difference is returned as a Gap, which the processor holds
+// pending for a grace period before reporting what is left of it
+// (gaps.go).
 
 // Gap is a disagreement between the fold and a snapshot as of the
 // snapshot's time.
@@ -25,11 +27,16 @@ type Gap struct {
 	AsOf       time.Time
 	// Expected is the snapshot: Clarus, the master.
 	Expected Stock
-	// Actual is the fold as of the snapshot's time.
+	// Actual is the fold as of the snapshot's time, plus the late
+	// movements counted against the gap while it was pending.
 	Actual Stock
+	// Late is how many late movements were counted against the gap.
+	Late int
 }
 
-// Delta is Actual - Expected: negative when lockstep missed stock coming in.
+// Delta is Actual - Expected: negative when lockstep missed stock coming
+// in. For a pending gap it is the remainder the late movements left
+// unexplained.
 func (g Gap) Delta() Stock { return g.Actual.Sub(g.Expected) }
 
 // Rebase checks prev, whose journal is j, against the snapshot s as of
