@@ -22,6 +22,11 @@ const (
 	TopicDrift             = "lockstep.drift" // key discrepancy id
 	TopicDLQ               = "lockstep.dlq"   // key: the original key
 	TopicSourceCursors     = "lockstep.source-cursors"
+	// The Prima stock sink's and parity check's own state: compacted, JSON
+	// values (lockstep's private memory, not events).
+	TopicStockHeld   = "lockstep.stock-held"   // key clarus code@warehouse; levels held for an unmapped SKU
+	TopicStockPushed = "lockstep.stock-pushed" // key prima sku@warehouse; the last level pushed to Prima
+	TopicStockParity = "lockstep.stock-parity" // key prima sku@warehouse; open stock_parity discrepancies
 )
 
 // StockKey is the key of per-location stock topics: sku@warehouse.

@@ -1,4 +1,3 @@
-// Package prima connects lockstep to Prima Solutions' XML web services: the one place that knows XML, a polling source of items and stock levels, and the stock sink.
 package prima
 
 import (
@@ -49,6 +48,11 @@ type Config struct {
 	BackoffBase   time.Duration `env:"BACKOFF_BASE, default=500ms"`
 	BackoffMax    time.Duration `env:"BACKOFF_MAX, default=1m"`
 	DownAfter     int           `env:"DOWN_AFTER, default=3"` // consecutive failures before fetching pauses
+
+	// Parity: how long after a push is done before Prima's level for it is
+	// judged. It must exceed PollInterval, so the pushed level has been
+	// polled back by then, with a margin for the poll itself.
+	ParitySettle time.Duration `env:"PARITY_SETTLE, default=1m"`
 }
 
 // TLSConfig configures TLS to an https BaseURL.
@@ -67,6 +71,7 @@ func DefaultConfig() Config {
 		PollInterval: 30 * time.Second, PageSize: 500,
 		RatePerSecond: 5, Burst: 5, MaxAttempts: 8, MaxThrottled: 60,
 		BackoffBase: 500 * time.Millisecond, BackoffMax: time.Minute, DownAfter: 3,
+		ParitySettle: time.Minute,
 	}
 }
 
@@ -106,6 +111,11 @@ func (c Config) Validate() error {
 		if !positive[name] {
 			fail(name, "must be positive (BACKOFF_MAX at least BACKOFF_BASE)")
 		}
+	}
+	if c.ParitySettle <= c.PollInterval {
+		// Shorter, and a level pushed just after a poll is judged before
+		// the next poll reads it back: drift that is not there.
+		fail("PARITY_SETTLE", "must be longer than POLL_INTERVAL (%s), got %s", c.PollInterval, c.ParitySettle)
 	}
 	return errors.Join(errs...)
 }
@@ -164,6 +174,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("username", c.Username), slog.String("password", pw),
 		slog.String("password_file", c.PasswordFile), slog.Duration("poll_interval", c.PollInterval),
 		slog.Float64("rate_per_second", c.RatePerSecond), slog.Int("burst", c.Burst),
+		slog.Duration("parity_settle", c.ParitySettle),
 	)
 }
 

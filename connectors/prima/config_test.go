@@ -40,6 +40,7 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *prima.Config) { c.TLS.CAFile = "ca" }, "BASE_URL is http"},
 		{func(c *prima.Config) { c.RatePerSecond = 0 }, "LOCKSTEP_PRIMA_RATE_PER_SECOND"},
 		{func(c *prima.Config) { c.BackoffMax = time.Millisecond }, "LOCKSTEP_PRIMA_BACKOFF_MAX"},
+		{func(c *prima.Config) { c.ParitySettle = c.PollInterval }, "LOCKSTEP_PRIMA_PARITY_SETTLE"},
 	} {
 		cfg := prima.DefaultConfig()
 		tc.edit(&cfg)

@@ -95,7 +95,10 @@ func newKafka(t *testing.T, partitions int32) []kgo.Opt {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1),
 		kfake.SeedTopics(partitions, schemas.TopicCmdPrimaStock),
 		kfake.SeedTopics(1, schemas.TopicItems, schemas.TopicPrimaStockLevels, schemas.TopicSourceCursors,
-			schemas.TopicDLQ, schemas.TopicDrift))
+			schemas.TopicDLQ, schemas.TopicDrift),
+		// Several partitions, so that keys of one table spread as they do
+		// in production.
+		kfake.SeedTopics(3, schemas.TopicStockHeld, schemas.TopicStockPushed, schemas.TopicStockParity))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,3 +172,90 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// manualClock moves only when the test advances it: a wait (After) fires
+// once Advance passes its deadline. The settle-window tests use it, where
+// fakeClock's jump on every wait would settle everything at once.
+type manualClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []manualWaiter
+}
+
+type manualWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newManualClock() *manualClock { return &manualClock{now: epoch} }
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, manualWaiter{at: c.now.Add(d), ch: ch})
+	return ch
+}
+
+// Advance moves the clock on by d and fires the waits that are due.
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.now
+	}
+	c.waiters = kept
+}
+
+// sleeping reports whether something waits on the clock for at most d
+// more: the sink backing off, as opposed to the parity check's longer
+// settle-window waits.
+func (c *manualClock) sleeping(d time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range c.waiters {
+		if !w.at.After(c.now.Add(d)) {
+			return true
+		}
+	}
+	return false
+}
+
+// readiness records what a component reported through SetReady.
+type readiness struct {
+	mu  sync.Mutex
+	log []bool
+}
+
+func (r *readiness) set(ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.log = append(r.log, ok)
+}
+
+func (r *readiness) history() []bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.log)
+}
+
+func (r *readiness) ready() bool {
+	h := r.history()
+	return len(h) > 0 && h[len(h)-1]
+}

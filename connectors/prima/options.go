@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Options are the source's and the sink's dependencies beyond Config.
+// Options are the components' dependencies beyond Config.
 type Options struct {
 	// TopicPrefix is prepended to every topic name (broker.Config.Topic).
 	TopicPrefix string
@@ -20,6 +20,18 @@ type Options struct {
 	TransactionalID string
 	// Seed seeds the sink's backoff jitter; 0 seeds from the clock.
 	Seed uint64
+	// SetReady is told true when the component is ready (the source has
+	// loaded its cursors; the sink has joined its group with the item
+	// table caught up; the parity check has read its tables) and false
+	// when it stops being so (cursors to reload, Prima down, Run over);
+	// nil is a no-op.
+	SetReady func(ready bool)
+}
+
+func (o Options) setReady(ok bool) {
+	if o.SetReady != nil {
+		o.SetReady(ok)
+	}
 }
 
 func (o Options) withDefaults() Options {
@@ -71,7 +83,8 @@ func sleep(ctx context.Context, c Clock, d time.Duration) error {
 }
 
 // Metrics are the connector's Prometheus metrics; create them once per
-// Registerer and share them between the source and the sink.
+// Registerer and share them between the source, the sink and the parity
+// check.
 type Metrics struct {
 	events    *prometheus.CounterVec
 	polls     *prometheus.CounterVec
@@ -81,6 +94,15 @@ type Metrics struct {
 	parked    prometheus.Counter
 	rateWaits prometheus.Counter
 	paused    prometheus.Gauge
+
+	heldLines  prometheus.Counter
+	held       prometheus.Gauge
+	staleLines prometheus.Counter
+
+	parityKeys    *prometheus.GaugeVec
+	parityEvents  *prometheus.CounterVec
+	parityRecords *prometheus.CounterVec
+	parityChecked prometheus.Gauge
 }
 
 // NewMetrics registers the metrics on reg; nil registers them nowhere.
@@ -110,9 +132,31 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		paused: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "lockstep_prima_sink_paused", Help: "1 while Prima is down and the sink's fetching is paused.",
 		}),
+		heldLines: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lockstep_prima_sink_held_lines_total", Help: "Command lines held because their Clarus code maps to no Prima stock item.",
+		}),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lockstep_prima_sink_held", Help: "Levels held now (clarus code@warehouse), waiting for their SKU mapping.",
+		}),
+		staleLines: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lockstep_prima_sink_stale_lines_total", Help: "Lines not sent because Prima already acknowledged a newer level for them.",
+		}),
+		parityKeys: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "lockstep_prima_parity_keys", Help: "Prima SKU@warehouse pairs by parity state (untracked, in_flight, settling, unknown, agree, differ).",
+		}, []string{"state"}),
+		parityEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_prima_parity_drift_events_total", Help: "stock_parity drift events written, by status (open, updated, resolved).",
+		}, []string{"status"}),
+		parityRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_prima_parity_records_total", Help: "Records the parity check has read and judged, by topic.",
+		}, []string{"topic"}),
+		parityChecked: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lockstep_prima_parity_checked_timestamp_seconds", Help: "Clock time of the parity check's last pass.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.polls, m.cursorAge, m.pushes, m.retries, m.parked, m.rateWaits, m.paused)
+		reg.MustRegister(m.events, m.polls, m.cursorAge, m.pushes, m.retries, m.parked, m.rateWaits, m.paused,
+			m.heldLines, m.held, m.staleLines, m.parityKeys, m.parityEvents, m.parityRecords, m.parityChecked)
 	}
 	return m
 }

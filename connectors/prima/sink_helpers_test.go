@@ -1,13 +1,9 @@
 package prima_test
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"regexp"
-	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,125 +17,173 @@ import (
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-// action is what the script does with one call: pass it to the simulator
-// (the zero value), answer status with an optional Retry-After, or let the
-// simulator apply it and drop the connection (a timeout after the write).
-type action struct {
-	status         int
-	retryAfter     string
-	dropAfterWrite bool
-}
-
-// script sits in front of the simulator and fails exactly the calls a test
-// names, counting calls by request type and in total.
-type script struct {
-	sim   http.Handler
-	rule  func(typ string, n, total int, body []byte) action
-	mu    sync.Mutex
-	calls map[string]int
-	total int
-}
-
-var requestType = regexp.MustCompile(`RequestType="([^"]+)"`)
-
-func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	typ := ""
-	if m := requestType.FindSubmatch(body); m != nil {
-		typ = string(m[1])
-	}
-	s.mu.Lock()
-	s.calls[typ]++
-	s.total++
-	n, total := s.calls[typ], s.total
-	s.mu.Unlock()
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	act := action{}
-	if s.rule != nil {
-		act = s.rule(typ, n, total, body)
-	}
-	switch {
-	case act.dropAfterWrite:
-		s.sim.ServeHTTP(httptest.NewRecorder(), r)
-		panic(http.ErrAbortHandler)
-	case act.status != 0:
-		if act.retryAfter != "" {
-			w.Header().Set("Retry-After", act.retryAfter)
-		}
-		w.Header().Set("Content-Type", "text/xml; charset=ISO-8859-1")
-		w.WriteHeader(act.status)
-		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="ISO-8859-1"?><Response RequestStatus="ERROR" RequestError="scripted `+strconv.Itoa(act.status)+`"/>`)
-	default:
-		s.sim.ServeHTTP(w, r)
-	}
-}
-
-func (s *script) Calls(typ string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[typ]
-}
-
-// sinkEnv is a sink on kfake in front of a scripted simulator.
+// sinkEnv is a sink on kfake in front of a scripted simulator, with a
+// source polling the simulator directly (not through the script) to fill
+// prima.items and prima.stock-levels, and optionally the parity check.
 type sinkEnv struct {
 	t      *testing.T
-	clock  *fakeClock
+	clock  *fakeClock   // nil when the env runs on a manualClock
+	manual *manualClock // nil when the env runs on a fakeClock
 	sim    *primasim.Server
 	script *script
 	kopts  []kgo.Opt
 	serde  *schemas.Serde
 	reg    *prometheus.Registry
+	met    *prima.Metrics
 	cfg    prima.Config
+	direct string          // the simulator's URL without the script
 	offset map[int32]int64 // next offset per partition, as produced
+	src    *prima.Source
+	levels int // stock level events the source produced
+	ready  map[string]*readiness
 }
 
+// newSinkEnv runs on a fakeClock: every wait passes at once.
 func newSinkEnv(t *testing.T, partitions int32, skus ...string) *sinkEnv {
+	c := newClock()
+	e := newEnv(t, partitions, c, c.Now, skus...)
+	e.clock = c
+	return e
+}
+
+// newManualEnv runs on a manualClock: time moves when the test says.
+func newManualEnv(t *testing.T, skus ...string) *sinkEnv {
+	c := newManualClock()
+	e := newEnv(t, 1, c, c.Now, skus...)
+	e.manual = c
+	return e
+}
+
+// newEnv adds each sku as a stock item mapped to the Clarus code codeOf(sku).
+func newEnv(t *testing.T, partitions int32, clock prima.Clock, now func() time.Time, skus ...string) *sinkEnv {
 	t.Helper()
-	e := &sinkEnv{t: t, clock: newClock(), kopts: newKafka(t, partitions), serde: schemas.NewSerde(schemas.NewMemRegistry()),
-		reg: prometheus.NewRegistry(), offset: map[int32]int64{}}
-	e.sim = primasim.New(primasim.Options{Clock: e.clock.Now})
+	e := &sinkEnv{t: t, kopts: newKafka(t, partitions), serde: schemas.NewSerde(schemas.NewMemRegistry()),
+		reg: prometheus.NewRegistry(), offset: map[int32]int64{}, ready: map[string]*readiness{}}
+	e.met = prima.NewMetrics(e.reg)
+	e.sim = primasim.New(primasim.Options{Clock: now})
 	for _, sku := range skus {
-		if err := e.sim.Apply(primasim.Event{Type: "add_item", SKU: sku}); err != nil {
+		if err := e.sim.Apply(primasim.Event{Type: "add_item", SKU: sku, ClarusCode: ptr(codeOf(sku))}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.script = &script{sim: e.sim, calls: map[string]int{}}
 	srv := httptest.NewServer(e.script)
 	t.Cleanup(srv.Close)
+	direct := httptest.NewServer(e.sim)
+	t.Cleanup(direct.Close)
+	e.direct = direct.URL
 	e.cfg = testConfig(srv.URL)
 	e.cfg.DownAfter = 100 // tests about going down lower it
+	src, err := prima.NewSource(testConfig(e.direct), newClient(t, testConfig(e.direct)), e.serde,
+		prima.Options{Clock: clock, TransactionalID: "test-source"}, e.kopts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.Close)
+	e.src = src
 	return e
 }
 
-// start runs the sink until the test ends.
-func (e *sinkEnv) start() {
+func (e *sinkEnv) clk() prima.Clock {
+	if e.manual != nil {
+		return e.manual
+	}
+	return e.clock
+}
+
+// codeOf is the Clarus product code the env maps a Prima SKU to.
+func codeOf(sku string) string { return "C-" + strings.ReplaceAll(sku, "/", "-") }
+
+// pollPrima runs one source poll: Prima's items and levels reach Kafka.
+func (e *sinkEnv) pollPrima() prima.PollStats {
 	e.t.Helper()
-	api := newClient(e.t, e.cfg)
-	sink, err := prima.NewSink(e.cfg, api, e.serde, prima.Options{Clock: e.clock, Metrics: prima.NewMetrics(e.reg), Seed: 1}, e.kopts...)
+	st, err := e.src.Poll(context.Background())
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.levels += st.StockLevels
+	return st
+}
+
+// options are a component's, with its readiness recorded under name (the
+// last component started under that name).
+func (e *sinkEnv) options(name string) (prima.Options, *readiness) {
+	r := &readiness{}
+	e.ready[name] = r
+	return prima.Options{Clock: e.clk(), Metrics: e.met, Seed: 1, SetReady: r.set}, r
+}
+
+// start polls Prima's item master into Kafka and runs a sink until the
+// test ends or the returned stop is called.
+func (e *sinkEnv) start() (stop func()) {
+	e.t.Helper()
+	e.pollPrima()
+	return e.startSink()
+}
+
+// startSink runs a sink on what Kafka holds, polling nothing.
+func (e *sinkEnv) startSink() (stop func()) {
+	e.t.Helper()
+	o, r := e.options("sink")
+	sink, err := prima.NewSink(e.cfg, newClient(e.t, e.cfg), e.serde, o, e.kopts...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.run("sink", r, sink.Run)
+}
+
+// startParity runs the parity check until the test ends or the returned
+// stop is called.
+func (e *sinkEnv) startParity() (stop func()) {
+	e.t.Helper()
+	o, r := e.options("parity")
+	p, err := prima.NewParity(e.cfg, e.serde, o, e.kopts...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.run("parity", r, p.Run)
+}
+
+func (e *sinkEnv) run(name string, r *readiness, run func(context.Context) error) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- sink.Run(ctx) }()
-	e.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			e.t.Errorf("sink: %v", err)
-		}
-		sink.Close()
-	})
+	go func() { done <- run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				e.t.Errorf("%s: %v", name, err)
+			}
+			if r.ready() {
+				e.t.Errorf("%s still ready after Run returned: %v", name, r.history())
+			}
+		})
+	}
+	e.t.Cleanup(stop)
+	return stop
 }
 
 func command(ref, warehouse string, lines ...schemas.PrimaStockLine) schemas.PrimaStockCommand {
+	return commandAt(ref, warehouse, epoch, lines...)
+}
+
+// commandAt is a command of the Clarus levels as they were at asOf.
+func commandAt(ref, warehouse string, asOf time.Time, lines ...schemas.PrimaStockLine) schemas.PrimaStockCommand {
 	return schemas.PrimaStockCommand{
-		Meta:     schemas.Meta{EventID: "cmd:" + ref, Source: schemas.SourceLockstep, OccurredAt: epoch, IngestedAt: epoch},
-		BatchRef: ref, Warehouse: warehouse, AsOf: epoch, Lines: lines,
+		Meta:     schemas.Meta{EventID: "cmd:" + ref, Source: schemas.SourceLockstep, OccurredAt: asOf, IngestedAt: asOf},
+		BatchRef: ref, Warehouse: warehouse, AsOf: asOf, Lines: lines,
 	}
 }
 
+// line is a command line for the Clarus product the env maps sku to.
 func line(sku string, n int64) schemas.PrimaStockLine {
-	return schemas.PrimaStockLine{SKU: sku, Available: n}
+	return schemas.PrimaStockLine{SKU: codeOf(sku), Available: n}
+}
+
+// cline is a command line for a Clarus code as it is.
+func cline(code string, n int64) schemas.PrimaStockLine {
+	return schemas.PrimaStockLine{SKU: code, Available: n}
 }
 
 // produce writes commands keyed by warehouse, as the stock processor does.
@@ -196,31 +240,4 @@ func (e *sinkEnv) waitCommitted() {
 		}
 		return true
 	})
-}
-
-// metric reads a counter or gauge by name and label values.
-func (e *sinkEnv) metric(name string, labels ...string) float64 {
-	e.t.Helper()
-	mfs, err := e.reg.Gather()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i, lp := range m.GetLabel() {
-				if i >= len(labels) || lp.GetValue() != labels[i] {
-					continue next
-				}
-			}
-			if m.Counter != nil {
-				return m.Counter.GetValue()
-			}
-			return m.Gauge.GetValue()
-		}
-	}
-	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -140,18 +141,22 @@ func TestSinkParksAfterBudget(t *testing.T) {
 }
 
 // What can never succeed is parked at once: a record that is not a
-// command, and a batch Prima refuses (an unknown product).
+// command, and a batch Prima refuses (the item became non-stock in Prima
+// after the source last polled it, so the sink still maps it).
 func TestSinkParksPoisonAtOnce(t *testing.T) {
-	e := newSinkEnv(t, 1, "ST1/BLK/9")
+	e := newSinkEnv(t, 1, "ST1/BLK/9", "GC/50")
+	e.pollPrima()
+	mustApply(t, e.sim, primasim.Event{Type: "add_item", SKU: "GC/50", StockItem: ptr(false)})
 	e.produceRaw(&kgo.Record{Topic: schemas.TopicCmdPrimaStock, Key: []byte("WH1"), Value: []byte("not a command")})
-	e.produce(command("b-unknown", "WH1", line("NOPE/X", 1)))
-	e.start()
+	e.produce(command("b-refused", "WH1", line("GC/50", 1)))
+	stop := e.startSink()
 	e.waitCommitted()
+	stop()
 
 	dlq := committed(t, e.kopts, schemas.TopicDLQ)
 	drift := committed(t, e.kopts, schemas.TopicDrift)
 	if len(dlq) != 2 || len(drift) != 2 || !strings.HasPrefix(headers(dlq[0])[stream.HeaderDLQReason], "decode:") ||
-		!strings.Contains(headers(dlq[1])[stream.HeaderDLQReason], "unknown product NOPE") {
+		!strings.Contains(headers(dlq[1])[stream.HeaderDLQReason], "GC/50 is a non-stock item") {
 		t.Fatalf("DLQ %v, drift %v", dlq, drift)
 	}
 	if k := string(drift[0].Key); k != "push_failed:prima-stock:"+schemas.TopicCmdPrimaStock+"/0@0" {
@@ -159,6 +164,9 @@ func TestSinkParksPoisonAtOnce(t *testing.T) {
 	}
 	if e.script.Calls("StockLevelUpdate") != 1 || len(e.clock.Waits()) != 0 {
 		t.Fatalf("%d updates, waits %v", e.script.Calls("StockLevelUpdate"), e.clock.Waits())
+	}
+	if got := latestState[pushedJSON](t, e, schemas.TopicStockPushed); got["GC/50@WH1"].State != "failed" {
+		t.Fatalf("pushed record of the refused line: %+v", got["GC/50@WH1"])
 	}
 }
 
@@ -186,6 +194,9 @@ func TestSinkPausesWhileDown(t *testing.T) {
 
 	if !sawPaused.Load() || e.metric("lockstep_prima_sink_paused") != 0 {
 		t.Fatal("the sink did not pause while down, or did not resume")
+	}
+	if h := e.ready["sink"].history(); !slices.Equal(h, []bool{true, false, true}) {
+		t.Fatalf("readiness %v: want ready once joined, not while Prima is down, ready again", h)
 	}
 	// One send and one lookup failed (2 attempts), four probes failed,
 	// the fifth answered, then the send.
@@ -221,10 +232,11 @@ func TestSinkEndToEndUnderFaults(t *testing.T) {
 	if _, err := e.sim.RunScenario(primasim.Scenario{Seed: 8, Items: 120}); err != nil {
 		t.Fatal(err)
 	}
-	var skus []string
+	var items []primasim.Item
 	for _, it := range e.sim.State().Items {
-		skus = append(skus, it.SKU)
+		items = append(items, it)
 	}
+	e.pollPrima() // the item master reaches Kafka before the faults start
 	e.sim.SetFaults(primasim.Faults{Seed: 99, ErrorRate: 0.07, UnavailableRate: 0.05, ThrottleRate: 0.08,
 		TimeoutAfterWriteRate: 0.03, MalformedRate: 0.02, RetryAfterSeconds: 1})
 	e.cfg.MaxAttempts, e.cfg.DownAfter = 30, 6
@@ -236,15 +248,15 @@ func TestSinkEndToEndUnderFaults(t *testing.T) {
 	for i := range commands {
 		wh := fmt.Sprintf("WH%d", i%3+1)
 		var lines []schemas.PrimaStockLine
-		for _, j := range rng.Perm(len(skus))[:15] {
+		for _, j := range rng.Perm(len(items))[:15] {
 			n := rng.Int64N(200)
-			lines = append(lines, line(skus[j], n))
-			want[schemas.StockKey(skus[j], wh)] = n
+			lines = append(lines, cline(items[j].ClarusCode, n))
+			want[schemas.StockKey(items[j].SKU, wh)] = n
 		}
 		cmds = append(cmds, command(fmt.Sprintf("%s-%04d", wh, i), wh, lines...))
 	}
 	e.produce(cmds...)
-	e.start()
+	e.startSink()
 	e.waitCommitted()
 
 	st := e.sim.State()

@@ -21,7 +21,7 @@ import (
 // one Kafka transaction with its cursor on lockstep.source-cursors: a
 // restart resumes after the last committed page, with no gap and no
 // repeat. Prima documents no webhooks, so polling is all of its change
-// capture.
+// capture. A Source is used from one goroutine: Run, or Poll then Close.
 type Source struct {
 	cfg   Config
 	api   *Client
@@ -41,25 +41,29 @@ type PollStats struct {
 	Items, StockLevels, Pages int
 }
 
-// NewSource returns a source producing with a transactional client built
-// from kopts (seed brokers, TLS, SASL).
+// NewSource returns a source that will produce with a transactional client
+// built from kopts (seed brokers, TLS, SASL). It only validates; Run (or
+// the first Poll) connects.
 func NewSource(cfg Config, api *Client, serde *schemas.Serde, o Options, kopts ...kgo.Opt) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if api == nil || serde == nil {
+		return nil, errors.New("prima: source: needs a Prima client and a serde")
+	}
 	o = o.withDefaults()
-	s := &Source{cfg: cfg, api: api, serde: serde, kopts: slices.Clone(kopts), o: o,
+	return &Source{cfg: cfg, api: api, serde: serde, kopts: slices.Clone(kopts), o: o,
 		itemsTopic:  o.TopicPrefix + schemas.TopicItems,
 		levelsTopic: o.TopicPrefix + schemas.TopicPrimaStockLevels,
 		cursorTopic: o.TopicPrefix + schemas.TopicSourceCursors,
-	}
-	if err := s.newClient(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	}, nil
 }
 
-func (s *Source) newClient() error {
+// open makes the transactional producer unless one is open.
+func (s *Source) open() error {
+	if s.cl != nil {
+		return nil
+	}
 	cl, err := kgo.NewClient(append(slices.Clone(s.kopts),
 		kgo.TransactionalID(s.o.TransactionalID),
 		kgo.TransactionTimeout(time.Minute),
@@ -71,17 +75,36 @@ func (s *Source) newClient() error {
 	return nil
 }
 
-// Close closes the Kafka client.
-func (s *Source) Close() { s.cl.Close() }
+// Close closes the producer that Poll opened, for a caller that polls
+// without Run (tests, a one-off catch-up); Run closes its own. Closing
+// twice, or a source never polled, is harmless.
+func (s *Source) Close() {
+	if s.cl != nil {
+		s.cl.Close()
+		s.cl = nil
+	}
+	s.unload()
+}
+
+// unload forgets the cursors: they are read again, after fencing, before
+// the next page. The source is not ready until then.
+func (s *Source) unload() {
+	if s.loaded {
+		s.o.setReady(false)
+	}
+	s.loaded = false
+}
 
 // Cursors returns the committed cursors by key (after Poll or Run loaded
 // them).
 func (s *Source) Cursors() map[string]Cursor { return maps.Clone(s.cursors) }
 
-// Run polls every PollInterval until ctx ends. A failed poll is logged and
-// tried again at the next interval from the committed cursors; only a
-// fenced producer (another source took over) stops it.
+// Run opens the producer, polls every PollInterval until ctx ends, and
+// closes it. A failed poll is logged and tried again at the next interval
+// from the committed cursors; only a fenced producer (another source took
+// over) stops it.
 func (s *Source) Run(ctx context.Context) error {
+	defer s.Close()
 	for {
 		st, err := s.Poll(ctx)
 		switch {
@@ -116,13 +139,19 @@ func (s *Source) load(ctx context.Context) error {
 		return fmt.Errorf("prima: source: read cursors: %w", err)
 	}
 	s.cursors, s.loaded = cur, true
+	s.o.setReady(true)
 	s.o.Logger.Info("prima source cursors loaded", "items", cur[CursorKeyItems], "stock_levels", cur[CursorKeyStockLevels])
 	return nil
 }
 
 // Poll reads each feed until it is caught up, committing page by page.
+// Outside Run, the first Poll opens the producer and the caller releases
+// it with Close.
 func (s *Source) Poll(ctx context.Context) (PollStats, error) {
 	var st PollStats
+	if err := s.open(); err != nil {
+		return st, err
+	}
 	if err := s.load(ctx); err != nil {
 		return st, err
 	}
@@ -229,7 +258,7 @@ func (s *Source) commit(ctx context.Context, key string, next Cursor, recs []*kg
 	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := s.cl.EndTransaction(end, kgo.TryCommit); err != nil {
-		s.loaded = false // it may have committed: read the cursors again before going on
+		s.unload() // it may have committed: read the cursors again before going on
 		return s.fail(ctx, fmt.Errorf("prima: source: commit %s page: %w", key, err))
 	}
 	return nil
@@ -246,9 +275,8 @@ func (s *Source) fail(ctx context.Context, err error) error {
 	}
 	if aerr != nil {
 		s.o.Logger.Warn("prima source: abort failed; restarting the producer", "err", aerr)
-		s.cl.Close()
-		s.loaded = false
-		if nerr := s.newClient(); nerr != nil {
+		s.Close()
+		if nerr := s.open(); nerr != nil {
 			return errors.Join(err, nerr)
 		}
 	}

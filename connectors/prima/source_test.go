@@ -3,6 +3,8 @@ package prima_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +35,16 @@ func newSourceEnv(t *testing.T) *sourceEnv {
 
 func (e *sourceEnv) source(t *testing.T) *prima.Source {
 	t.Helper()
-	src, err := prima.NewSource(e.cfg, newClient(t, e.cfg), e.serde, prima.Options{Clock: e.clock}, e.kopts...)
+	return e.sourceReporting(t, nil)
+}
+
+func (e *sourceEnv) sourceReporting(t *testing.T, r *readiness) *prima.Source {
+	t.Helper()
+	o := prima.Options{Clock: e.clock}
+	if r != nil {
+		o.SetReady = r.set
+	}
+	src, err := prima.NewSource(e.cfg, newClient(t, e.cfg), e.serde, o, e.kopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,12 +183,14 @@ func TestSourceIgnoresAbortedPage(t *testing.T) {
 	}
 }
 
-// Run polls every PollInterval of the injected clock.
+// Run opens its producer, polls every PollInterval of the injected clock,
+// reports ready once its cursors are loaded, and closes what it opened:
+// not ready after it returns, and no Close to call.
 func TestSourceRunPollsEveryInterval(t *testing.T) {
 	e := newSourceEnv(t)
 	mustApply(t, e.sim, primasim.Event{Type: "add_item", SKU: "ST1/BLK/9"})
-	src := e.source(t)
-	defer src.Close()
+	var ready readiness
+	src := e.sourceReporting(t, &ready)
 	ctx, cancel := context.WithCancel(context.Background())
 	polls := 0
 	e.clock.setOnWait(func(time.Duration) {
@@ -198,6 +211,31 @@ func TestSourceRunPollsEveryInterval(t *testing.T) {
 	}
 	if n := len(committed(t, e.kopts, schemas.TopicItems)); n != 2 {
 		t.Fatalf("%d item events", n)
+	}
+	if h := ready.history(); !slices.Equal(h, []bool{true, false}) {
+		t.Fatalf("readiness %v, want ready once the cursors loaded, then not", h)
+	}
+}
+
+// Constructors only validate: no broker is contacted until Run or Poll,
+// and what they refuse names the setting.
+func TestConstructorsOnlyValidate(t *testing.T) {
+	cfg := prima.DefaultConfig()
+	unreachable := kgo.SeedBrokers("127.0.0.1:1")
+	serde := schemas.NewSerde(schemas.NewMemRegistry())
+	api := newClient(t, cfg)
+	if _, err := prima.NewSource(cfg, api, serde, prima.Options{}, unreachable); err != nil {
+		t.Fatalf("source: %v", err)
+	}
+	if _, err := prima.NewSink(cfg, api, serde, prima.Options{}, unreachable); err != nil {
+		t.Fatalf("sink: %v", err)
+	}
+	if _, err := prima.NewParity(cfg, serde, prima.Options{}, unreachable); err != nil {
+		t.Fatalf("parity: %v", err)
+	}
+	cfg.ParitySettle = cfg.PollInterval
+	if _, err := prima.NewParity(cfg, serde, prima.Options{}); err == nil || !strings.Contains(err.Error(), "LOCKSTEP_PRIMA_PARITY_SETTLE") {
+		t.Fatalf("a settle window no longer than the poll interval: %v", err)
 	}
 }
 

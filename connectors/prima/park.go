@@ -1,0 +1,123 @@
+package prima
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/processors/stream"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// What the sink does when Prima fails it: pause while Prima is down, park
+// what Prima will never take.
+
+// pause stops fetching while Prima is down; resume starts it again. The
+// sink is not ready meanwhile.
+func (s *Sink) pause() {
+	if s.paused {
+		return
+	}
+	s.paused = true
+	s.cl.PauseFetchPartitions(map[string][]int32{s.cmdTopic: s.ownedPartitions()})
+	s.o.Metrics.paused.Set(1)
+	s.o.setReady(false)
+	s.o.Logger.Warn("prima is down: fetching paused until a probe succeeds", "consecutive_failures", s.failures)
+}
+
+func (s *Sink) resume() {
+	if !s.paused {
+		return
+	}
+	s.paused = false
+	s.cl.ResumeFetchPartitions(s.cl.PauseFetchPartitions(nil))
+	s.o.Metrics.paused.Set(0)
+	s.o.setReady(true)
+	s.o.Logger.Info("prima is back: fetching resumed")
+}
+
+func (s *Sink) ownedPartitions() []int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ps []int32
+	for p := range s.owned {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	return ps
+}
+
+// pushFailedEvent opens a push_failed discrepancy for operations.
+func pushFailedEvent(now time.Time, id, warehouse, detail string) *schemas.DriftEvent {
+	ev := &schemas.DriftEvent{
+		Meta:          schemas.Meta{EventID: id + ":open", Source: schemas.SourceLockstep, OccurredAt: now, IngestedAt: now},
+		DiscrepancyID: id, Kind: schemas.DriftPushFailed, Owner: schemas.OwnerOperations, Status: schemas.DriftOpen, Detail: detail,
+	}
+	if warehouse != "" {
+		ev.Warehouse = &warehouse
+	}
+	return ev
+}
+
+// park puts rec in the DLQ with the reason and its coordinates, and opens a
+// push_failed drift event for operations, then commits rec's offset so the
+// sink moves on. cmd is nil when rec could not be decoded. Both records
+// carry ids derived from rec's coordinates, so parking the same record
+// twice (a crash between parking and committing) collapses downstream.
+func (s *Sink) park(ctx context.Context, rec *kgo.Record, cmd *schemas.PrimaStockCommand, attempts int, reason string) error {
+	now := s.o.Clock.Now().UTC()
+	coords := fmt.Sprintf("%s/%d@%d", rec.Topic, rec.Partition, rec.Offset)
+	dl := &schemas.DeadLetter{
+		Meta: schemas.Meta{EventID: "dlq:" + sinkStage + ":" + coords, Source: schemas.SourceLockstep,
+			OccurredAt: now, IngestedAt: now},
+		OriginalTopic: rec.Topic, OriginalPartition: rec.Partition, OriginalOffset: rec.Offset,
+		OriginalTimestamp: rec.Timestamp, OriginalKey: rec.Key, OriginalValue: rec.Value,
+		Reason: reason, Stage: sinkStage, FailedAt: now, Attempts: int32(attempts),
+	}
+	if dl.OriginalValue == nil {
+		dl.OriginalValue = []byte{}
+	}
+	for _, h := range rec.Headers {
+		dl.OriginalHeaders = append(dl.OriginalHeaders, schemas.Header{Key: h.Key, Value: h.Value})
+	}
+	value, err := s.serde.Encode(ctx, dl)
+	if err != nil {
+		s.o.Logger.Warn("prima sink: dead letter envelope failed; keeping the original bytes", "err", err)
+		value = rec.Value
+	}
+	headers := append(append(make([]kgo.RecordHeader, 0, len(rec.Headers)+5), rec.Headers...),
+		kgo.RecordHeader{Key: stream.HeaderDLQReason, Value: []byte(reason)},
+		kgo.RecordHeader{Key: stream.HeaderDLQStage, Value: []byte(sinkStage)},
+		kgo.RecordHeader{Key: stream.HeaderDLQTopic, Value: []byte(rec.Topic)},
+		kgo.RecordHeader{Key: stream.HeaderDLQPartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
+		kgo.RecordHeader{Key: stream.HeaderDLQOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
+	)
+	recs := []*kgo.Record{{Topic: s.dlqTopic, Key: rec.Key, Value: value, Headers: headers}}
+
+	drift := pushFailedEvent(now, "push_failed:prima-stock:"+coords, "",
+		fmt.Sprintf("Stock command at %s was not pushed to Prima (%s); it is parked in %s: re-drive it once Prima accepts it.",
+			coords, reason, s.dlqTopic))
+	if cmd != nil {
+		drift = pushFailedEvent(now, "push_failed:prima-stock:"+cmd.BatchRef, cmd.Warehouse,
+			fmt.Sprintf("Stock batch %s (%d lines, warehouse %s) was not pushed to Prima after %d attempts (%s); it is parked in %s at %s.",
+				cmd.BatchRef, len(cmd.Lines), cmd.Warehouse, attempts, reason, s.dlqTopic, coords))
+	}
+	dr, err := driftRecord(ctx, s.serde, s.driftTopic, drift)
+	if err != nil {
+		return fmt.Errorf("prima: sink: %w", err)
+	}
+	recs = append(recs, dr)
+
+	if err := s.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("prima: sink: park %s: %w", coords, err)
+	}
+	s.o.Metrics.parked.Inc()
+	s.o.Metrics.pushes.WithLabelValues("parked").Inc()
+	s.o.Logger.Warn("prima sink: command parked", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
+		"attempts", attempts, "reason", reason)
+	return s.commit(ctx, rec)
+}
