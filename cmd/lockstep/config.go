@@ -14,7 +14,11 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/lockstep-dev/lockstep/cmd/lockstep/internal/flows"
 	"github.com/lockstep-dev/lockstep/connectors/broker"
+	"github.com/lockstep-dev/lockstep/connectors/clarus"
+	"github.com/lockstep-dev/lockstep/connectors/prima"
+	"github.com/lockstep-dev/lockstep/processors/stock"
 )
 
 // envPrefix is the prefix of every setting; broker.EnvPrefix must extend it.
@@ -32,6 +36,17 @@ type Config struct {
 	LogLevel          string           `env:"LOG_LEVEL, default=info"`
 	LogFormat         string           `env:"LOG_FORMAT, default=text"`
 	ClickHouse        ClickHouseConfig `env:", prefix=CLICKHOUSE_"`
+	// Flows are the flows this instance runs (comma separated); empty runs
+	// every flow, so one process can do it all and a cluster can split.
+	Flows []string `env:"FLOWS"`
+	// InstanceID names this instance in transactional ids: unique among
+	// instances, stable across restarts (default: the host name).
+	InstanceID    string              `env:"INSTANCE_ID"`
+	LedgerEnabled bool                `env:"LEDGER_ENABLED, default=true"`
+	Webhook       flows.WebhookConfig `env:", prefix=WEBHOOK_"`
+	Clarus        clarus.Config       `env:", prefix=CLARUS_"`
+	Prima         prima.Config        `env:", prefix=PRIMA_"`
+	Stock         stock.Config        `env:", prefix="`
 }
 
 // ClickHouseConfig is the drift ledger's connection (native protocol).
@@ -118,6 +133,15 @@ func (c Config) Validate() error {
 	if ch.Password != "" && ch.PasswordFile != "" {
 		fail("CLICKHOUSE_PASSWORD", "and %sCLICKHOUSE_PASSWORD_FILE are both set; use one", envPrefix)
 	}
+	if c.Kafka.Partitions < 1 {
+		fail("KAFKA_PARTITIONS", "%d: want at least 1", c.Kafka.Partitions)
+	}
+	if err := c.Webhook.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Stock.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -137,6 +161,13 @@ func (c *Config) resolve() error {
 	}
 	if _, err := c.Kafka.Opts(); err != nil {
 		return err
+	}
+	if c.InstanceID == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			return fmt.Errorf("%sINSTANCE_ID: not set, and no host name to default to", envPrefix)
+		}
+		c.InstanceID = host
 	}
 	return nil
 }

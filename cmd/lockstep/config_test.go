@@ -10,10 +10,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/lockstep-dev/lockstep/cmd/lockstep/internal/flows"
 	"github.com/lockstep-dev/lockstep/connectors/broker"
+	"github.com/lockstep-dev/lockstep/connectors/clarus"
+	"github.com/lockstep-dev/lockstep/connectors/prima"
+	"github.com/lockstep-dev/lockstep/processors/stock"
 )
 
 func load(t *testing.T, env map[string]string) (Config, error) {
@@ -35,8 +40,9 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load() with an empty environment: %v", err)
 	}
+	host, _ := os.Hostname()
 	want := Config{
-		Kafka:     broker.Config{Brokers: []string{"127.0.0.1:19092"}, ClientID: "lockstep"},
+		Kafka:     broker.Config{Brokers: []string{"127.0.0.1:19092"}, ClientID: "lockstep", Partitions: 6, ReplicationFactor: -1},
 		StateDir:  ".data/state",
 		AdminAddr: "127.0.0.1:9464",
 		LogLevel:  "info",
@@ -44,6 +50,17 @@ func TestLoadDefaults(t *testing.T) {
 		ClickHouse: ClickHouseConfig{
 			Addr: "127.0.0.1:19000", Database: "lockstep", Username: "default",
 		},
+		InstanceID:    host,
+		LedgerEnabled: true,
+		Webhook:       flows.WebhookConfig{Addr: ":8090"},
+		Clarus: clarus.Config{
+			BaseURL: "http://127.0.0.1:8081", ClientID: "lockstep", Subdomain: "demo",
+			AutomationIDs: map[string]string{"101": "goods_out.completed", "102": "goods_in_receipt.completed",
+				"103": "stock_adjustment.positive", "104": "stock_adjustment.negative", "105": "stock.held", "106": "stock.released"},
+			SweepInterval: 5 * time.Minute, FullSweepInterval: time.Hour, PageSize: 100, WebhookMaxBytes: 1 << 20, RequestTimeout: 30 * time.Second,
+		},
+		Prima: prima.DefaultConfig(),
+		Stock: stock.Config{PushInterval: 5 * time.Minute, DedupeTTL: 168 * time.Hour, JournalWindow: 15 * time.Minute, FeedGapGrace: 2 * time.Minute},
 	}
 	if got, want := fmt.Sprintf("%+v", cfg), fmt.Sprintf("%+v", want); got != want {
 		t.Errorf("defaults:\n got %s\nwant %s", got, want)
@@ -160,11 +177,18 @@ func TestSettingNames(t *testing.T) {
 		"LOCKSTEP_KAFKA_TLS_ENABLED", "LOCKSTEP_KAFKA_TLS_CA_FILE", "LOCKSTEP_KAFKA_TLS_CERT_FILE",
 		"LOCKSTEP_KAFKA_TLS_KEY_FILE", "LOCKSTEP_KAFKA_TLS_SERVER_NAME", "LOCKSTEP_KAFKA_TLS_INSECURE_SKIP_VERIFY",
 		"LOCKSTEP_KAFKA_SASL_MECHANISM", "LOCKSTEP_KAFKA_SASL_USERNAME", "LOCKSTEP_KAFKA_SASL_PASSWORD",
-		"LOCKSTEP_KAFKA_SASL_PASSWORD_FILE",
+		"LOCKSTEP_KAFKA_SASL_PASSWORD_FILE", "LOCKSTEP_KAFKA_PARTITIONS", "LOCKSTEP_KAFKA_REPLICATION_FACTOR",
 		"LOCKSTEP_SCHEMA_REGISTRY_URL", "LOCKSTEP_STATE_DIR", "LOCKSTEP_ADMIN_ADDR",
 		"LOCKSTEP_LOG_LEVEL", "LOCKSTEP_LOG_FORMAT",
 		"LOCKSTEP_CLICKHOUSE_ADDR", "LOCKSTEP_CLICKHOUSE_DATABASE", "LOCKSTEP_CLICKHOUSE_USERNAME",
 		"LOCKSTEP_CLICKHOUSE_PASSWORD", "LOCKSTEP_CLICKHOUSE_PASSWORD_FILE",
+		"LOCKSTEP_FLOWS", "LOCKSTEP_INSTANCE_ID", "LOCKSTEP_LEDGER_ENABLED",
+		"LOCKSTEP_WEBHOOK_ADDR", "LOCKSTEP_WEBHOOK_TLS_CERT_FILE", "LOCKSTEP_WEBHOOK_TLS_KEY_FILE",
+	}
+	// The connectors' and processors' settings follow, pinned by their
+	// own packages' tests.
+	if len(names) > len(want) {
+		names = names[:len(want)]
 	}
 	if !slices.Equal(names, want) {
 		t.Errorf("settings:\n got %q\nwant %q", names, want)

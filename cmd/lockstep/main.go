@@ -30,7 +30,9 @@ Usage:
   lockstep <command>
 
 Commands:
-  run       run the processors and the admin endpoints until SIGINT/SIGTERM
+  run       run the flows in LOCKSTEP_FLOWS (default: all) and the admin endpoints until SIGINT/SIGTERM
+  demo      the stock flow end to end against the simulators, with an embedded Kafka, and its checks
+  sim       run the Clarus or Prima simulator: lockstep sim clarus|prima --addr HOST:PORT
   migrate   apply the drift ledger's ClickHouse migrations, print what was applied
   config    print the effective configuration (secrets redacted) and check it
   version   print the version
@@ -51,6 +53,13 @@ func execute(ctx context.Context, args []string, env envconfig.Lookuper, stdout,
 		return exitUsage
 	}
 	cmd, rest := args[0], args[1:]
+	// Commands with subcommands or flags of their own.
+	switch cmd {
+	case "demo":
+		return demoCommand(ctx, rest, stdout, stderr)
+	case "sim":
+		return simCommand(ctx, rest, env, stderr)
+	}
 	fs := flag.NewFlagSet("lockstep "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	if err := fs.Parse(rest); err != nil {

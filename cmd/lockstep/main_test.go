@@ -4,18 +4,25 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/lockstep-dev/lockstep/connectors/broker/brokertest"
+	"github.com/lockstep-dev/lockstep/connectors/clarus/clarussim"
+	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
 )
 
 func TestExecuteUsage(t *testing.T) {
@@ -96,9 +103,28 @@ func TestBinary(t *testing.T) {
 	})
 
 	t.Run("run until SIGTERM", func(t *testing.T) {
+		// The stock flow, as an operator runs it: the real broker, the two
+		// simulators as the systems, the ledger off (its own tests cover
+		// it), secrets from the environment.
+		seeds := brokertest.RealKafka(t)
 		const secret = "binary-test-secret"
+		const token = "binary-test-webhook-token"
+		csim, err := clarussim.New(clarussim.Config{ClientID: "lockstep", ClientSecret: secret, Subdomain: "demo", Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clarusSrv := httptest.NewServer(csim)
+		t.Cleanup(clarusSrv.Close)
+		primaSrv := httptest.NewServer(primasim.New(primasim.Options{Seed: 1}))
+		t.Cleanup(primaSrv.Close)
+		prefix := fmt.Sprintf("bin%d.", time.Now().UnixNano()%1e9)
 		cmd := exec.Command(bin, "run")
 		cmd.Env = lockstepEnv("LOCKSTEP_ADMIN_ADDR=127.0.0.1:0", "LOCKSTEP_LOG_FORMAT=json",
+			"LOCKSTEP_KAFKA_BROKERS="+strings.Join(seeds, ","), "LOCKSTEP_KAFKA_TOPIC_PREFIX="+prefix,
+			"LOCKSTEP_STATE_DIR="+t.TempDir(), "LOCKSTEP_INSTANCE_ID=binary-test", "LOCKSTEP_LEDGER_ENABLED=false",
+			"LOCKSTEP_WEBHOOK_ADDR=127.0.0.1:0",
+			"LOCKSTEP_CLARUS_BASE_URL="+clarusSrv.URL, "LOCKSTEP_CLARUS_CLIENT_SECRET="+secret,
+			"LOCKSTEP_CLARUS_WEBHOOK_TOKEN="+token, "LOCKSTEP_PRIMA_BASE_URL="+primaSrv.URL,
 			"LOCKSTEP_CLICKHOUSE_PASSWORD="+secret)
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
@@ -110,10 +136,10 @@ func TestBinary(t *testing.T) {
 		t.Cleanup(func() { _ = cmd.Process.Kill() })
 
 		// The admin address is only known from the log, as port 0 was asked.
-		var logs bytes.Buffer
+		var logs syncBuffer
 		lines := bufio.NewScanner(io.TeeReader(stderr, &logs))
 		var addr string
-		deadline := time.AfterFunc(10*time.Second, func() { _ = cmd.Process.Kill() })
+		deadline := time.AfterFunc(30*time.Second, func() { _ = cmd.Process.Kill() })
 		for addr == "" && lines.Scan() {
 			var rec struct{ Msg, Addr string }
 			if json.Unmarshal(lines.Bytes(), &rec) == nil && rec.Msg == "admin server listening" {
@@ -124,6 +150,10 @@ func TestBinary(t *testing.T) {
 		if addr == "" {
 			t.Fatalf("no admin address in the log:\n%s", logs.String())
 		}
+		go func() { _, _ = io.Copy(io.Discard, io.TeeReader(stderr, &logs)) }()
+		// Ready once every component of every flow is: joined, restored,
+		// cursors read, webhook listener up.
+		waitReadyz(t, "http://"+addr+"/readyz", &logs)
 
 		for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200} {
 			resp, err := http.Get("http://" + addr + path)
@@ -139,11 +169,10 @@ func TestBinary(t *testing.T) {
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		_, _ = io.Copy(&logs, stderr) // the rest of the log, before Wait closes the pipe
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("run after SIGTERM = %v, want exit 0\n%s", err, logs.String())
 		}
-		for _, want := range []string{"no processors are enabled yet", `"msg":"shutting down"`, `"msg":"lockstep stopped"`} {
+		for _, want := range []string{`"msg":"processor started"`, `"msg":"shutting down"`, `"msg":"lockstep stopped"`} {
 			if !strings.Contains(logs.String(), want) {
 				t.Errorf("log lacks %q:\n%s", want, logs.String())
 			}
@@ -152,4 +181,43 @@ func TestBinary(t *testing.T) {
 			t.Errorf("secret in the log:\n%s", logs.String())
 		}
 	})
+}
+
+// syncBuffer is a bytes.Buffer safe for the log copier and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitReadyz(t *testing.T, url string, logs *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz still %d after 90s: %s\n%s", resp.StatusCode, body, logs.String())
+			}
+		} else if time.Now().After(deadline) {
+			t.Fatalf("/readyz: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a child process, not timing a test
+	}
 }

@@ -10,12 +10,18 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sethvargo/go-envconfig"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lockstep-dev/lockstep/cmd/lockstep/internal/admin"
+	"github.com/lockstep-dev/lockstep/cmd/lockstep/internal/flows"
+	"github.com/lockstep-dev/lockstep/schemas"
 )
 
 // component is a long-running part of the process: a processor, a source, a
@@ -25,30 +31,86 @@ type component interface {
 	Run(ctx context.Context) error
 }
 
-// readiness is what components report readiness to: Add(name) returns the
-// func(ready bool) a component calls once restored, and again if it falls
-// back (e.g. restoring after a rebalance).
+// runFunc adapts a flow component's Run to component.
+type runFunc func(ctx context.Context) error
+
+func (f runFunc) Run(ctx context.Context) error { return f(ctx) }
+
+// readiness is what components report readiness to.
 type readiness = admin.Readiness
 
-// components builds the process's components from the configuration.
-//
-// ---- WIRING POINT (the lead fills this in) ----
-// Build each processor, source and sink here and return it. Every component:
-//   - builds its Kafka client from cfg.Kafka.Opts() plus its own options
-//     (consumer group, transactional id), with topic names through
-//     cfg.Kafka.Topic(name);
-//   - registers its metrics on reg (never the global registry);
-//   - calls ready.Add("<name>") once, here, and flips the returned func to
-//     true when it has restored its state and is processing;
-//   - logs through slog.Default(), which runCommand has set to the
-//     configured logger (add a *slog.Logger parameter if one per component
-//     is preferred).
-//
-// Resources that need closing after the components stop are closed by the
-// component's own Run before it returns. An error here aborts start-up
-// before anything runs.
-func components(ctx context.Context, cfg Config, reg prometheus.Registerer, ready *readiness) ([]component, error) {
-	return nil, nil
+// components builds the process's components from the configuration: it
+// creates the topics (one place, with their policies), opens the schema
+// registry (a real one, or the embedded one on the same cluster) and wires
+// the flows named in LOCKSTEP_FLOWS through the flow registry. cleanup
+// closes what is shared by the components, after they have all stopped.
+func components(ctx context.Context, cfg Config, reg prometheus.Registerer, ready *readiness) ([]component, func(), error) {
+	kopts, err := cfg.Kafka.Opts()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ensureTopics(ctx, cfg, kopts); err != nil {
+		return nil, nil, err
+	}
+	serde, closeRegistry, err := openSerde(ctx, cfg, kopts)
+	if err != nil {
+		return nil, nil, err
+	}
+	deps := &flows.Deps{
+		Kafka: kopts, TopicPrefix: cfg.Kafka.TopicPrefix, Serde: serde, Registerer: reg,
+		Ready: ready.Add, Logger: slog.Default(), StateDir: cfg.StateDir,
+		Settings: flowSettings(cfg),
+	}
+	fcs, err := flows.Build(cfg.Flows, deps)
+	if err != nil {
+		closeRegistry()
+		return nil, nil, err
+	}
+	comps := make([]component, len(fcs))
+	for i, c := range fcs {
+		comps[i] = runFunc(c.Run)
+	}
+	return comps, closeRegistry, nil
+}
+
+// flowSettings is the flows' part of the configuration.
+func flowSettings(cfg Config) flows.Settings {
+	return flows.Settings{
+		Clarus: cfg.Clarus, Prima: cfg.Prima, Stock: cfg.Stock, Webhook: cfg.Webhook,
+		InstanceID: cfg.InstanceID,
+		Ledger:     flows.LedgerConfig{Enabled: cfg.LedgerEnabled, Conn: ledgerConfig(cfg.ClickHouse)},
+	}
+}
+
+func ensureTopics(ctx context.Context, cfg Config, kopts []kgo.Opt) error {
+	cl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return flows.EnsureTopics(ctx, cl, flows.TopicOptions{
+		Prefix: cfg.Kafka.TopicPrefix, Partitions: cfg.Kafka.Partitions, Replication: cfg.Kafka.ReplicationFactor,
+	})
+}
+
+// openSerde connects to the configured schema registry, or starts the
+// embedded one, which keeps its schemas in the cluster's _schemas topic.
+func openSerde(ctx context.Context, cfg Config, kopts []kgo.Opt) (*schemas.Serde, func(), error) {
+	if cfg.SchemaRegistryURL != "" {
+		rc, err := schemas.NewRegistryClient(sr.URLs(cfg.SchemaRegistryURL))
+		if err != nil {
+			return nil, nil, err
+		}
+		return schemas.NewSerde(rc), func() {}, nil
+	}
+	r, err := schemas.NewEmbeddedRegistry(ctx, kopts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	slog.Default().Info("embedded schema registry", "url", r.URL())
+	return schemas.NewSerde(r), r.Close, nil
 }
 
 // runCommand loads the configuration, then serves the admin endpoints and
@@ -73,7 +135,7 @@ func runCommand(ctx context.Context, env envconfig.Lookuper, stderr io.Writer) i
 }
 
 // buildFunc is the signature of components, a parameter of run for tests.
-type buildFunc func(ctx context.Context, cfg Config, reg prometheus.Registerer, ready *readiness) ([]component, error)
+type buildFunc func(ctx context.Context, cfg Config, reg prometheus.Registerer, ready *readiness) ([]component, func(), error)
 
 // run is the process proper, separated from flag and config handling: it
 // serves the admin endpoints and runs what build returns until the signal or
@@ -110,13 +172,16 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, build buildFunc) err
 	if err != nil {
 		return err
 	}
-	comps, err := build(ctx, cfg, reg, ready)
+	comps, cleanup, err := build(ctx, cfg, reg, ready)
 	if err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("build components: %w", err)
 	}
+	if cleanup != nil {
+		defer cleanup()
+	}
 	if len(comps) == 0 {
-		log.Info("no processors are enabled yet; serving the admin endpoints only")
+		log.Warn("no component to run: /readyz stays 503", "flows", cfg.Flows)
 	}
 
 	g, gctx := errgroup.WithContext(ctx)

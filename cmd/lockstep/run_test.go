@@ -11,9 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-type componentFunc func(ctx context.Context) error
-
-func (f componentFunc) Run(ctx context.Context) error { return f(ctx) }
+type componentFunc = runFunc
 
 func testConfig(t *testing.T) Config {
 	t.Helper()
@@ -47,7 +45,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	started := make(chan struct{})
 	var sawCancel bool
-	done := runAsync(ctx, t, func(_ context.Context, _ Config, reg prometheus.Registerer, ready *readiness) ([]component, error) {
+	done := runAsync(ctx, t, func(_ context.Context, _ Config, reg prometheus.Registerer, ready *readiness) ([]component, func(), error) {
 		setReady := ready.Add("test")
 		reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "lockstep_run_test_total", Help: "t"}))
 		return []component{componentFunc(func(ctx context.Context) error {
@@ -56,7 +54,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 			<-ctx.Done()
 			sawCancel = true
 			return ctx.Err() // returning ctx.Err() on shutdown is not a failure
-		})}, nil
+		})}, nil, nil
 	})
 	<-started
 	cancel()
@@ -71,11 +69,11 @@ func TestRunStopsOnCancel(t *testing.T) {
 func TestRunStopsOnComponentError(t *testing.T) {
 	boom := errors.New("boom")
 	var otherStopped bool
-	done := runAsync(t.Context(), t, func(context.Context, Config, prometheus.Registerer, *readiness) ([]component, error) {
+	done := runAsync(t.Context(), t, func(context.Context, Config, prometheus.Registerer, *readiness) ([]component, func(), error) {
 		return []component{
 			componentFunc(func(context.Context) error { return boom }),
 			componentFunc(func(ctx context.Context) error { <-ctx.Done(); otherStopped = true; return nil }),
-		}, nil
+		}, nil, nil
 	})
 	if err := wait(t, done); !errors.Is(err, boom) {
 		t.Fatalf("run() = %v, want %v", err, boom)
@@ -97,7 +95,9 @@ func TestRunBuildErrorReleasesAdminPort(t *testing.T) {
 
 	bad := errors.New("no such processor")
 	err = run(t.Context(), cfg, slog.New(slog.DiscardHandler),
-		func(context.Context, Config, prometheus.Registerer, *readiness) ([]component, error) { return nil, bad })
+		func(context.Context, Config, prometheus.Registerer, *readiness) ([]component, func(), error) {
+			return nil, nil, bad
+		})
 	if !errors.Is(err, bad) {
 		t.Fatalf("run() = %v, want %v", err, bad)
 	}

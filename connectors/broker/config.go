@@ -37,6 +37,11 @@ type Config struct {
 	TopicPrefix string     `env:"TOPIC_PREFIX"`
 	TLS         TLSConfig  `env:", prefix=TLS_"`
 	SASL        SASLConfig `env:", prefix=SASL_"`
+	// Partitions and ReplicationFactor size the topics lockstep creates
+	// when they are missing (-1: the broker's default replication).
+	// Co-partitioned inputs need one count, hence one setting.
+	Partitions        int32 `env:"PARTITIONS, default=6"`
+	ReplicationFactor int16 `env:"REPLICATION_FACTOR, default=-1"`
 }
 
 // TLSConfig configures TLS to the brokers.

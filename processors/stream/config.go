@@ -36,8 +36,18 @@ type Config struct {
 	// production). Nil, or an encoding error, keeps the original bytes as
 	// the value; the headers carry reason and coordinates either way.
 	EncodeDeadLetter func(context.Context, DeadLetter) ([]byte, error)
-	// MaxBatch is the most records handled in one transaction (default 1000).
+	// MaxBatch is the most input records handled in one transaction
+	// (default 20,000). A transaction ends at MaxBatch records or at
+	// CommitInterval, whichever comes first.
 	MaxBatch int
+	// CommitInterval is how long after the previous transaction ended the
+	// next one commits at the latest (default 100ms, as Kafka Streams'
+	// commit.interval.ms under exactly-once): the runtime keeps polling
+	// into the open transaction until then or until MaxBatch. After an
+	// idle spell longer than CommitInterval the first records commit at
+	// once. It bounds the latency that batching adds, and must be below
+	// TransactionTimeout.
+	CommitInterval time.Duration
 	// TimerTick bounds how long the loop waits for records before checking
 	// timers (default 1s).
 	TimerTick time.Duration
@@ -55,6 +65,10 @@ type Config struct {
 	// during restore (default 10,000): a crash mid-restore resumes from the
 	// last chunk.
 	RestoreChunk int
+	// SetReady, if set, is told when the processor becomes ready (joined,
+	// every owned partition restored) and when it stops being so (a
+	// rebalance restoring, shutdown): /readyz aggregates it.
+	SetReady func(ready bool)
 	// OnOwnership, if set, is told when this instance starts owning a
 	// partition (after its restore) and stops (on revoke or loss).
 	OnOwnership func(partition int32, owned bool)
@@ -72,7 +86,10 @@ func (c *Config) EnsureDefaults() {
 		c.DLQTopic = "lockstep.dlq"
 	}
 	if c.MaxBatch <= 0 {
-		c.MaxBatch = 1000
+		c.MaxBatch = 20_000
+	}
+	if c.CommitInterval <= 0 {
+		c.CommitInterval = 100 * time.Millisecond
 	}
 	if c.TimerTick <= 0 {
 		c.TimerTick = time.Second
@@ -110,6 +127,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TransactionTimeout < time.Second {
 		return fmt.Errorf("stream: transaction timeout %s is below 1s", c.TransactionTimeout)
+	}
+	if c.CommitInterval >= c.TransactionTimeout {
+		return fmt.Errorf("stream: commit interval %s is not below the transaction timeout %s", c.CommitInterval, c.TransactionTimeout)
 	}
 	return nil
 }

@@ -29,7 +29,9 @@ func (c *Context) Context() context.Context { return c.ctx }
 // Partition is the partition of the record or timer being handled.
 func (c *Context) Partition() int32 { return c.partition }
 
-// Now is the injected clock's time at the start of the batch.
+// Now is the injected clock's time when the record being handled was
+// polled, or when the timer being fired fell due was checked. A
+// transaction spans several polls, so its records may see different times.
 func (c *Context) Now() time.Time { return c.now }
 
 // Get reads key from store as this batch sees it. The returned slice must

@@ -11,12 +11,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// loop is the processing loop: poll a batch, handle it and the timers that
-// fell due into the overlay, produce outputs and changelog records, commit
-// the transaction with the consumed offsets, then apply the overlay.
+// loop is the processing loop. A transaction starts with the first poll
+// that returns records (or finds timers due) and keeps polling while it
+// stays open: it ends once it holds MaxBatch records or CommitInterval has
+// passed since the previous transaction ended, whichever comes first (so
+// after an idle spell the first records commit at once). Then the timers
+// that fell due are handled, the changelog records of every dirty key are
+// produced, the transaction commits with the consumed offsets, and only
+// then is the overlay applied to Pebble.
 func (p *Processor) loop(ctx context.Context) error {
 	promise := p.produced.promise(p.changelog)
-	var recs []*kgo.Record
+	lastEnd := time.Now()
 	for {
 		if err := p.fatalErr(); err != nil {
 			return err
@@ -29,32 +34,47 @@ func (p *Processor) loop(ctx context.Context) error {
 				return err
 			}
 		}
-		pollCtx, cancel := context.WithTimeout(ctx, p.cfg.TimerTick)
-		fetches := p.sess.PollRecords(pollCtx, p.cfg.MaxBatch)
-		cancel()
-		if fetches.IsClientClosed() {
+		recs, closed := p.poll(ctx, p.cfg.TimerTick, p.cfg.MaxBatch)
+		if closed {
 			return nil
 		}
-		fetches.EachError(func(t string, part int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-				p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
+		if len(recs) == 0 {
+			due, err := p.dueTimers(p.cfg.Clock())
+			if err != nil {
+				return err
 			}
-		})
-		recs = recs[:0]
-		fetches.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
-		p.observeLag(fetches)
-		now := p.cfg.Clock()
-		due, err := p.dueTimers(now)
+			if len(due) == 0 {
+				continue
+			}
+		}
+		err := p.transact(ctx, recs, lastEnd.Add(p.cfg.CommitInterval), promise)
+		lastEnd = time.Now()
 		if err != nil {
 			return err
 		}
-		if len(recs) == 0 && len(due) == 0 {
-			continue
-		}
-		if err := p.transact(ctx, recs, due, now, promise); err != nil {
-			return err
-		}
 	}
+}
+
+// poll returns up to max records, waiting at most wait for the first ones;
+// closed reports that the client was closed. The slice is reused by the
+// next poll.
+func (p *Processor) poll(ctx context.Context, wait time.Duration, max int) (recs []*kgo.Record, closed bool) {
+	pollCtx, cancel := context.WithTimeout(ctx, wait)
+	fetches := p.sess.PollRecords(pollCtx, max)
+	cancel()
+	if fetches.IsClientClosed() {
+		return nil, true
+	}
+	fetches.EachError(func(t string, part int32, err error) {
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
+		}
+	})
+	recs = p.polled[:0]
+	fetches.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+	p.polled = recs
+	p.observeLag(fetches)
+	return recs, false
 }
 
 // rearmRevokes ends an empty transaction. GroupTransactSession reports
@@ -75,18 +95,45 @@ func (p *Processor) rearmRevokes(ctx context.Context) error {
 	return nil
 }
 
-// transact runs one batch in one transaction.
-func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, due []dueTimer, now time.Time, promise func(*kgo.Record, error)) error {
+// transact runs one transaction: recs (already polled), then further polls
+// until the transaction holds MaxBatch records or deadline passes, then the
+// timers due. It stops polling early on shutdown, on a fatal error, after a
+// revoke (End would abort anyway) and after a produce error. The session
+// is polled, begun and ended from this goroutine only, never concurrently.
+func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, deadline time.Time, promise func(*kgo.Record, error)) error {
 	if err := p.sess.Begin(); err != nil {
 		return fmt.Errorf("stream: %s: begin: %w", p.topo.Name, err)
 	}
 	p.produced.reset()
-	hctx := &Context{ctx: ctx, p: p, now: now}
+	p.stamps = p.stamps[:0]
+	hctx := &Context{ctx: ctx, p: p}
 	// Records are produced with a context that shutdown does not cancel: a
 	// record refused for a cancelled context is simply not in the
 	// transaction, and committing the rest would lose it.
 	pctx := context.WithoutCancel(ctx)
-	ok, err := p.handleBatch(hctx, pctx, recs, due, promise)
+	var err error
+	for {
+		hctx.now = p.cfg.Clock()
+		if err = p.handleRecords(hctx, pctx, recs, promise); err != nil {
+			break
+		}
+		for _, r := range recs {
+			p.stamps = append(p.stamps, r.Timestamp)
+		}
+		n := len(p.stamps)
+		if n >= p.cfg.MaxBatch || !time.Now().Before(deadline) ||
+			ctx.Err() != nil || p.fatalErr() != nil || p.rearm.Load() || p.produced.failed() {
+			break
+		}
+		var closed bool
+		if recs, closed = p.poll(ctx, time.Until(deadline), p.cfg.MaxBatch-n); closed {
+			break
+		}
+	}
+	if err == nil {
+		hctx.now = p.cfg.Clock()
+		err = p.handleTimersAndChangelog(hctx, pctx, promise)
+	}
 	if errors.Is(err, ErrFailpoint) {
 		return err
 	}
@@ -95,7 +142,7 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, due []dueT
 	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.TransactionTimeout)
 	defer cancel()
 	try := kgo.TryCommit
-	if err != nil || !ok || p.produced.failed() {
+	if err != nil || p.produced.failed() {
 		try = kgo.TryAbort
 	}
 	committed, endErr := p.sess.End(endCtx, try)
@@ -113,14 +160,11 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, due []dueT
 		if endErr != nil {
 			return fmt.Errorf("stream: %s: end transaction: %w", p.topo.Name, endErr)
 		}
-		p.log.Info("transaction aborted; batch will be re-polled", "records", len(recs), "produce_err", p.produced.err)
+		p.log.Info("transaction aborted; its records will be re-polled", "records", len(p.stamps), "produce_err", p.produced.err)
 		return nil
 	}
-	p.m.transactions.WithLabelValues(p.topo.Name, "committed").Inc()
-	p.log.Debug("transaction committed", "records", len(recs), "timers", len(due), "changelog", p.overlay.Len())
-	for t, n := range p.produced.outs {
-		p.m.recordsOut.WithLabelValues(p.topo.Name, t).Add(float64(n))
-	}
+	p.observeCommit(time.Now())
+	p.log.Debug("transaction committed", "records", len(p.stamps), "changelog", p.overlay.Len())
 	if err := p.cfg.failpoint(FailAfterCommit); err != nil {
 		return err
 	}
@@ -133,33 +177,54 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, due []dueT
 	return p.overlay.Apply(cps)
 }
 
-// handleBatch handles records and timers into the overlay and produces
-// outputs and changelog records. ok is false when the batch must abort
-// (a produce failed); err is a handler error that stops the processor.
-func (p *Processor) handleBatch(hctx *Context, pctx context.Context, recs []*kgo.Record, due []dueTimer, promise func(*kgo.Record, error)) (ok bool, err error) {
+// observeCommit counts a committed transaction and times each of its
+// records from its timestamp to the commit.
+func (p *Processor) observeCommit(at time.Time) {
+	p.m.transactions.WithLabelValues(p.topo.Name, "committed").Inc()
+	p.m.transactionRecords.WithLabelValues(p.topo.Name).Observe(float64(len(p.stamps)))
+	for t, n := range p.produced.outs {
+		p.m.recordsOut.WithLabelValues(p.topo.Name, t).Add(float64(n))
+	}
+	lat := p.m.commitLatency.WithLabelValues(p.topo.Name)
+	for _, ts := range p.stamps {
+		lat.Observe(max(at.Sub(ts).Seconds(), 0))
+	}
+}
+
+// handleRecords handles one poll's records into the overlay and produces
+// their outputs. A handler's error aborts the transaction; a failpoint's
+// leaves it open, as a crash would.
+func (p *Processor) handleRecords(hctx *Context, pctx context.Context, recs []*kgo.Record, promise func(*kgo.Record, error)) error {
 	half := len(recs) / 2
 	for i, rec := range recs {
 		if i == half && len(recs) > 1 {
 			if err := p.cfg.failpoint(FailMidBatch); err != nil {
-				return false, err
+				return err
 			}
 		}
 		if err := p.handleRecord(hctx, pctx, rec, promise); err != nil {
-			return false, err
+			return err
 		}
+	}
+	return nil
+}
+
+// handleTimersAndChangelog fires the timers due at hctx.now and produces a
+// changelog record for every key the transaction changed.
+func (p *Processor) handleTimersAndChangelog(hctx *Context, pctx context.Context, promise func(*kgo.Record, error)) error {
+	due, err := p.dueTimers(hctx.now)
+	if err != nil {
+		return err
 	}
 	for _, t := range due {
 		if err := p.fireTimer(hctx, pctx, t, promise); err != nil {
-			return false, err
+			return err
 		}
 	}
-	if err := p.overlay.Each(func(part int32, key, value []byte) error {
+	return p.overlay.Each(func(part int32, key, value []byte) error {
 		p.sess.Produce(pctx, &kgo.Record{Topic: p.changelog, Partition: part, Key: key, Value: value}, promise)
 		return nil
-	}); err != nil {
-		return false, err
-	}
-	return true, nil
+	})
 }
 
 func (p *Processor) handleRecord(hctx *Context, pctx context.Context, rec *kgo.Record, promise func(*kgo.Record, error)) error {

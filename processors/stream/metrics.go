@@ -16,6 +16,11 @@ type Metrics struct {
 	restoreRecords   *prometheus.CounterVec
 	handlerSeconds   *prometheus.HistogramVec
 	ready            *prometheus.GaugeVec
+	// commitLatency times each input record from its timestamp to the
+	// commit of the transaction that handled it; transactionRecords is how
+	// many input records each committed transaction held.
+	commitLatency      *prometheus.HistogramVec
+	transactionRecords *prometheus.HistogramVec
 }
 
 // NewMetrics registers the runtime's metrics on reg (never the global
@@ -50,10 +55,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "lockstep_ready", Help: "1 once the processor has restored its assigned partitions and is processing.",
 		}, []string{"processor"}),
+		commitLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "lockstep_commit_latency_seconds", Help: "Per input record, the time from its timestamp to the commit of the transaction that handled it.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17), // 1ms .. 65s
+		}, []string{"processor"}),
+		transactionRecords: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "lockstep_transaction_records", Help: "Input records per committed transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 10), // 1 .. 262,144
+		}, []string{"processor"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.recordsIn, m.recordsOut, m.transactions, m.dlq, m.lag,
-			m.restoreRemaining, m.restoreRecords, m.handlerSeconds, m.ready)
+			m.restoreRemaining, m.restoreRecords, m.handlerSeconds, m.ready,
+			m.commitLatency, m.transactionRecords)
 	}
 	return m
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/lockstep-dev/lockstep/state"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -40,6 +41,8 @@ type Processor struct {
 	rearm    atomic.Bool // a revoke was reported: end an empty transaction before the next batch
 	applyMu  sync.Mutex
 	produced producedOffsets
+	stamps   []time.Time   // timestamps of the open transaction's records
+	polled   []*kgo.Record // the last poll's records (a reused buffer)
 }
 
 // New validates cfg and prepares a processor; opts are the Kafka connection
@@ -67,6 +70,19 @@ func New(cfg Config, opts ...kgo.Opt) (*Processor, error) {
 	return p, nil
 }
 
+// setReady records readiness for Ready, the metric and Config.SetReady.
+func (p *Processor) setReady(ok bool) {
+	p.ready.Store(ok)
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	p.m.ready.WithLabelValues(p.topo.Name).Set(v)
+	if p.cfg.SetReady != nil {
+		p.cfg.SetReady(ok)
+	}
+}
+
 // Ready reports whether the processor has joined its group and restored
 // every partition it owns; /readyz uses it.
 func (p *Processor) Ready() bool { return p.ready.Load() }
@@ -75,6 +91,12 @@ func (p *Processor) Ready() bool { return p.ready.Load() }
 // flight ends, the member leaves the group, the store closes) or an
 // unrecoverable error occurs.
 func (p *Processor) Run(ctx context.Context) (err error) {
+	// Run may be called again after it returned (a supervisor restarting
+	// a crashed processor): nothing of the previous run carries over.
+	p.mu.Lock()
+	p.owned, p.fatal, p.stopping = make(map[int32]bool), nil, false
+	p.mu.Unlock()
+	p.rearm.Store(false)
 	ctx, p.cancel = context.WithCancel(ctx)
 	defer p.cancel()
 	adminCl, err := kgo.NewClient(p.opts...)
@@ -83,7 +105,7 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 	}
 	defer adminCl.Close()
 	p.admin = kadm.NewClient(adminCl)
-	if _, p.topicID, err = p.prepareTopics(ctx, p.admin); err != nil {
+	if _, p.topicID, err = p.prepareTopics(ctx, adminCl, p.admin); err != nil {
 		return err
 	}
 
@@ -144,8 +166,7 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 	p.stopping = true
 	p.mu.Unlock()
 	p.onRevoked(ctx, nil, map[string][]int32{"": p.ownedPartitions()})
-	p.ready.Store(false)
-	p.m.ready.WithLabelValues(p.topo.Name).Set(0)
+	p.setReady(false)
 	if err != nil {
 		return err
 	}

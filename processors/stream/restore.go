@@ -17,8 +17,7 @@ import (
 // starts fetching them: franz-go calls it before fetching offsets for the
 // new assignment, and keeps heartbeating meanwhile.
 func (p *Processor) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
-	p.ready.Store(false)
-	p.m.ready.WithLabelValues(p.topo.Name).Set(0)
+	p.setReady(false)
 	var parts []int32
 	seen := map[int32]bool{}
 	for _, ps := range assigned {
@@ -77,8 +76,7 @@ func (p *Processor) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[
 		}
 	}
 	p.log.Info("partitions assigned", "partitions", parts, "restored_records", n, "restore_took", time.Since(start).Round(time.Millisecond))
-	p.ready.Store(true)
-	p.m.ready.WithLabelValues(p.topo.Name).Set(1)
+	p.setReady(true)
 }
 
 func (p *Processor) onRevoked(_ context.Context, cl *kgo.Client, revoked map[string][]int32) {

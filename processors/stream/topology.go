@@ -99,8 +99,9 @@ type Failpoint string
 
 // The failpoints.
 const (
-	// FailMidBatch fires after half of a batch's records were handled and
-	// produced, before the transaction ends.
+	// FailMidBatch fires after half of one poll's records were handled
+	// and produced, before the transaction ends (a transaction spans one
+	// or more polls, so it can fire in any of them).
 	FailMidBatch Failpoint = "mid-batch"
 	// FailAfterCommit fires after the Kafka transaction committed and
 	// before the overlay reaches Pebble.

@@ -61,10 +61,9 @@ func TestEndpoints(t *testing.T) {
 	counter := prometheus.NewCounter(prometheus.CounterOpts{Name: "lockstep_test_events_total", Help: "test"})
 	reg.MustRegister(counter)
 	counter.Add(3)
+	base, stop := startServer(t, reg, ready, slog.New(slog.DiscardHandler))
 	setStock := ready.Add("stock")
 	setOrders := ready.Add("orders")
-
-	base, stop := startServer(t, reg, ready, slog.New(slog.DiscardHandler))
 
 	if code, body := get(t, base+"/healthz"); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
 		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
@@ -118,10 +117,12 @@ func TestEndpoints(t *testing.T) {
 	}
 }
 
-func TestReadyWithoutChecks(t *testing.T) {
+// A process that runs nothing is not ready (issue 6: docker-compose showed
+// a ready lockstep that did nothing).
+func TestNotReadyWithoutComponents(t *testing.T) {
 	base, _ := startServer(t, NewRegistry(), NewReadiness(nil), slog.New(slog.DiscardHandler))
-	if code, _ := get(t, base+"/readyz"); code != http.StatusOK {
-		t.Errorf("/readyz with no checks = %d, want 200", code)
+	if code, _ := get(t, base+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with no components = %d, want 503", code)
 	}
 }
 

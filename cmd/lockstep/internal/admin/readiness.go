@@ -51,12 +51,19 @@ func (r *Readiness) Add(name string) func(ready bool) {
 	}
 }
 
+// NoComponents is what NotReady lists while nothing is registered: a
+// process that runs nothing is not doing its job, whatever else is fine.
+const NoComponents = "no components are running"
+
 // NotReady lists, sorted, the components that are not ready; empty means
 // the process is ready.
 func (r *Readiness) NotReady() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var names []string
+	if len(r.ready) == 0 {
+		return []string{NoComponents}
+	}
+	names := []string{}
 	for name, ok := range r.ready {
 		if !ok {
 			names = append(names, name)

@@ -1,0 +1,229 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/lockstep-dev/lockstep/analytics"
+	"github.com/lockstep-dev/lockstep/connectors/clarus/clarussim"
+	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// truth is the simulators' ground truth, joined through Prima's item
+// master: Clarus's available stock against Prima's level, per Clarus code.
+type truth struct {
+	clarus   []clarussim.Balance
+	prima    primasim.State
+	toPrima  map[string]string // Clarus code -> Prima SKU
+	pending  int               // webhooks Clarus still has to deliver
+	injected map[string]bool   // Prima sku@warehouse overwritten by hand
+}
+
+func readTruth(s *sims, injected map[string]bool) truth {
+	cs, ps := s.clarus.State(), s.prima.State()
+	t := truth{clarus: cs.Stock, prima: ps, toPrima: map[string]string{}, pending: cs.Webhooks.Pending, injected: injected}
+	for _, it := range ps.Items {
+		if it.ClarusCode != "" && it.StockItem {
+			t.toPrima[it.ClarusCode] = it.SKU
+		}
+	}
+	return t
+}
+
+// primaMismatches lists the balances whose Prima level differs from
+// Clarus's available stock, leaving out the levels overwritten on purpose.
+func (t truth) primaMismatches() []string {
+	var out []string
+	for _, b := range t.clarus {
+		sku, ok := t.toPrima[b.SKU]
+		if !ok {
+			out = append(out, b.SKU+" has no Prima item")
+			continue
+		}
+		if t.injected[schemas.StockKey(sku, b.Warehouse)] {
+			continue
+		}
+		got, _ := t.prima.Level(sku, b.Warehouse) // no level yet reads as 0
+		if got != b.Available {
+			out = append(out, fmt.Sprintf("%s@%s: Prima %d, Clarus %d", b.SKU, b.Warehouse, got, b.Available))
+		}
+	}
+	return out
+}
+
+// levelMismatches lists the balances lockstep's folded level (the latest
+// on lockstep.stock-levels) does not equal.
+func (t truth) levelMismatches(levels map[string]schemas.StockLevel) []string {
+	var out []string
+	for _, b := range t.clarus {
+		l, ok := levels[schemas.StockKey(b.SKU, b.Warehouse)]
+		if !ok || l.OnHand != b.OnHand || l.Held != b.Held || l.Allocated != b.Allocated || l.Available != b.Available {
+			out = append(out, fmt.Sprintf("%s@%s: lockstep %d/%d/%d, Clarus %d/%d/%d (on hand/held/allocated)",
+				b.SKU, b.Warehouse, l.OnHand, l.Held, l.Allocated, b.OnHand, b.Held, b.Allocated))
+		}
+	}
+	return out
+}
+
+// check waits for lockstep to catch up with the traffic, injects drift in
+// Prima, waits for it to be flagged, and runs the checks.
+func check(ctx context.Context, o Options, s *sims, w *watcher, errc <-chan error) (Summary, error) {
+	p := newProgress(o, s, w)
+	caughtUp := func() bool {
+		t := readTruth(s, nil)
+		levels, _, _, _ := w.snapshot()
+		return t.pending == 0 && len(t.primaMismatches()) == 0 && len(t.levelMismatches(levels)) == 0
+	}
+	if err := waitUntil(ctx, o.Settle, p, errc, caughtUp); err != nil {
+		return Summary{}, err
+	}
+
+	// Overwrite a few Prima levels by hand, as someone at a Prima screen.
+	rng := rand.New(rand.NewPCG(o.Seed, 0x1e7))
+	t := readTruth(s, nil)
+	injected := map[string]bool{}
+	for _, i := range rng.Perm(len(t.clarus))[:min(o.Injected, len(t.clarus))] {
+		b := t.clarus[i]
+		sku := t.toPrima[b.SKU]
+		wrong := b.Available + 7
+		if err := s.prima.Apply(primasim.Event{Type: "set_stock", SKU: sku, Warehouse: b.Warehouse, Available: &wrong}); err != nil {
+			return Summary{}, fmt.Errorf("demo: inject drift: %w", err)
+		}
+		injected[schemas.StockKey(sku, b.Warehouse)] = true
+	}
+	flagged := func() map[string]bool {
+		_, drift, _, _ := w.snapshot()
+		got := map[string]bool{}
+		for _, d := range drift {
+			if d.Kind == schemas.DriftStockParity && d.SKU != nil && d.Warehouse != nil {
+				got[schemas.StockKey(*d.SKU, *d.Warehouse)] = true
+			}
+		}
+		return got
+	}
+	_ = waitUntil(ctx, o.Settle, p, errc, func() bool {
+		got := flagged()
+		for k := range injected {
+			if !got[k] {
+				return false
+			}
+		}
+		return true
+	})
+	// A moment more, for any drift that should not come to show up.
+	_ = waitUntil(ctx, 3*time.Second, p, errc, func() bool { return false })
+	return summarize(ctx, o, s, w, injected, flagged())
+}
+
+func summarize(ctx context.Context, o Options, s *sims, w *watcher, injected, flagged map[string]bool) (Summary, error) {
+	t := readTruth(s, injected)
+	levels, drift, commands, refs := w.snapshot()
+	sum := Summary{
+		Movements: len(s.clarus.State().Movements), Batches: t.prima.Counters.BatchesApplied,
+		Drift: map[string]int{}, Checks: map[string]bool{}, CommandBatches: commands,
+	}
+	for k := range injected {
+		sum.InjectedDrift = append(sum.InjectedDrift, k)
+	}
+	sort.Strings(sum.InjectedDrift)
+	for _, d := range drift {
+		sum.Drift[string(d.Kind)]++
+	}
+	checkf := func(name string, problems []string) {
+		sum.Checks[name] = len(problems) == 0
+		if len(problems) > 0 {
+			if len(problems) > 5 {
+				problems = append(problems[:5], fmt.Sprintf("and %d more", len(problems)-5))
+			}
+			sum.Failures = append(sum.Failures, name+": "+strings.Join(problems, "; "))
+		}
+	}
+	checkf("prima_stock_matches_clarus", t.primaMismatches())
+	checkf("no_lost_movements", t.levelMismatches(levels))
+	var wrongDrift []string
+	for k := range injected {
+		if !flagged[k] {
+			wrongDrift = append(wrongDrift, k+" overwritten in Prima but not flagged")
+		}
+	}
+	for k := range flagged {
+		if !injected[k] {
+			wrongDrift = append(wrongDrift, k+" flagged but never overwritten")
+		}
+	}
+	slices.Sort(wrongDrift)
+	checkf("injected_stock_drift_flagged", wrongDrift)
+	if o.ClarusFaults.WebhookDropRate == 0 {
+		// With every webhook delivered, a feed gap is a false alarm.
+		var gaps []string
+		if n := sum.Drift[string(schemas.DriftWMSFeedGap)]; n > 0 {
+			gaps = append(gaps, fmt.Sprintf("%d wms_feed_gap events with no webhook dropped", n))
+		}
+		checkf("no_false_feed_gaps", gaps)
+	}
+	var dupRefs []string
+	for ref, n := range refs {
+		if n > 1 {
+			dupRefs = append(dupRefs, fmt.Sprintf("%s x%d", ref, n))
+		}
+	}
+	checkf("batch_refs_unique", dupRefs)
+	if o.Ledger != nil {
+		sum.Ledger = true
+		rows, problems := ledgerMatches(ctx, *o.Ledger, drift)
+		sum.LedgerRows = rows
+		checkf("ledger_matches_drift_topic", problems)
+	}
+	return sum, nil
+}
+
+// ledgerMatches compares the ledger's distinct events with the drift
+// topic's, after the ledger sink has had time to insert them.
+func ledgerMatches(ctx context.Context, cfg analytics.Config, drift []schemas.DriftEvent) (int, []string) {
+	want := map[string]bool{}
+	for _, d := range drift {
+		want[d.EventID] = true
+	}
+	conn, err := analytics.Open(ctx, cfg)
+	if err != nil {
+		return 0, []string{err.Error()}
+	}
+	defer conn.Close()
+	var got uint64
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		row := conn.QueryRow(ctx, "SELECT count(DISTINCT event_id) FROM drift_events")
+		if err := row.Scan(&got); err != nil {
+			return 0, []string{err.Error()}
+		}
+		if int(got) >= len(want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // the sink inserts at most a second behind
+	}
+	if int(got) != len(want) {
+		return int(got), []string{fmt.Sprintf("ClickHouse holds %d distinct drift events, the topic %d", got, len(want))}
+	}
+	return int(got), nil
+}
+
+// waitUntil polls cond until it holds or d passes, printing progress and
+// stopping early on a component error.
+func waitUntil(ctx context.Context, d time.Duration, p *progress, errc <-chan error, cond func() bool) error {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return nil // the checks say what is missing
+		}
+		if err := p.tick(ctx, errc, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}

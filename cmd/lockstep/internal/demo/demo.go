@@ -1,0 +1,285 @@
+// Package demo runs lockstep's flows end to end against the two simulators and checks lockstep's view against their ground truth: the engine of `lockstep demo` and of the end-to-end tests.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/analytics"
+	"github.com/lockstep-dev/lockstep/cmd/lockstep/internal/admin"
+	"github.com/lockstep-dev/lockstep/cmd/lockstep/internal/flows"
+	"github.com/lockstep-dev/lockstep/connectors/clarus/clarussim"
+	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
+	"github.com/lockstep-dev/lockstep/processors/stream"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// Options describe one run.
+type Options struct {
+	// Kafka connects to the cluster the run uses (kfake for the demo, the
+	// real broker in tests); TopicPrefix keeps runs apart on one cluster.
+	Kafka       []kgo.Opt
+	TopicPrefix string
+	Partitions  int32
+	StateDir    string
+	// Ledger, when set, runs the ledger flow into that ClickHouse.
+	Ledger *analytics.Config
+	Seed   uint64
+	// SKUs and Warehouses size the Clarus scenario; Prima's item master
+	// maps every SKU.
+	SKUs, Warehouses int
+	// Either Movements are generated in chunks as fast as lockstep takes
+	// them, or, with Movements 0, the generator runs at Rate per second
+	// for For.
+	Movements int
+	Rate      float64
+	For       time.Duration
+	// Injected Prima levels are overwritten by hand once lockstep has
+	// caught up: each must come back as stock_parity drift, and nothing
+	// else may.
+	Injected int
+	// Kills stops the stock processor this many times, as a crash does (no
+	// commit, no leave), at seeded points of the run; it restarts at once.
+	Kills        int
+	ClarusFaults clarussim.Faults
+	PrimaFaults  primasim.Faults
+	// Settle bounds the wait for lockstep to catch up after the traffic
+	// stops, and again for the injected drift to show.
+	Settle time.Duration
+	// Progress, if set, gets a line a second while the run goes on.
+	Progress io.Writer
+	Logger   *slog.Logger
+}
+
+// Summary is what a run did and what its checks found.
+type Summary struct {
+	Movements      int             `json:"movements"`       // in Clarus's log
+	Batches        int             `json:"batches_applied"` // stock batches Prima applied
+	Drift          map[string]int  `json:"drift_events"`    // by kind
+	Ledger         bool            `json:"ledger"`
+	LedgerRows     int             `json:"ledger_rows,omitempty"`
+	Kills          int             `json:"kills"`
+	Duration       string          `json:"duration"`
+	Checks         map[string]bool `json:"checks"`
+	Failures       []string        `json:"failures,omitempty"` // why a check is false
+	InjectedDrift  []string        `json:"injected_drift"`
+	CommandBatches int             `json:"command_batches"` // on lockstep.cmd.prima-stock
+}
+
+// OK reports whether every check passed.
+func (s Summary) OK() bool {
+	for _, ok := range s.Checks {
+		if !ok {
+			return false
+		}
+	}
+	return len(s.Checks) > 0
+}
+
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.SKUs == 0 {
+		o.SKUs = 100
+	}
+	if o.Warehouses == 0 {
+		o.Warehouses = 3
+	}
+	if o.Partitions == 0 {
+		o.Partitions = 3
+	}
+	if o.Settle == 0 {
+		o.Settle = 2 * time.Minute
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+}
+
+// Run starts the simulators and the stock and ledger flows, drives traffic,
+// lets lockstep catch up, injects drift and checks the outcome. An error
+// means the run could not be carried out; failed checks are in Summary.
+func Run(ctx context.Context, o Options) (Summary, error) {
+	o.defaults()
+	start := time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 32)
+	s, err := startSims(ctx, o, o.Logger, errc)
+	if err != nil {
+		return Summary{}, err
+	}
+
+	admCl, err := kgo.NewClient(o.Kafka...)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer admCl.Close()
+	if err := flows.EnsureTopics(ctx, admCl, flows.TopicOptions{Prefix: o.TopicPrefix, Partitions: o.Partitions, Replication: -1}); err != nil {
+		return Summary{}, err
+	}
+	reg, err := schemas.NewEmbeddedRegistry(ctx, o.Kafka...)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer reg.Close()
+	serde := schemas.NewSerde(reg)
+	promReg := prometheus.NewRegistry()
+	ready := admin.NewReadiness(promReg)
+	kill := &killer{}
+	deps := &flows.Deps{
+		Kafka: o.Kafka, TopicPrefix: o.TopicPrefix, Serde: serde, Registerer: promReg,
+		Ready: ready.Add, Logger: o.Logger, StateDir: o.StateDir, Settings: s.settings(o),
+		OnWebhookAddr: s.receiveAt, Failpoint: kill.failpoint,
+	}
+	comps, err := flows.Build(nil, deps)
+	if err != nil {
+		return Summary{}, err
+	}
+	var wg sync.WaitGroup
+	for _, c := range comps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- wrap(c.Name, supervise(ctx, c, &kill.restarts))
+		}()
+	}
+	defer wg.Wait()
+	defer cancel()
+
+	if err := waitReady(ctx, ready, errc); err != nil {
+		return Summary{}, err
+	}
+	o.Logger.Info("demo: every component is ready; traffic starts")
+	w := newWatcher(ctx, o, serde)
+	defer w.close()
+
+	if err := drive(ctx, o, s, kill, w, errc); err != nil {
+		return Summary{}, err
+	}
+	sum, err := check(ctx, o, s, w, errc)
+	if err != nil {
+		return sum, err
+	}
+	sum.Kills = int(kill.restarts.Load())
+	sum.Duration = time.Since(start).Round(time.Millisecond).String()
+	return sum, nil
+}
+
+// killer makes the stock processor fail at its next failpoint when armed.
+type killer struct {
+	armed    atomic.Bool
+	restarts atomic.Int64
+}
+
+func (k *killer) failpoint(stream.Failpoint) error {
+	if k.armed.CompareAndSwap(true, false) {
+		return errors.New("killed by the demo")
+	}
+	return nil
+}
+
+// supervise runs c, restarting it after a failpoint kill as an operator's
+// supervisor (systemd, Kubernetes) restarts a crashed process.
+func supervise(ctx context.Context, c flows.Component, restarts *atomic.Int64) error {
+	for {
+		err := c.Run(ctx)
+		if !errors.Is(err, stream.ErrFailpoint) || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		restarts.Add(1)
+	}
+}
+
+func waitReady(ctx context.Context, ready *admin.Readiness, errc <-chan error) error {
+	deadline := time.NewTimer(2 * time.Minute)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		nr := ready.NotReady()
+		if len(nr) == 0 {
+			return nil
+		}
+		select {
+		case err := <-errc:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("demo: components not ready after 2m: %v", nr)
+		case <-tick.C:
+		}
+	}
+}
+
+// drive runs the Clarus traffic, arming kills at seeded points.
+func drive(ctx context.Context, o Options, s *sims, kill *killer, w *watcher, errc <-chan error) error {
+	rng := rand.New(rand.NewPCG(o.Seed, 0xde70))
+	progress := newProgress(o, s, w)
+	if o.Movements > 0 {
+		const chunk = 500
+		killAt := map[int]bool{}
+		for range o.Kills {
+			killAt[rng.IntN(max(o.Movements/chunk, 1))] = true
+		}
+		for i := 0; i*chunk < o.Movements; i++ {
+			n := min(chunk, o.Movements-i*chunk)
+			if _, err := s.clarus.StartScenario(clarussim.Scenario{Seed: o.Seed + uint64(i), SKUs: o.SKUs, Warehouses: o.Warehouses, Generate: n}); err != nil {
+				return err
+			}
+			if killAt[i] {
+				kill.armed.Store(true)
+			}
+			// Keep Clarus at most a few chunks of webhooks ahead of
+			// lockstep, so kills fall while traffic flows.
+			for s.clarus.State().Webhooks.Pending > 4*chunk {
+				if err := progress.tick(ctx, errc, 50*time.Millisecond); err != nil {
+					return err
+				}
+			}
+			if err := progress.tick(ctx, errc, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if _, err := s.clarus.StartScenario(clarussim.Scenario{Seed: o.Seed, SKUs: o.SKUs, Warehouses: o.Warehouses, MovementsPerSecond: o.Rate}); err != nil {
+		return err
+	}
+	end := time.Now().Add(o.For)
+	kills := make([]time.Time, o.Kills)
+	for i := range kills {
+		kills[i] = time.Now().Add(time.Duration(rng.Int64N(int64(max(o.For, time.Second)))))
+	}
+	for time.Now().Before(end) {
+		for i, at := range kills {
+			if !at.IsZero() && time.Now().After(at) {
+				kill.armed.Store(true)
+				kills[i] = time.Time{}
+			}
+		}
+		if err := progress.tick(ctx, errc, time.Second); err != nil {
+			return err
+		}
+	}
+	// Stop the generator; what it made is delivered by the simulator.
+	_, err := s.clarus.StartScenario(clarussim.Scenario{Seed: o.Seed, SKUs: o.SKUs, Warehouses: o.Warehouses})
+	return err
+}

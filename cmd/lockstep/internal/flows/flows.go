@@ -1,0 +1,175 @@
+// Package flows builds lockstep's flows from shared dependencies: each flow is one file that turns Deps into the components `lockstep run` and `lockstep demo` run.
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/analytics"
+	"github.com/lockstep-dev/lockstep/connectors/clarus"
+	"github.com/lockstep-dev/lockstep/connectors/prima"
+	"github.com/lockstep-dev/lockstep/processors/stock"
+	"github.com/lockstep-dev/lockstep/processors/stream"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// Component is one long-running part of a flow. Run opens what it needs,
+// works until ctx ends and closes what it opened before it returns; an
+// error stops the whole process, so only unrecoverable ones are returned.
+type Component struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// Settings are the flows' own configuration, mounted by the binary under
+// LOCKSTEP_ (see cmd/lockstep's Config).
+type Settings struct {
+	Clarus  clarus.Config
+	Prima   prima.Config
+	Stock   stock.Config
+	Webhook WebhookConfig
+	// InstanceID names this instance in transactional ids: unique per
+	// instance, stable across restarts.
+	InstanceID string
+	// Ledger is where the drift ledger lives; Enabled false runs without.
+	Ledger LedgerConfig
+}
+
+// LedgerConfig says whether and where the ledger sink writes.
+type LedgerConfig struct {
+	Enabled bool
+	Conn    analytics.Config
+}
+
+// Deps are what every flow builds its components from. One set per
+// process: one Kafka configuration, one serde, one metrics registry.
+type Deps struct {
+	// Kafka are the connection options (seed brokers, TLS, SASL).
+	Kafka       []kgo.Opt
+	TopicPrefix string
+	Serde       *schemas.Serde
+	Registerer  prometheus.Registerer
+	// Ready registers a component with the process's readiness and returns
+	// the func through which it reports (admin.Readiness.Add).
+	Ready    func(name string) func(bool)
+	Logger   *slog.Logger
+	StateDir string
+	Settings Settings
+	// Now is the clock of the processors (nil: time.Now).
+	Now func() time.Time
+	// OnWebhookAddr, if set, is told the address the webhook server
+	// listens on (the demo listens on port 0).
+	OnWebhookAddr func(addr string)
+	// Failpoint, for the demo's and tests' crash injection, is handed to
+	// the stream processors (stream.Config.Failpoint).
+	Failpoint func(stream.Failpoint) error
+
+	metrics *sharedMetrics
+}
+
+// sharedMetrics are created once per registerer: two flows of one process
+// share the connectors' metric families.
+type sharedMetrics struct {
+	stream *stream.Metrics
+	clarus *clarus.Metrics
+	prima  *prima.Metrics
+}
+
+// Flow is a named set of components.
+type Flow struct {
+	Name string
+	// Build returns the flow's components; it only validates and wires,
+	// opening nothing.
+	Build func(d *Deps) ([]Component, error)
+}
+
+// registry lists every flow, in the order `lockstep run` starts them.
+var registry = []Flow{
+	{Name: "stock", Build: buildStock},
+	{Name: "ledger", Build: buildLedger},
+}
+
+// Names lists the flows that exist.
+func Names() []string {
+	out := make([]string, len(registry))
+	for i, f := range registry {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// Build returns the components of the named flows (all when names is
+// empty). Components are named "<flow>/<part>", under which they report
+// readiness.
+func Build(names []string, d *Deps) ([]Component, error) {
+	if err := d.validate(); err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		names = Names()
+	}
+	var unknown []string
+	for _, n := range names {
+		if !slices.Contains(Names(), n) {
+			unknown = append(unknown, n)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("LOCKSTEP_FLOWS: unknown flow(s) %s; the flows are %s", strings.Join(unknown, ", "), strings.Join(Names(), ", "))
+	}
+	d.metrics = &sharedMetrics{
+		stream: stream.NewMetrics(d.Registerer),
+		clarus: clarus.NewMetrics(d.Registerer),
+		prima:  prima.NewMetrics(d.Registerer),
+	}
+	var all []Component
+	for _, f := range registry {
+		if !slices.Contains(names, f.Name) {
+			continue
+		}
+		cs, err := f.Build(d)
+		if err != nil {
+			return nil, fmt.Errorf("flow %s: %w", f.Name, err)
+		}
+		all = append(all, cs...)
+	}
+	return all, nil
+}
+
+func (d *Deps) validate() error {
+	var errs []error
+	if d.Serde == nil {
+		errs = append(errs, errors.New("flows: no serde"))
+	}
+	if d.Ready == nil {
+		errs = append(errs, errors.New("flows: no readiness"))
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Settings.InstanceID == "" {
+		errs = append(errs, errors.New("flows: no instance id"))
+	}
+	return errors.Join(errs...)
+}
+
+// kafka returns the connection options plus extra ones, in a new slice.
+func (d *Deps) kafka(extra ...kgo.Opt) []kgo.Opt {
+	return append(slices.Clone(d.Kafka), extra...)
+}
+
+// logger is the process logger tagged with the component.
+func (d *Deps) logger(component string) *slog.Logger {
+	return d.Logger.With("component", component)
+}

@@ -1,0 +1,107 @@
+package flows
+
+import (
+	"net/http"
+
+	"github.com/lockstep-dev/lockstep/connectors/clarus"
+	"github.com/lockstep-dev/lockstep/connectors/prima"
+	"github.com/lockstep-dev/lockstep/processors/stock"
+	"github.com/lockstep-dev/lockstep/processors/stream"
+)
+
+// buildStock wires flow 1 of the design: Clarus webhooks and sweeps into
+// clarus.stock-movements and clarus.stock-snapshots, the stock processor
+// folding them into levels and scheduled pushes, the Prima sink applying
+// the pushes, and the Prima source polling items (the SKU mapping and unit
+// costs) and Prima's stock levels (for the parity check).
+func buildStock(d *Deps) ([]Component, error) {
+	s := d.Settings
+	if err := s.Webhook.Validate(); err != nil {
+		return nil, err
+	}
+	cc, err := s.Clarus.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	if err := cc.Validate(); err != nil {
+		return nil, err
+	}
+	sc := s.Stock
+	sc.TopicPrefix = d.TopicPrefix
+	topo, err := stock.Topology(sc, d.Serde)
+	if err != nil {
+		return nil, err
+	}
+	proc, err := stream.New(stream.Config{
+		Topology:   topo,
+		StateDir:   d.StateDir,
+		InstanceID: s.InstanceID,
+		// Static membership: a restarted instance takes its partitions
+		// back at once instead of waiting out the session timeout. It is
+		// why LOCKSTEP_INSTANCE_ID must be stable and unique.
+		StaticMembership: true,
+		TopicPrefix:      d.TopicPrefix,
+		EncodeDeadLetter: stream.AvroDeadLetters(d.Serde),
+		Clock:            d.Now,
+		Metrics:          d.metrics.stream,
+		Logger:           d.logger("stock/processor"),
+		SetReady:         d.Ready("stock/processor"),
+		Failpoint:        d.Failpoint,
+	}, d.Kafka...)
+	if err != nil {
+		return nil, err
+	}
+
+	clarusOpts := func(name string) clarus.Options {
+		return clarus.Options{
+			TopicPrefix: d.TopicPrefix, Logger: d.logger(name), Metrics: d.metrics.clarus,
+			SetReady: d.Ready(name), TransactionalID: "lockstep-clarus-sweep-" + cc.Subdomain,
+		}
+	}
+	rcv, err := clarus.NewReceiver(cc, d.Serde, clarusOpts("stock/clarus-webhooks"), d.kafka()...)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	rcv.Register(mux)
+	hooks := &webhookServer{cfg: s.Webhook, h: mux, log: d.logger("stock/webhook-server"), setReady: d.Ready("stock/webhook-server"), bound: d.OnWebhookAddr}
+	so := clarusOpts("stock/clarus-sweep")
+	sweep, err := clarus.NewSweeper(cc, clarus.NewClient(cc, so), d.Serde, so, d.kafka()...)
+	if err != nil {
+		return nil, err
+	}
+
+	pc := s.Prima
+	if err := pc.Validate(); err != nil {
+		return nil, err
+	}
+	api, err := prima.NewClient(pc, nil)
+	if err != nil {
+		return nil, err
+	}
+	primaOpts := func(name string) prima.Options {
+		return prima.Options{TopicPrefix: d.TopicPrefix, Logger: d.logger(name), Metrics: d.metrics.prima,
+			SetReady: d.Ready(name), TransactionalID: "lockstep-prima-source"}
+	}
+	src, err := prima.NewSource(pc, api, d.Serde, primaOpts("stock/prima-source"), d.kafka()...)
+	if err != nil {
+		return nil, err
+	}
+	sink, err := prima.NewSink(pc, api, d.Serde, primaOpts("stock/prima-sink"), d.kafka()...)
+	if err != nil {
+		return nil, err
+	}
+	parity, err := prima.NewParity(pc, d.Serde, primaOpts("stock/prima-parity"), d.kafka()...)
+	if err != nil {
+		return nil, err
+	}
+	return []Component{
+		{Name: "stock/processor", Run: proc.Run},
+		{Name: "stock/clarus-webhooks", Run: rcv.Run},
+		{Name: "stock/webhook-server", Run: hooks.Run},
+		{Name: "stock/clarus-sweep", Run: sweep.Run},
+		{Name: "stock/prima-source", Run: src.Run},
+		{Name: "stock/prima-sink", Run: sink.Run},
+		{Name: "stock/prima-parity", Run: parity.Run},
+	}, nil
+}
