@@ -44,6 +44,9 @@ func newWatcher(ctx context.Context, o Options, serde *schemas.Serde) *watcher {
 		defer close(w.done)
 		for ctx.Err() == nil {
 			fs := cl.PollFetches(ctx)
+			if fs.IsClientClosed() {
+				return
+			}
 			fs.EachRecord(func(r *kgo.Record) { w.add(ctx, p, r) })
 		}
 	}()
