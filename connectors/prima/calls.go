@@ -16,6 +16,12 @@ import (
 type Cursor struct {
 	Modified time.Time `json:"modified,omitzero"`
 	Key      string    `json:"key,omitempty"`
+	// CaughtUpAt is lockstep's clock at the start of the last poll that
+	// read the feed to its end: everything Prima changed before it is on
+	// the feed's topic. The parity check judges a push only once the
+	// stock-level feed has caught up past it, so a lagging poll (Prima
+	// throttling or failing) is not read as drift.
+	CaughtUpAt time.Time `json:"caught_up_at,omitzero"`
 }
 
 // Item is an item of Prima's item master.

@@ -179,11 +179,12 @@ func TestJudge(t *testing.T) {
 	prima := func(n int64) *primaLevel { return &primaLevel{Available: n, AsOf: t0.Add(-time.Hour)} }
 	open := func(expected, actual int64) *parityOpen { return &parityOpen{Expected: expected, Actual: actual} }
 	for _, tc := range []struct {
-		name   string
-		k      parityKey
-		state  keyState
-		status schemas.DriftStatus
-		due    time.Time
+		name     string
+		k        parityKey
+		caughtUp time.Time // the feed's CaughtUpAt; zero: now
+		state    keyState
+		status   schemas.DriftStatus
+		due      time.Time
 	}{
 		{name: "never pushed: Prima's own figure is not compared",
 			k: parityKey{prima: prima(9)}, state: keyUntracked},
@@ -209,9 +210,15 @@ func TestJudge(t *testing.T) {
 			k: parityKey{pushed: pushed(statePushed, 5, pushedAt), prima: prima(5), open: open(5, 9)}, state: keyAgree, status: schemas.DriftResolved},
 		{name: "a failed push is judged: Prima does not hold Clarus's level",
 			k: parityKey{pushed: pushed(stateFailed, 5, pushedAt), prima: prima(3)}, state: keyDiffer, status: schemas.DriftOpen},
+		{name: "settled, but the stock-level feed has not caught up past the push: not judged",
+			k: parityKey{pushed: pushed(statePushed, 5, pushedAt), prima: prima(9)}, caughtUp: pushedAt.Add(-time.Millisecond), state: keySettling},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := judge(&tc.k, t0, settle)
+			caughtUp := t0
+			if !tc.caughtUp.IsZero() {
+				caughtUp = tc.caughtUp
+			}
+			v := judge(&tc.k, t0, caughtUp, settle)
 			if v.state != tc.state || v.status != tc.status || !v.due.Equal(tc.due) {
 				t.Fatalf("got %+v, want state %s status %q due %v", v, tc.state, tc.status, tc.due)
 			}

@@ -3,6 +3,7 @@ package prima
 import (
 	"container/heap"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -27,7 +28,10 @@ type Parity struct {
 	kopts []kgo.Opt
 	ran   atomic.Bool
 
-	pushedTopic, levelsTopic, itemsTopic, stateTopic, driftTopic string
+	pushedTopic, levelsTopic, itemsTopic, stateTopic, driftTopic, cursorTopic string
+	// caughtUp is the stock-level feed's Cursor.CaughtUpAt: Prima's levels
+	// on the feed are complete up to it.
+	caughtUp time.Time
 
 	// Run's state, touched by Run's goroutine only.
 	keys   map[string]*parityKey // by prima sku@warehouse
@@ -54,7 +58,8 @@ func NewParity(cfg Config, serde *schemas.Serde, o Options, kopts ...kgo.Opt) (*
 	return &Parity{cfg: cfg, serde: serde, o: o, kopts: slices.Clone(kopts),
 		pushedTopic: p + schemas.TopicStockPushed, levelsTopic: p + schemas.TopicPrimaStockLevels,
 		itemsTopic: p + schemas.TopicItems, stateTopic: p + schemas.TopicStockParity, driftTopic: p + schemas.TopicDrift,
-		keys: map[string]*parityKey{}, items: newItemIndex(), dirty: map[string]bool{}, read: map[string]int{},
+		cursorTopic: p + schemas.TopicSourceCursors,
+		keys:        map[string]*parityKey{}, items: newItemIndex(), dirty: map[string]bool{}, read: map[string]int{},
 		counts: map[keyState]int{},
 	}, nil
 }
@@ -73,7 +78,7 @@ func (c *Parity) Run(ctx context.Context) error {
 		c.o.Metrics.parityKeys.WithLabelValues(string(st)).Set(0)
 	}
 	f, err := newFollower(c.kopts, c.o.Logger, func(r *kgo.Record) { c.apply(ctx, r) },
-		c.pushedTopic, c.levelsTopic, c.itemsTopic, c.stateTopic)
+		c.pushedTopic, c.levelsTopic, c.itemsTopic, c.stateTopic, c.cursorTopic)
 	if err != nil {
 		return fmt.Errorf("prima: parity: %w", err)
 	}
@@ -155,6 +160,19 @@ func (c *Parity) apply(ctx context.Context, r *kgo.Record) {
 			return
 		}
 		c.key(ev.SKU, ev.Warehouse).prima = &primaLevel{Available: ev.Available, AsOf: ev.AsOf}
+	case c.cursorTopic:
+		var cur Cursor
+		if string(r.Key) != CursorKeyStockLevels || r.Value == nil || json.Unmarshal(r.Value, &cur) != nil {
+			return
+		}
+		if cur.CaughtUpAt.After(c.caughtUp) {
+			c.caughtUp = cur.CaughtUpAt
+			for k, pk := range c.keys {
+				if pk.pushed != nil {
+					c.dirty[k] = true
+				}
+			}
+		}
 	case c.itemsTopic:
 		var it *itemInfo
 		if r.Value != nil {
@@ -209,7 +227,7 @@ func (c *Parity) pass(ctx context.Context, cl *kgo.Client) error {
 	statuses := map[schemas.DriftStatus]int{}
 	for _, id := range slices.Sorted(maps.Keys(c.dirty)) {
 		k := c.keys[id]
-		v := judge(k, now, c.cfg.ParitySettle)
+		v := judge(k, now, c.caughtUp, c.cfg.ParitySettle)
 		changes = append(changes, func() { c.setState(k, v.state) })
 		if !v.due.IsZero() {
 			heap.Push(&c.due, dueKey{at: v.due, key: id})

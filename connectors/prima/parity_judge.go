@@ -47,10 +47,13 @@ type verdict struct {
 }
 
 // judge compares the level lockstep pushed with the level Prima holds once
-// the push is done and settled. A key in flight, settling, or with no
+// the push is done and settled, and the stock-level feed has caught up past
+// it (caughtUp, the feed's Cursor.CaughtUpAt): before that, Prima's level
+// on the feed may predate the push. A key in flight, settling, or with no
 // Prima level yet reports nothing, and leaves an open discrepancy open: it
-// is judged again when it settles or a record about it arrives.
-func judge(k *parityKey, now time.Time, settle time.Duration) verdict {
+// is judged again when it settles, the feed catches up or a record about it
+// arrives.
+func judge(k *parityKey, now, caughtUp time.Time, settle time.Duration) verdict {
 	p := k.pushed
 	switch {
 	case p == nil:
@@ -59,6 +62,8 @@ func judge(k *parityKey, now time.Time, settle time.Duration) verdict {
 		return verdict{state: keyInFlight}
 	case now.Before(p.At.Add(settle)):
 		return verdict{state: keySettling, due: p.At.Add(settle)}
+	case caughtUp.Before(p.At):
+		return verdict{state: keySettling} // judged again when the feed's cursor moves
 	case k.prima == nil:
 		return verdict{state: keyUnknown}
 	}

@@ -163,6 +163,7 @@ func (s *Source) Poll(ctx context.Context) (PollStats, error) {
 		{CursorKeyItems, "items", s.itemsPage, &st.Items},
 		{CursorKeyStockLevels, "stock-levels", s.levelsPage, &st.StockLevels},
 	} {
+		started := s.o.Clock.Now()
 		for {
 			since := s.cursors[feed.key]
 			recs, next, err := feed.page(ctx, since)
@@ -170,7 +171,23 @@ func (s *Source) Poll(ctx context.Context) (PollStats, error) {
 				s.o.Metrics.polls.WithLabelValues(feed.resource, "failed").Inc()
 				return st, err
 			}
+			next.CaughtUpAt = since.CaughtUpAt
+			end := len(recs) < s.cfg.PageSize
+			if end {
+				next.CaughtUpAt = started
+			}
 			if len(recs) == 0 {
+				// Nothing new: record that the feed is caught up to the
+				// start of this poll, in a transaction of its own.
+				if next.CaughtUpAt.After(since.CaughtUpAt) {
+					cur := since
+					cur.CaughtUpAt = next.CaughtUpAt
+					if err := s.commit(ctx, feed.key, cur, nil); err != nil {
+						s.o.Metrics.polls.WithLabelValues(feed.resource, "failed").Inc()
+						return st, err
+					}
+					s.cursors[feed.key] = cur
+				}
 				break
 			}
 			if err := s.commit(ctx, feed.key, next, recs); err != nil {
@@ -182,7 +199,7 @@ func (s *Source) Poll(ctx context.Context) (PollStats, error) {
 			st.Pages++
 			s.o.Metrics.events.WithLabelValues(feed.resource).Add(float64(len(recs)))
 			s.o.Metrics.cursorAge.WithLabelValues(feed.resource).Set(float64(next.Modified.UnixMilli()) / 1000)
-			if len(recs) < s.cfg.PageSize {
+			if end {
 				break // caught up; a server capping pages lower resumes next poll
 			}
 		}

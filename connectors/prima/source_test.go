@@ -87,7 +87,7 @@ func TestSourceResumesFromCommittedCursor(t *testing.T) {
 			last = it
 		}
 	}
-	if cursors[prima.CursorKeyItems] != (prima.Cursor{Modified: last.Modified, Key: last.SKU}) {
+	if c := cursors[prima.CursorKeyItems]; c.Modified != last.Modified || c.Key != last.SKU || c.CaughtUpAt.IsZero() {
 		t.Fatalf("items cursor %+v, last item %s at %v", cursors[prima.CursorKeyItems], last.SKU, last.Modified)
 	}
 

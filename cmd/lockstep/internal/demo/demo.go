@@ -161,9 +161,15 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err := waitReady(ctx, ready, errc); err != nil {
 		return Summary{}, err
 	}
-	o.Logger.Info("demo: every component is ready; traffic starts")
 	w := newWatcher(ctx, o, serde)
 	defer w.close()
+	// Traffic waits for Prima's item master to be on prima.items, as an
+	// operator lets the first poll finish before opening the webhooks:
+	// else the first pushes find codes not yet mapped and hold them.
+	if err := waitUntil(ctx, time.Minute, newProgress(o, s, w), errc, func() bool { return w.itemCount() >= o.SKUs }); err != nil {
+		return Summary{}, err
+	}
+	o.Logger.Info("demo: every component is ready and the item master is read; traffic starts")
 
 	if err := drive(ctx, o, s, kill, w, errc); err != nil {
 		return Summary{}, err
@@ -235,17 +241,26 @@ func drive(ctx context.Context, o Options, s *sims, kill *killer, w *watcher, er
 	progress := newProgress(o, s, w)
 	if o.Movements > 0 {
 		const chunk = 500
+		chunks := (o.Movements + chunk - 1) / chunk
 		killAt := map[int]bool{}
-		for range o.Kills {
-			killAt[rng.IntN(max(o.Movements/chunk, 1))] = true
+		for _, i := range rng.Perm(chunks)[:min(o.Kills, chunks)] {
+			killAt[i] = true
 		}
-		for i := 0; i*chunk < o.Movements; i++ {
+		for i := 0; i < chunks; i++ {
 			n := min(chunk, o.Movements-i*chunk)
 			if _, err := s.clarus.StartScenario(clarussim.Scenario{Seed: o.Seed + uint64(i), SKUs: o.SKUs, Warehouses: o.Warehouses, Generate: n}); err != nil {
 				return err
 			}
 			if killAt[i] {
+				// One kill at a time: wait for it to land (the processor
+				// hits a failpoint on its next transaction) and restart.
+				before := kill.restarts.Load()
 				kill.armed.Store(true)
+				for kill.restarts.Load() == before {
+					if err := progress.tick(ctx, errc, 50*time.Millisecond); err != nil {
+						return err
+					}
+				}
 			}
 			// Keep Clarus at most a few chunks of webhooks ahead of
 			// lockstep, so kills fall while traffic flows.

@@ -23,15 +23,16 @@ type watcher struct {
 	levels    map[string]schemas.StockLevel // by sku@warehouse, the latest
 	drift     []schemas.DriftEvent
 	commands  int
+	items     map[string]bool // Prima SKUs on prima.items
 	batchRefs map[string]int
 	undecoded int
 }
 
 func newWatcher(ctx context.Context, o Options, serde *schemas.Serde) *watcher {
-	w := &watcher{serde: serde, done: make(chan struct{}), levels: map[string]schemas.StockLevel{}, batchRefs: map[string]int{}}
+	w := &watcher{serde: serde, done: make(chan struct{}), levels: map[string]schemas.StockLevel{}, batchRefs: map[string]int{}, items: map[string]bool{}}
 	p := o.TopicPrefix
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), o.Kafka...),
-		kgo.ConsumeTopics(p+schemas.TopicStockLevels, p+schemas.TopicDrift, p+schemas.TopicCmdPrimaStock),
+		kgo.ConsumeTopics(p+schemas.TopicStockLevels, p+schemas.TopicDrift, p+schemas.TopicCmdPrimaStock, p+schemas.TopicItems),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 	)...)
@@ -71,6 +72,8 @@ func (w *watcher) add(ctx context.Context, prefix string, r *kgo.Record) {
 			return
 		}
 		w.drift = append(w.drift, d)
+	case prefix + schemas.TopicItems:
+		w.items[string(r.Key)] = r.Value != nil
 	case prefix + schemas.TopicCmdPrimaStock:
 		var c schemas.PrimaStockCommand
 		if w.serde.Decode(ctx, r.Value, &c) != nil {
@@ -87,6 +90,13 @@ func (w *watcher) close() {
 		w.cl.Close()
 	}
 	<-w.done
+}
+
+// itemCount is how many Prima items are on prima.items.
+func (w *watcher) itemCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.items)
 }
 
 // snapshot copies what was read so far.
