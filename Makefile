@@ -4,7 +4,7 @@ PKGS     ?= ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: build test test-short services stop-services bench demo vet fmt lint-rules soak
+.PHONY: build test test-short services stop-services bench demo vet fmt lint-rules soak e2e
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lockstep ./cmd/lockstep
@@ -54,6 +54,12 @@ soak: services
 		echo "soak: run $$((i + 1))/$(SOAK_RUNS) seed $$seed passed in $$(($$(date +%s) - t0))s"; \
 	done; \
 	echo "soak: $(SOAK_RUNS) of $(SOAK_RUNS) passed in $$(($$(date +%s) - start))s"
+
+# e2e runs the stock flow's end-to-end test on the real broker and ClickHouse
+# at the scale of issue 6 (E2E_MOVEMENTS, default 50,000); CI runs 5,000.
+E2E_MOVEMENTS ?= 50000
+e2e: services
+	CI=true LOCKSTEP_E2E_MOVEMENTS=$(E2E_MOVEMENTS) $(GO) test -count=1 -timeout 60m -run 'TestStockFlowKafka$$' -v ./cmd/lockstep/internal/demo/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./schemas/ ./state/ ./processors/...

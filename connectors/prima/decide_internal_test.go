@@ -91,7 +91,9 @@ func TestPlanCommand(t *testing.T) {
 		lines  []schemas.PrimaStockLine
 		held   []heldLevel
 		pushed map[string]pushedLevel
-		want   commandPlan
+		// the command's AsOf and push instant (OccurredAt); zero: t0
+		asOf, occurred time.Time
+		want           commandPlan
 	}{
 		{name: "mapped lines are pushed under their Prima SKU",
 			lines: []schemas.PrimaStockLine{{SKU: "C1", Available: 5}, {SKU: "C2", Available: 0}},
@@ -122,6 +124,13 @@ func TestPlanCommand(t *testing.T) {
 		{name: "the same instant is sent again (a retry of the same batch)",
 			lines: []schemas.PrimaStockLine{{SKU: "C1", Available: 5}}, pushed: pushedAt(t0),
 			want: commandPlan{push: []pushLine{push("ST1/BLK/9", "C1", 5, t0)}}},
+		// The e2e run's bug: a later push whose batch AsOf (the latest
+		// Clarus instant of its lines) is older than the previous one's,
+		// as after a re-base on a snapshot, was dropped as stale and Prima
+		// kept the old level. Ordering is by the push instant.
+		{name: "a later push with an older Clarus as-of is sent",
+			lines: []schemas.PrimaStockLine{{SKU: "C1", Available: 5}}, pushed: pushedAt(t0), asOf: earlier, occurred: later,
+			want: commandPlan{push: []pushLine{push("ST1/BLK/9", "C1", 5, later)}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			heldMap := map[string]heldLevel{}
@@ -129,6 +138,10 @@ func TestPlanCommand(t *testing.T) {
 				heldMap[h.key()] = h
 			}
 			cmd := &schemas.PrimaStockCommand{BatchRef: "b1", Warehouse: "WH1", AsOf: t0, Lines: tc.lines}
+			cmd.OccurredAt = t0
+			if !tc.asOf.IsZero() {
+				cmd.AsOf, cmd.OccurredAt = tc.asOf, tc.occurred
+			}
 			if got := planCommand(cmd, 0, testItems(), heldMap, tc.pushed); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
 			}

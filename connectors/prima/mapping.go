@@ -110,7 +110,7 @@ type pushLine struct {
 	SKU        string // Prima SKU
 	ClarusCode string
 	Available  int64
-	AsOf       time.Time
+	AsOf       time.Time // the push instant of the command it came from: the ordering guard's clock
 }
 
 // commandPlan is what becomes of a command's lines.
@@ -127,22 +127,32 @@ type commandPlan struct {
 // pushed are the sink's tables; items the item master.
 func planCommand(cmd *schemas.PrimaStockCommand, part int32, items *itemIndex, held map[string]heldLevel, pushed map[string]pushedLevel) commandPlan {
 	var pl commandPlan
+	// Lines are ordered by the push instant of their command (OccurredAt,
+	// the stock processor's push timer): it grows with every push of a
+	// key, which lives on one partition. The command's AsOf does not: it
+	// is the latest Clarus instant among the batch's lines, and a level
+	// re-based on a snapshot carries the snapshot's as_of, so a newer push
+	// can carry an older AsOf; ordering by it dropped real updates.
+	at := cmd.OccurredAt
+	if at.IsZero() {
+		at = cmd.AsOf
+	}
 	for _, l := range cmd.Lines {
 		old, wasHeld := held[schemas.StockKey(l.SKU, cmd.Warehouse)]
 		sku, unmapped := items.resolve(l.SKU)
 		if unmapped != "" {
-			if wasHeld && cmd.AsOf.Before(old.AsOf) {
+			if wasHeld && at.Before(old.AsOf) {
 				// A re-driven older command: the held level is newer.
 				pl.stale = append(pl.stale, l.SKU)
 				continue
 			}
 			pl.hold = append(pl.hold, heldLevel{ClarusCode: l.SKU, Warehouse: cmd.Warehouse, Available: l.Available,
-				AsOf: cmd.AsOf, BatchRef: cmd.BatchRef, Partition: part, Reason: unmapped})
+				AsOf: at, BatchRef: cmd.BatchRef, Partition: part, Reason: unmapped})
 			continue
 		}
-		line := pushLine{SKU: sku, ClarusCode: l.SKU, Available: l.Available, AsOf: cmd.AsOf}
+		line := pushLine{SKU: sku, ClarusCode: l.SKU, Available: l.Available, AsOf: at}
 		if wasHeld {
-			if cmd.AsOf.Before(old.AsOf) {
+			if at.Before(old.AsOf) {
 				line.Available, line.AsOf = old.Available, old.AsOf
 			}
 			pl.unhold = append(pl.unhold, old)
