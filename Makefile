@@ -55,8 +55,8 @@ soak: services
 	done; \
 	echo "soak: $(SOAK_RUNS) of $(SOAK_RUNS) passed in $$(($$(date +%s) - start))s"
 
-# e2e runs the stock flow's end-to-end test on the real broker and ClickHouse
-# at the scale of issue 6 (E2E_MOVEMENTS, default 50,000); CI runs 5,000.
+# e2e runs only the stock flow's end-to-end test on the real broker and
+# ClickHouse (E2E_MOVEMENTS, default 50,000, as in make test).
 E2E_MOVEMENTS ?= 50000
 e2e: services
 	CI=true LOCKSTEP_E2E_MOVEMENTS=$(E2E_MOVEMENTS) $(GO) test -count=1 -timeout 60m -run 'TestStockFlowKafka$$' -v ./cmd/lockstep/internal/demo/
