@@ -4,41 +4,33 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 )
 
-// DLQ headers, the same as processors/stream's: present on every
-// dead-lettered record so kcat and Redpanda Console show why it is there.
-const (
-	HeaderDLQReason    = "lockstep.dlq.reason"
-	HeaderDLQStage     = "lockstep.dlq.stage"
-	HeaderDLQTopic     = "lockstep.dlq.topic"
-	HeaderDLQPartition = "lockstep.dlq.partition"
-	HeaderDLQOffset    = "lockstep.dlq.offset"
-)
-
-// deadLetterRecord is rec as it goes to the DLQ: the original key and bytes,
-// the original headers followed by the DLQ headers.
-func deadLetterRecord(dlqTopic string, rec *kgo.Record, reason string) *kgo.Record {
-	headers := append(append(make([]kgo.RecordHeader, 0, len(rec.Headers)+5), rec.Headers...),
-		kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(reason)},
-		kgo.RecordHeader{Key: HeaderDLQStage, Value: []byte(Stage)},
-		kgo.RecordHeader{Key: HeaderDLQTopic, Value: []byte(rec.Topic)},
-		kgo.RecordHeader{Key: HeaderDLQPartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
-		kgo.RecordHeader{Key: HeaderDLQOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
-	)
-	return &kgo.Record{Topic: dlqTopic, Key: rec.Key, Value: rec.Value, Headers: headers}
+// deadLetterRecord is rec as it goes to the DLQ, in package deadletter's
+// format. An envelope that cannot be encoded (the schema registry is down)
+// leaves the original bytes as the value, the headers still saying why and
+// where; that is logged, not retried.
+func (s *Sink) deadLetterRecord(ctx context.Context, rec *kgo.Record, reason string) *kgo.Record {
+	l := deadletter.Letter{Record: rec, Reason: reason, Stage: Stage, FailedAt: time.Now().UTC(), Attempts: 1}
+	out, err := deadletter.Record(ctx, s.dlq, l, deadletter.Avro(s.serde))
+	if err != nil {
+		s.log.Warn("dead letter envelope failed; keeping the original bytes", "err", err)
+	}
+	return out
 }
 
 // deadLetter parks rec in the DLQ and returns once Kafka acknowledged it, so
 // that the batch holding rec may commit past it. It retries with backoff
 // until then, or returns ctx's error.
 func (s *Sink) deadLetter(ctx context.Context, cl *kgo.Client, rec *kgo.Record, reason string) error {
-	out := deadLetterRecord(s.dlq, rec, reason)
+	out := s.deadLetterRecord(ctx, rec, reason)
 	r := s.retrier("dlq")
 	for {
 		err := cl.ProduceSync(ctx, out).FirstErr()

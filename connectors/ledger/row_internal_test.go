@@ -13,7 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/lockstep-dev/lockstep/processors/stream"
+	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -82,28 +82,31 @@ func TestToRow(t *testing.T) {
 	}
 }
 
+// The ledger's DLQ records are package deadletter's: stage "ledger", the
+// DLQ headers after the original ones, the Avro envelope as the value.
 func TestDeadLetterRecord(t *testing.T) {
-	// The DLQ headers are processors/stream's.
-	for got, want := range map[string]string{
-		HeaderDLQReason: stream.HeaderDLQReason, HeaderDLQStage: stream.HeaderDLQStage, HeaderDLQTopic: stream.HeaderDLQTopic,
-		HeaderDLQPartition: stream.HeaderDLQPartition, HeaderDLQOffset: stream.HeaderDLQOffset,
-	} {
-		if got != want {
-			t.Errorf("header %q, stream uses %q", got, want)
-		}
-	}
+	serde := schemas.NewSerde(schemas.NewMemRegistry())
+	s := &Sink{dlq: "lockstep.dlq", serde: serde, log: slog.New(slog.DiscardHandler)}
 	rec := &kgo.Record{Topic: "lockstep.drift", Partition: 3, Offset: 99, Key: []byte("k"), Value: []byte{0, 1, 2},
 		Headers: []kgo.RecordHeader{{Key: "trace", Value: []byte("t")}}}
-	out := deadLetterRecord("lockstep.dlq", rec, "bad magic")
-	if out.Topic != "lockstep.dlq" || string(out.Key) != "k" || string(out.Value) != "\x00\x01\x02" {
+	out := s.deadLetterRecord(context.Background(), rec, "bad magic")
+	if out.Topic != "lockstep.dlq" || string(out.Key) != "k" {
 		t.Fatalf("out = %+v", out)
 	}
-	want := []string{"trace=t", HeaderDLQReason + "=bad magic", HeaderDLQStage + "=ledger", HeaderDLQTopic + "=lockstep.drift",
-		HeaderDLQPartition + "=3", HeaderDLQOffset + "=99"}
+	want := []string{"trace=t", deadletter.HeaderReason + "=bad magic", deadletter.HeaderStage + "=ledger",
+		deadletter.HeaderTopic + "=lockstep.drift", deadletter.HeaderPartition + "=3", deadletter.HeaderOffset + "=99"}
 	for i, h := range out.Headers {
 		if got := h.Key + "=" + string(h.Value); i >= len(want) || got != want[i] {
 			t.Errorf("header %d = %s", i, got)
 		}
+	}
+	var env schemas.DeadLetter
+	if err := serde.Decode(context.Background(), out.Value, &env); err != nil {
+		t.Fatalf("value is not a DeadLetter envelope: %v", err)
+	}
+	if env.Stage != Stage || env.Reason != "bad magic" || env.OriginalTopic != "lockstep.drift" || env.OriginalPartition != 3 ||
+		env.OriginalOffset != 99 || string(env.OriginalValue) != "\x00\x01\x02" || env.Attempts != 1 {
+		t.Fatalf("envelope = %+v", env)
 	}
 }
 

@@ -10,8 +10,9 @@
 // and queries read through FINAL or argMax, so an unmerged copy is never
 // counted twice.
 //
-// A record that does not decode goes to lockstep.dlq with its original bytes
-// and the lockstep.dlq.* headers, and the sink carries on. While ClickHouse
+// A record that does not decode goes to lockstep.dlq in the one dead-letter
+// format (connectors/deadletter: the DeadLetter envelope holding the
+// original bytes, and the lockstep.dlq.* headers), and the sink carries on. While ClickHouse
 // fails, the sink keeps its batch, retries with backoff, commits nothing and
 // reports itself not ready.
 package ledger

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lockstep-dev/lockstep/analytics"
 	"github.com/lockstep-dev/lockstep/analytics/analyticstest"
+	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/connectors/ledger"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
@@ -234,7 +235,7 @@ func TestSinkDeadLetters(t *testing.T) {
 		dlq := map[string]*kgo.Record{}
 		for _, r := range consume(t, b, f.dlq, len(bad)) {
 			for _, h := range r.Headers {
-				if h.Key == ledger.HeaderDLQOffset {
+				if h.Key == deadletter.HeaderOffset {
 					dlq[string(h.Value)] = r
 				}
 			}
@@ -246,8 +247,17 @@ func TestSinkDeadLetters(t *testing.T) {
 				t.Errorf("no DLQ record for offset %d (%s)", orig.Offset, x.reason)
 				continue
 			}
-			if !bytes.Equal(got.Key, orig.Key) || !bytes.Equal(got.Value, orig.Value) {
-				t.Errorf("DLQ record %d: key %q value %q, want the original %q %q", i, got.Key, got.Value, orig.Key, orig.Value)
+			if !bytes.Equal(got.Key, orig.Key) {
+				t.Errorf("DLQ record %d: key %q, want the original %q", i, got.Key, orig.Key)
+			}
+			// The value is the DeadLetter envelope around the original bytes.
+			var env schemas.DeadLetter
+			if err := f.serde.Decode(context.Background(), got.Value, &env); err != nil {
+				t.Errorf("DLQ record %d: value is not a DeadLetter envelope: %v", i, err)
+			} else if !bytes.Equal(env.OriginalValue, orig.Value) || !bytes.Equal(env.OriginalKey, orig.Key) ||
+				env.OriginalTopic != f.drift || env.OriginalPartition != orig.Partition || env.OriginalOffset != orig.Offset ||
+				env.Stage != ledger.Stage || !strings.Contains(env.Reason, x.reason) || len(env.OriginalHeaders) != len(orig.Headers) {
+				t.Errorf("DLQ record %d: envelope %+v, want the original %q %q from %s/%d@%d", i, env, orig.Key, orig.Value, f.drift, orig.Partition, orig.Offset)
 			}
 			h := map[string]string{}
 			var order []string
@@ -255,16 +265,16 @@ func TestSinkDeadLetters(t *testing.T) {
 				h[hd.Key] = string(hd.Value)
 				order = append(order, hd.Key)
 			}
-			wantOrder := []string{ledger.HeaderDLQReason, ledger.HeaderDLQStage, ledger.HeaderDLQTopic, ledger.HeaderDLQPartition, ledger.HeaderDLQOffset}
+			wantOrder := []string{deadletter.HeaderReason, deadletter.HeaderStage, deadletter.HeaderTopic, deadletter.HeaderPartition, deadletter.HeaderOffset}
 			if len(orig.Headers) > 0 {
 				wantOrder = append([]string{"trace"}, wantOrder...)
 			}
 			if !slices.Equal(order, wantOrder) {
 				t.Errorf("DLQ record %d headers %v, want %v", i, order, wantOrder)
 			}
-			if !strings.Contains(h[ledger.HeaderDLQReason], x.reason) || h[ledger.HeaderDLQStage] != ledger.Stage ||
-				h[ledger.HeaderDLQTopic] != f.drift || h[ledger.HeaderDLQPartition] != fmt.Sprint(orig.Partition) ||
-				h[ledger.HeaderDLQOffset] != fmt.Sprint(orig.Offset) {
+			if !strings.Contains(h[deadletter.HeaderReason], x.reason) || h[deadletter.HeaderStage] != ledger.Stage ||
+				h[deadletter.HeaderTopic] != f.drift || h[deadletter.HeaderPartition] != fmt.Sprint(orig.Partition) ||
+				h[deadletter.HeaderOffset] != fmt.Sprint(orig.Offset) {
 				t.Errorf("DLQ record %d headers %v, want reason ~%q from %s/%d@%d", i, h, x.reason, f.drift, orig.Partition, orig.Offset)
 			}
 		}

@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/lockstep-dev/lockstep/processors/stream"
+	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -71,32 +70,12 @@ func pushFailedEvent(now time.Time, id, warehouse, detail string) *schemas.Drift
 func (s *Sink) park(ctx context.Context, rec *kgo.Record, cmd *schemas.PrimaStockCommand, attempts int, reason string) error {
 	now := s.o.Clock.Now().UTC()
 	coords := fmt.Sprintf("%s/%d@%d", rec.Topic, rec.Partition, rec.Offset)
-	dl := &schemas.DeadLetter{
-		Meta: schemas.Meta{EventID: "dlq:" + sinkStage + ":" + coords, Source: schemas.SourceLockstep,
-			OccurredAt: now, IngestedAt: now},
-		OriginalTopic: rec.Topic, OriginalPartition: rec.Partition, OriginalOffset: rec.Offset,
-		OriginalTimestamp: rec.Timestamp, OriginalKey: rec.Key, OriginalValue: rec.Value,
-		Reason: reason, Stage: sinkStage, FailedAt: now, Attempts: int32(attempts),
-	}
-	if dl.OriginalValue == nil {
-		dl.OriginalValue = []byte{}
-	}
-	for _, h := range rec.Headers {
-		dl.OriginalHeaders = append(dl.OriginalHeaders, schemas.Header{Key: h.Key, Value: h.Value})
-	}
-	value, err := s.serde.Encode(ctx, dl)
+	dl := deadletter.Letter{Record: rec, Reason: reason, Stage: sinkStage, FailedAt: now, Attempts: int32(attempts)}
+	out, err := deadletter.Record(ctx, s.dlqTopic, dl, deadletter.Avro(s.serde))
 	if err != nil {
 		s.o.Logger.Warn("prima sink: dead letter envelope failed; keeping the original bytes", "err", err)
-		value = rec.Value
 	}
-	headers := append(append(make([]kgo.RecordHeader, 0, len(rec.Headers)+5), rec.Headers...),
-		kgo.RecordHeader{Key: stream.HeaderDLQReason, Value: []byte(reason)},
-		kgo.RecordHeader{Key: stream.HeaderDLQStage, Value: []byte(sinkStage)},
-		kgo.RecordHeader{Key: stream.HeaderDLQTopic, Value: []byte(rec.Topic)},
-		kgo.RecordHeader{Key: stream.HeaderDLQPartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
-		kgo.RecordHeader{Key: stream.HeaderDLQOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
-	)
-	recs := []*kgo.Record{{Topic: s.dlqTopic, Key: rec.Key, Value: value, Headers: headers}}
+	recs := []*kgo.Record{out}
 
 	drift := pushFailedEvent(now, "push_failed:prima-stock:"+coords, "",
 		fmt.Sprintf("Stock command at %s was not pushed to Prima (%s); it is parked in %s: re-drive it once Prima accepts it.",

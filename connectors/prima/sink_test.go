@@ -13,8 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
-	"github.com/lockstep-dev/lockstep/processors/stream"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -118,8 +118,8 @@ func TestSinkParksAfterBudget(t *testing.T) {
 		t.Fatalf("DLQ %v", dlq)
 	}
 	h := headers(dlq[0])
-	if !strings.Contains(h[stream.HeaderDLQReason], "gave up after 3 failed attempts") || h[stream.HeaderDLQStage] != "prima-stock-sink" ||
-		h[stream.HeaderDLQTopic] != schemas.TopicCmdPrimaStock || h[stream.HeaderDLQPartition] != "0" || h[stream.HeaderDLQOffset] != "0" {
+	if !strings.Contains(h[deadletter.HeaderReason], "gave up after 3 failed attempts") || h[deadletter.HeaderStage] != "prima-stock-sink" ||
+		h[deadletter.HeaderTopic] != schemas.TopicCmdPrimaStock || h[deadletter.HeaderPartition] != "0" || h[deadletter.HeaderOffset] != "0" {
 		t.Fatalf("DLQ headers %v", h)
 	}
 	var dl schemas.DeadLetter
@@ -155,8 +155,8 @@ func TestSinkParksPoisonAtOnce(t *testing.T) {
 
 	dlq := committed(t, e.kopts, schemas.TopicDLQ)
 	drift := committed(t, e.kopts, schemas.TopicDrift)
-	if len(dlq) != 2 || len(drift) != 2 || !strings.HasPrefix(headers(dlq[0])[stream.HeaderDLQReason], "decode:") ||
-		!strings.Contains(headers(dlq[1])[stream.HeaderDLQReason], "GC/50 is a non-stock item") {
+	if len(dlq) != 2 || len(drift) != 2 || !strings.HasPrefix(headers(dlq[0])[deadletter.HeaderReason], "decode:") ||
+		!strings.Contains(headers(dlq[1])[deadletter.HeaderReason], "GC/50 is a non-stock item") {
 		t.Fatalf("DLQ %v, drift %v", dlq, drift)
 	}
 	if k := string(drift[0].Key); k != "push_failed:prima-stock:"+schemas.TopicCmdPrimaStock+"/0@0" {

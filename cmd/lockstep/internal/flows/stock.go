@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/lockstep-dev/lockstep/connectors/clarus"
+	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 	"github.com/lockstep-dev/lockstep/processors/stream"
@@ -41,7 +42,7 @@ func buildStock(d *Deps) ([]Component, error) {
 		// why LOCKSTEP_INSTANCE_ID must be stable and unique.
 		StaticMembership: true,
 		TopicPrefix:      d.TopicPrefix,
-		EncodeDeadLetter: stream.AvroDeadLetters(d.Serde),
+		EncodeDeadLetter: deadletter.Avro(d.Serde),
 		Clock:            d.Now,
 		Metrics:          d.metrics.stream,
 		Logger:           d.logger("stock/processor"),
