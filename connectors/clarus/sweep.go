@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/connectors/cursor"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -25,17 +25,14 @@ const sweepOverlap = time.Second
 // together with its cursor on lockstep.source-cursors in one Kafka
 // transaction.
 type Sweeper struct {
-	cfg         Config
-	api         *Client
-	serde       *schemas.Serde
-	kopts       []kgo.Opt
-	cl          *kgo.Client
-	snapTopic   string
-	cursorTopic string
-	o           Options
+	cfg       Config
+	api       *Client
+	serde     *schemas.Serde
+	tx        *cursor.Committer
+	snapTopic string
+	o         Options
 
-	cur    Cursor
-	loaded bool
+	cur Cursor
 }
 
 // SweepStats says what one Sweep did.
@@ -56,33 +53,17 @@ func NewSweeper(cfg Config, api *Client, serde *schemas.Serde, o Options, kopts 
 		return nil, errors.New("clarus: sweep: needs an API client and a serde")
 	}
 	o = o.withDefaults(cfg)
-	return &Sweeper{cfg: cfg, api: api, serde: serde, kopts: slices.Clone(kopts), o: o,
-		snapTopic: o.TopicPrefix + schemas.TopicStockSnapshots, cursorTopic: o.TopicPrefix + schemas.TopicSourceCursors}, nil
-}
-
-// client returns the transactional client, opening it on first use.
-func (s *Sweeper) client() (*kgo.Client, error) {
-	if s.cl != nil {
-		return s.cl, nil
-	}
-	cl, err := kgo.NewClient(append(slices.Clone(s.kopts),
-		kgo.TransactionalID(s.o.TransactionalID),
-		kgo.TransactionTimeout(time.Minute),
-	)...)
+	tx, err := cursor.NewCommitter(cursor.Config{Topic: o.TopicPrefix + schemas.TopicSourceCursors,
+		TransactionalID: o.TransactionalID, Logger: o.Logger}, kopts...)
 	if err != nil {
-		return nil, fmt.Errorf("clarus: sweep: kafka client: %w", err)
+		return nil, fmt.Errorf("clarus: sweep: %w", err)
 	}
-	s.cl = cl
-	return cl, nil
+	return &Sweeper{cfg: cfg, api: api, serde: serde, tx: tx, o: o,
+		snapTopic: o.TopicPrefix + schemas.TopicStockSnapshots}, nil
 }
 
 // Close releases the Kafka client Sweep opened; Run needs no Close.
-func (s *Sweeper) Close() {
-	if s.cl != nil {
-		s.cl.Close()
-		s.cl, s.loaded = nil, false
-	}
-}
+func (s *Sweeper) Close() { s.tx.Close() }
 
 // Run sweeps every SweepInterval until ctx ends. A failed sweep is logged
 // and resumed from its cursor after a pause; only a fenced producer (another
@@ -123,25 +104,22 @@ func (s *Sweeper) due() time.Time {
 }
 
 // load reads the committed cursor once per client: after a restart, and
-// after a transaction whose outcome is unknown.
+// after a transaction whose outcome is unknown. It fences a previous
+// incarnation first, so a page it left uncommitted is aborted, never
+// resumed from.
 func (s *Sweeper) load(ctx context.Context) error {
-	if s.loaded {
+	if s.tx.Loaded() {
 		return nil
 	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	// Fence a previous incarnation first, so its open transaction is
-	// aborted and the cursor topic becomes stable.
-	if _, _, err := cl.ProducerID(ctx); err != nil {
-		return fmt.Errorf("clarus: sweep: init producer id: %w", err)
-	}
-	cur, found, err := readCursor(ctx, s.kopts, s.cursorTopic)
+	vals, err := s.tx.Load(ctx, CursorKey)
 	if err != nil {
 		return fmt.Errorf("clarus: sweep: read cursor: %w", err)
 	}
-	s.cur, s.loaded = cur, true
+	cur, found, err := decodeCursor(vals)
+	if err != nil {
+		return fmt.Errorf("clarus: sweep: read cursor: %w", err)
+	}
+	s.cur = cur
 	s.o.setReady(true)
 	s.o.Logger.Info("clarus sweep cursor loaded", "found", found, "in_progress", cur.InProgress,
 		"snapshot_id", cur.SnapshotID, "high_water", cur.HighWater)
@@ -235,38 +213,8 @@ func (s *Sweeper) commit(ctx context.Context, next Cursor, page BalancePage) err
 	if err != nil {
 		return err
 	}
-	recs = append(recs, &kgo.Record{Topic: s.cursorTopic, Key: []byte(CursorKey), Value: cv})
-
-	if err := s.cl.BeginTransaction(); err != nil {
-		return s.fail(ctx, fmt.Errorf("clarus: sweep: begin transaction: %w", err))
-	}
-	if err := s.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return s.fail(ctx, fmt.Errorf("clarus: sweep: produce page %d: %w", next.Pages, err))
-	}
-	// Not cancelled with ctx: an EndTxn cut off mid-flight leaves its
-	// outcome unknown.
-	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := s.cl.EndTransaction(end, kgo.TryCommit); err != nil {
-		s.loaded = false // the commit may have happened: read the cursor again before going on
-		return s.fail(ctx, fmt.Errorf("clarus: sweep: commit page %d: %w", next.Pages, err))
+	if err := s.tx.Commit(ctx, CursorKey, cv, recs...); err != nil {
+		return fmt.Errorf("clarus: sweep: page %d: %w", next.Pages, err)
 	}
 	return nil
-}
-
-// fail aborts the open transaction. When even that fails the client's
-// state is unknown: it is replaced, and the cursor is read again, since the
-// commit may have happened.
-func (s *Sweeper) fail(ctx context.Context, err error) error {
-	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	aerr := s.cl.AbortBufferedRecords(end)
-	if aerr == nil {
-		aerr = s.cl.EndTransaction(end, kgo.TryAbort)
-	}
-	if aerr != nil {
-		s.o.Logger.Warn("clarus sweep: abort failed; restarting the producer", "err", aerr)
-		s.Close() // the next load opens a new client and reads the cursor again
-	}
-	return err
 }

@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/connectors/cursor"
 	"github.com/lockstep-dev/lockstep/connectors/prima/internal/wire"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
@@ -26,14 +25,12 @@ type Source struct {
 	cfg   Config
 	api   *Client
 	serde *schemas.Serde
-	kopts []kgo.Opt
-	cl    *kgo.Client
+	tx    *cursor.Committer
 	o     Options
 
-	itemsTopic, levelsTopic, cursorTopic string
+	itemsTopic, levelsTopic string
 
 	cursors map[string]Cursor
-	loaded  bool
 }
 
 // PollStats says what one Poll committed.
@@ -52,47 +49,26 @@ func NewSource(cfg Config, api *Client, serde *schemas.Serde, o Options, kopts .
 		return nil, errors.New("prima: source: needs a Prima client and a serde")
 	}
 	o = o.withDefaults()
-	return &Source{cfg: cfg, api: api, serde: serde, kopts: slices.Clone(kopts), o: o,
+	tx, err := cursor.NewCommitter(cursor.Config{Topic: o.TopicPrefix + schemas.TopicSourceCursors,
+		TransactionalID: o.TransactionalID, Logger: o.Logger}, kopts...)
+	if err != nil {
+		return nil, fmt.Errorf("prima: source: %w", err)
+	}
+	return &Source{cfg: cfg, api: api, serde: serde, tx: tx, o: o,
 		itemsTopic:  o.TopicPrefix + schemas.TopicItems,
 		levelsTopic: o.TopicPrefix + schemas.TopicPrimaStockLevels,
-		cursorTopic: o.TopicPrefix + schemas.TopicSourceCursors,
 	}, nil
-}
-
-// open makes the transactional producer unless one is open.
-func (s *Source) open() error {
-	if s.cl != nil {
-		return nil
-	}
-	cl, err := kgo.NewClient(append(slices.Clone(s.kopts),
-		kgo.TransactionalID(s.o.TransactionalID),
-		kgo.TransactionTimeout(time.Minute),
-	)...)
-	if err != nil {
-		return fmt.Errorf("prima: source: kafka client: %w", err)
-	}
-	s.cl = cl
-	return nil
 }
 
 // Close closes the producer that Poll opened, for a caller that polls
 // without Run (tests, a one-off catch-up); Run closes its own. Closing
-// twice, or a source never polled, is harmless.
+// twice, or a source never polled, is harmless. The source is not ready
+// after it.
 func (s *Source) Close() {
-	if s.cl != nil {
-		s.cl.Close()
-		s.cl = nil
-	}
-	s.unload()
-}
-
-// unload forgets the cursors: they are read again, after fencing, before
-// the next page. The source is not ready until then.
-func (s *Source) unload() {
-	if s.loaded {
+	if s.tx.Loaded() {
 		s.o.setReady(false)
 	}
-	s.loaded = false
+	s.tx.Close()
 }
 
 // Cursors returns the committed cursors by key (after Poll or Run loaded
@@ -124,21 +100,21 @@ func (s *Source) Run(ctx context.Context) error {
 }
 
 // load reads the committed cursors once per producer: at start, and after a
-// transaction whose outcome is unknown.
+// transaction whose outcome is unknown. It fences a previous incarnation
+// first, so a page it left uncommitted is aborted, never resumed from.
 func (s *Source) load(ctx context.Context) error {
-	if s.loaded {
+	if s.tx.Loaded() {
 		return nil
 	}
-	// Fence a previous incarnation first, so its open transaction is
-	// aborted and cannot hold the cursor topic's committed end back.
-	if _, _, err := s.cl.ProducerID(ctx); err != nil {
-		return fmt.Errorf("prima: source: init producer id: %w", err)
-	}
-	cur, err := readCursors(ctx, s.kopts, s.cursorTopic, CursorKeyItems, CursorKeyStockLevels)
+	vals, err := s.tx.Load(ctx, CursorKeyItems, CursorKeyStockLevels)
 	if err != nil {
 		return fmt.Errorf("prima: source: read cursors: %w", err)
 	}
-	s.cursors, s.loaded = cur, true
+	cur, err := decodeCursors(vals)
+	if err != nil {
+		return fmt.Errorf("prima: source: read cursors: %w", err)
+	}
+	s.cursors = cur
 	s.o.setReady(true)
 	s.o.Logger.Info("prima source cursors loaded", "items", cur[CursorKeyItems], "stock_levels", cur[CursorKeyStockLevels])
 	return nil
@@ -149,9 +125,6 @@ func (s *Source) load(ctx context.Context) error {
 // it with Close.
 func (s *Source) Poll(ctx context.Context) (PollStats, error) {
 	var st PollStats
-	if err := s.open(); err != nil {
-		return st, err
-	}
 	if err := s.load(ctx); err != nil {
 		return st, err
 	}
@@ -257,45 +230,19 @@ func (s *Source) levelsPage(ctx context.Context, since Cursor) ([]*kgo.Record, C
 }
 
 // commit produces a page's events and the cursor after them in one
-// transaction: both land, or neither does.
+// transaction: both land, or neither does. When the outcome is unknown the
+// cursors are read again before the next page, and the source is not ready
+// until then.
 func (s *Source) commit(ctx context.Context, key string, next Cursor, recs []*kgo.Record) error {
 	cv, err := json.Marshal(next)
 	if err != nil {
 		return err
 	}
-	recs = append(recs, &kgo.Record{Topic: s.cursorTopic, Key: []byte(key), Value: cv})
-	if err := s.cl.BeginTransaction(); err != nil {
-		return s.fail(ctx, fmt.Errorf("prima: source: begin transaction: %w", err))
-	}
-	if err := s.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return s.fail(ctx, fmt.Errorf("prima: source: produce %s page: %w", key, err))
-	}
-	// Not cancelled with ctx: an EndTxn cut off mid-flight leaves its
-	// outcome unknown.
-	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := s.cl.EndTransaction(end, kgo.TryCommit); err != nil {
-		s.unload() // it may have committed: read the cursors again before going on
-		return s.fail(ctx, fmt.Errorf("prima: source: commit %s page: %w", key, err))
+	if err := s.tx.Commit(ctx, key, cv, recs...); err != nil {
+		if !s.tx.Loaded() {
+			s.o.setReady(false)
+		}
+		return fmt.Errorf("prima: source: %s page: %w", key, err)
 	}
 	return nil
-}
-
-// fail aborts the open transaction. When even that fails the client's state
-// is unknown: it is replaced, and the cursors are read again.
-func (s *Source) fail(ctx context.Context, err error) error {
-	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	aerr := s.cl.AbortBufferedRecords(end)
-	if aerr == nil {
-		aerr = s.cl.EndTransaction(end, kgo.TryAbort)
-	}
-	if aerr != nil {
-		s.o.Logger.Warn("prima source: abort failed; restarting the producer", "err", aerr)
-		s.Close()
-		if nerr := s.open(); nerr != nil {
-			return errors.Join(err, nerr)
-		}
-	}
-	return err
 }
