@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 	"github.com/lockstep-dev/lockstep/processors/stream"
 	"github.com/lockstep-dev/lockstep/schemas"
@@ -87,7 +88,7 @@ func (r *rig) config(t testing.TB, reg prometheus.Registerer) stream.Config {
 		StateDir:         r.dir,
 		InstanceID:       "a",
 		TopicPrefix:      r.prefix,
-		EncodeDeadLetter: stream.AvroDeadLetters(r.serde),
+		EncodeDeadLetter: deadletter.Avro(r.serde),
 		MaxBatch:         r.batch,
 		TimerTick:        20 * time.Millisecond,
 		Clock:            func() time.Time { return time.UnixMilli(r.now.Load()).UTC() },

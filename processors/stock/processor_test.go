@@ -13,6 +13,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 	"github.com/lockstep-dev/lockstep/processors/stream"
 	"github.com/lockstep-dev/lockstep/schemas"
@@ -254,7 +255,7 @@ func TestRejectsToDLQ(t *testing.T) {
 			t.Errorf("dead letter %+v", dl)
 		}
 		reasons[string(dl.OriginalValue)] = dl.Reason
-		if !slices.ContainsFunc(dlq[i].Headers, func(h kgo.RecordHeader) bool { return h.Key == stream.HeaderDLQReason && len(h.Value) > 0 }) {
+		if !slices.ContainsFunc(dlq[i].Headers, func(h kgo.RecordHeader) bool { return h.Key == deadletter.HeaderReason && len(h.Value) > 0 }) {
 			t.Errorf("dead letter %d has no reason header", i)
 		}
 	}

@@ -1,13 +1,13 @@
 package stream
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
+	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/state"
 )
 
@@ -35,7 +35,7 @@ type Config struct {
 	// EncodeDeadLetter encodes the DLQ record's value (the Avro envelope in
 	// production). Nil, or an encoding error, keeps the original bytes as
 	// the value; the headers carry reason and coordinates either way.
-	EncodeDeadLetter func(context.Context, DeadLetter) ([]byte, error)
+	EncodeDeadLetter deadletter.Encoder
 	// MaxBatch is the most input records handled in one transaction
 	// (default 20,000). A transaction ends at MaxBatch records or at
 	// CommitInterval, whichever comes first.

@@ -11,15 +11,6 @@ import (
 // DeadLetter is a record the pipeline could not process, with why and where.
 type DeadLetter = deadletter.Letter
 
-// DLQ headers: package deadletter's, named here for the runtime's callers.
-const (
-	HeaderDLQReason    = deadletter.HeaderReason
-	HeaderDLQStage     = deadletter.HeaderStage
-	HeaderDLQTopic     = deadletter.HeaderTopic
-	HeaderDLQPartition = deadletter.HeaderPartition
-	HeaderDLQOffset    = deadletter.HeaderOffset
-)
-
 // deadLetter produces rec to the DLQ in the current transaction, as package
 // deadletter builds it. The value is the encoded envelope, or the original
 // bytes if there is no encoder or it fails, so nothing is lost.

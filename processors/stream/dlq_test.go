@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lockstep-dev/lockstep/processors/stream"
+	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/schemas"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -40,7 +40,7 @@ func TestPoisonRecordGoesToDLQKfake(t *testing.T) {
 
 	serde := schemas.NewSerde(schemas.NewMemRegistry())
 	cfg := s.config("a", t.TempDir())
-	cfg.EncodeDeadLetter = stream.AvroDeadLetters(serde)
+	cfg.EncodeDeadLetter = deadletter.Avro(serde)
 	w := s.watchOutput(t, ctx)
 	inst := start(t, cfg, b.opts()...)
 	w.waitFor(t, ctx, 99)
@@ -55,8 +55,8 @@ func TestPoisonRecordGoesToDLQKfake(t *testing.T) {
 	for _, h := range d.Headers {
 		hdr[h.Key] = string(h.Value)
 	}
-	if hdr[stream.HeaderDLQTopic] != s.in || hdr[stream.HeaderDLQPartition] != "0" || hdr[stream.HeaderDLQOffset] != "40" ||
-		hdr[stream.HeaderDLQStage] != s.name || !strings.Contains(hdr[stream.HeaderDLQReason], "want an 8-byte int64") || hdr["trace"] != "t40" {
+	if hdr[deadletter.HeaderTopic] != s.in || hdr[deadletter.HeaderPartition] != "0" || hdr[deadletter.HeaderOffset] != "40" ||
+		hdr[deadletter.HeaderStage] != s.name || !strings.Contains(hdr[deadletter.HeaderReason], "want an 8-byte int64") || hdr["trace"] != "t40" {
 		t.Fatalf("DLQ headers = %v", hdr)
 	}
 	var env schemas.DeadLetter

@@ -212,27 +212,14 @@ func supervise(ctx context.Context, c flows.Component, restarts *atomic.Int64) e
 }
 
 func waitReady(ctx context.Context, ready *admin.Readiness, errc <-chan error) error {
-	deadline := time.NewTimer(2 * time.Minute)
-	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		nr := ready.NotReady()
-		if len(nr) == 0 {
-			return nil
-		}
-		select {
-		case err := <-errc:
-			if err != nil {
-				return err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-deadline.C:
-			return fmt.Errorf("demo: components not ready after 2m: %v", nr)
-		case <-tick.C:
-		}
+	quiet := &progress{} // waits on errc and ctx, prints nothing
+	if err := waitUntil(ctx, 2*time.Minute, quiet, errc, func() bool { return len(ready.NotReady()) == 0 }); err != nil {
+		return err
 	}
+	if nr := ready.NotReady(); len(nr) > 0 {
+		return fmt.Errorf("demo: components not ready after 2m: %v", nr)
+	}
+	return nil
 }
 
 // drive runs the Clarus traffic, arming kills at seeded points.
