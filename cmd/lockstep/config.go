@@ -18,6 +18,7 @@ import (
 	"github.com/lockstep-dev/lockstep/connectors/broker"
 	"github.com/lockstep-dev/lockstep/connectors/clarus"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
+	"github.com/lockstep-dev/lockstep/connectors/secret"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 )
 
@@ -149,16 +150,11 @@ func (c Config) Validate() error {
 // and, through broker.Config.Opts, the Kafka TLS and password files, only to
 // fail now rather than at the first connection.
 func (c *Config) resolve() error {
-	if f := c.ClickHouse.PasswordFile; f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("%sCLICKHOUSE_PASSWORD_FILE: %w", envPrefix, err)
-		}
-		c.ClickHouse.Password = strings.TrimRight(string(b), "\r\n")
-		if c.ClickHouse.Password == "" {
-			return fmt.Errorf("%sCLICKHOUSE_PASSWORD_FILE: %s is empty", envPrefix, f)
-		}
+	pw, err := secret.Read(envPrefix+"CLICKHOUSE_PASSWORD", c.ClickHouse.Password, c.ClickHouse.PasswordFile)
+	if err != nil {
+		return err
 	}
+	c.ClickHouse.Password = pw
 	if _, err := c.Kafka.Opts(); err != nil {
 		return err
 	}

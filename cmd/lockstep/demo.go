@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -149,14 +151,17 @@ func printSummary(w io.Writer, s demo.Summary) {
 	} else {
 		fmt.Fprintln(w, "ledger: off")
 	}
-	for name, ok := range s.Checks {
+	for _, name := range slices.Sorted(maps.Keys(s.Checks)) {
 		mark := "ok  "
-		if !ok {
+		if !s.Checks[name] {
 			mark = "FAIL"
 		}
 		fmt.Fprintf(w, "  %s %s\n", mark, name)
 	}
 	for _, f := range s.Failures {
 		fmt.Fprintf(w, "  - %s\n", f)
+	}
+	for _, f := range s.PushFailures {
+		fmt.Fprintf(w, "  push failed: %s\n", f)
 	}
 }

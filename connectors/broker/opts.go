@@ -6,12 +6,13 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/lockstep-dev/lockstep/connectors/secret"
 )
 
 // Opts returns the client options for connecting to the configured cluster:
@@ -109,20 +110,8 @@ func (s SASLConfig) mechanism() (sasl.Mechanism, error) {
 	return nil, fmt.Errorf("%sSASL_MECHANISM: unknown mechanism %q", EnvPrefix, s.Mechanism)
 }
 
-// password returns Password, or the contents of PasswordFile without the
-// trailing newline that editors and `echo` leave behind. Errors never carry
-// the password itself.
+// password returns Password, or the contents of PasswordFile (see
+// secret.Read). Errors never carry the password itself.
 func (s SASLConfig) password() (string, error) {
-	if s.PasswordFile == "" {
-		return s.Password, nil
-	}
-	b, err := os.ReadFile(s.PasswordFile)
-	if err != nil {
-		return "", fmt.Errorf("%sSASL_PASSWORD_FILE: %w", EnvPrefix, err)
-	}
-	pass := strings.TrimRight(string(b), "\r\n")
-	if pass == "" {
-		return "", fmt.Errorf("%sSASL_PASSWORD_FILE: %s is empty", EnvPrefix, s.PasswordFile)
-	}
-	return pass, nil
+	return secret.Read(EnvPrefix+"SASL_PASSWORD", s.Password, s.PasswordFile)
 }

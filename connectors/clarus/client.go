@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 )
 
 // Client calls the Clarus API. Every call carries a bearer token, fetched
@@ -98,7 +100,7 @@ func (c *Client) send(ctx context.Context, op string, build func() (*http.Reques
 		if reason != "429" {
 			backoff = min(2*backoff, 30*time.Second)
 		}
-		if err := c.o.Clock.Sleep(ctx, wait); err != nil {
+		if err := clock.Sleep(ctx, c.o.Clock, wait); err != nil {
 			return nil, nil, err
 		}
 	}

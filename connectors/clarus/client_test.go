@@ -122,25 +122,28 @@ func TestSweepRetriesServerErrors(t *testing.T) {
 	e.matchTruth(e.snapshots())
 }
 
-// stopClock cancels the run after a number of sleeps.
+// stopClock cancels the run after a number of waits.
 type stopClock struct {
 	*fakeClock
 	cancel func()
 	left   int
 }
 
-func (c *stopClock) Sleep(ctx context.Context, d time.Duration) error {
+func (c *stopClock) After(d time.Duration) <-chan time.Time {
 	if c.left--; c.left < 0 {
 		c.cancel()
+		return make(chan time.Time) // never fires: the cancelled ctx ends the wait
 	}
-	return c.fakeClock.Sleep(ctx, d)
+	return c.fakeClock.After(d)
 }
 
 func TestRunSweepsOnSchedule(t *testing.T) {
 	e := newSweepEnv(t, clarussim.Config{}, nil)
 	e.receive(5)
 	ctx, cancel := context.WithCancel(context.Background())
-	clock := &stopClock{fakeClock: e.clock, cancel: cancel, left: 3}
+	// The first sweep is due at once and does not wait on the clock; the
+	// two waits for the next ones do, and the third wait stops the run.
+	clock := &stopClock{fakeClock: e.clock, cancel: cancel, left: 2}
 	if err := e.sweeper(clock).Run(ctx); err != nil {
 		t.Fatal(err)
 	}

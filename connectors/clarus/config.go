@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/lockstep-dev/lockstep/connectors/secret"
 )
 
 // EnvPrefix is where the caller mounts Config in the environment; Validate
@@ -116,28 +117,13 @@ func (c Config) Resolve() (Config, error) {
 		return c, err
 	}
 	var err error
-	if c.ClientSecret, err = readSecret("CLIENT_SECRET_FILE", c.ClientSecret, c.ClientSecretFile); err != nil {
+	if c.ClientSecret, err = secret.Read(EnvPrefix+"CLIENT_SECRET", c.ClientSecret, c.ClientSecretFile); err != nil {
 		return c, err
 	}
-	if c.WebhookToken, err = readSecret("WEBHOOK_TOKEN_FILE", c.WebhookToken, c.WebhookTokenFile); err != nil {
+	if c.WebhookToken, err = secret.Read(EnvPrefix+"WEBHOOK_TOKEN", c.WebhookToken, c.WebhookTokenFile); err != nil {
 		return c, err
 	}
 	return c, nil
-}
-
-func readSecret(name, value, file string) (string, error) {
-	if file == "" {
-		return value, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("%s%s: %w", EnvPrefix, name, err)
-	}
-	s := strings.TrimRight(string(b), "\r\n")
-	if s == "" {
-		return "", fmt.Errorf("%s%s: %s is empty", EnvPrefix, name, file)
-	}
-	return s, nil
 }
 
 // automations returns the configured automation ids by trigger.

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 )
 
 // stockBalancesQuery is the one GraphQL document the sweep sends; the
@@ -119,7 +121,7 @@ func (c *Client) StockBalances(ctx context.Context, q BalanceQuery) (BalancePage
 		if errors.Is(err, errMalformedResponse) && malformed < 3 {
 			malformed++
 			c.o.Metrics.apiRetries.WithLabelValues("malformed").Inc()
-			if err := c.o.Clock.Sleep(ctx, time.Second); err != nil {
+			if err := clock.Sleep(ctx, c.o.Clock, time.Second); err != nil {
 				return BalancePage{}, err
 			}
 			continue

@@ -1,13 +1,14 @@
 package clarus
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 )
 
 const samplePage = `{"data":{"stock_balances":{"all":{"edges":[
@@ -72,7 +73,7 @@ func FuzzDecodeBalancePage(f *testing.F) {
 
 func TestRetryAfter(t *testing.T) {
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	c := NewClient(Config{RequestTimeout: time.Second}, Options{Clock: fixedClock(now)})
+	c := NewClient(Config{RequestTimeout: time.Second}, Options{Clock: clock.NewFake(now)})
 	for v, want := range map[string]time.Duration{
 		"":                              time.Second,
 		"3":                             3 * time.Second,
@@ -90,12 +91,6 @@ func TestRetryAfter(t *testing.T) {
 		}
 	}
 }
-
-type fixedClock time.Time
-
-func (c fixedClock) Now() time.Time { return time.Time(c) }
-
-func (c fixedClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
 // TestQueryFollowsSchemaFile keeps the sweep's document and clarus.graphql
 // in step: every field the document selects on a balance is declared.

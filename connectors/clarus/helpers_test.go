@@ -16,6 +16,7 @@ import (
 
 	"github.com/lockstep-dev/lockstep/connectors/clarus"
 	"github.com/lockstep-dev/lockstep/connectors/clarus/clarussim"
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -27,34 +28,25 @@ const (
 
 var epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
-// fakeClock is the injected clock: Sleep advances time at once and records
-// the wait, so Retry-After and token expiry are asserted without sleeping.
+// fakeClock is the injected clock: unlike a bare clock.Fake, every wait
+// (After) moves time on at once and is recorded, so Retry-After and token
+// expiry are asserted without sleeping. Advance moves it by hand.
 type fakeClock struct {
+	*clock.Fake
 	mu    sync.Mutex
-	now   time.Time
 	slept []time.Duration
 }
 
-func newClock() *fakeClock { return &fakeClock{now: epoch} }
+func newClock() *fakeClock { return &fakeClock{Fake: clock.NewFake(epoch)} }
 
-func (c *fakeClock) Now() time.Time {
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(max(d, 0))
 	c.slept = append(c.slept, d)
-	return nil
+	c.mu.Unlock()
+	ch := c.Fake.After(d)
+	c.Fake.Advance(max(d, 0))
+	return ch
 }
-
-func (c *fakeClock) Advance(d time.Duration) { _ = c.Sleep(context.Background(), d) }
 
 func (c *fakeClock) Slept() []time.Duration {
 	c.mu.Lock()

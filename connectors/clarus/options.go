@@ -1,21 +1,24 @@
 package clarus
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 )
 
 // Options are the receiver's and the sweep's dependencies beyond Config.
 type Options struct {
 	// TopicPrefix is prepended to every topic name (broker.Config.Topic).
 	TopicPrefix string
-	Clock       Clock
-	Logger      *slog.Logger
-	Metrics     *Metrics
+	// Clock is the time source, injected so tests run token expiry,
+	// Retry-After waits and the sweep schedule without sleeping; nil is
+	// the wall clock.
+	Clock   clock.Clock
+	Logger  *slog.Logger
+	Metrics *Metrics
 	// HTTPClient calls the Clarus API; nil uses one with Config.RequestTimeout.
 	HTTPClient *http.Client
 	// TransactionalID identifies the sweep's producer: one sweep per
@@ -35,7 +38,7 @@ func (o Options) setReady(ok bool) {
 
 func (o Options) withDefaults(cfg Config) Options {
 	if o.Clock == nil {
-		o.Clock = SystemClock()
+		o.Clock = clock.System()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -50,35 +53,6 @@ func (o Options) withDefaults(cfg Config) Options {
 		o.TransactionalID = "lockstep-clarus-sweep-" + cfg.Subdomain
 	}
 	return o
-}
-
-// Clock is the time source of the connector, injected so tests run token
-// expiry, Retry-After waits and the sweep schedule without sleeping.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits d or until ctx ends, returning ctx's error then.
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-// SystemClock is the wall clock.
-func SystemClock() Clock { return systemClock{} }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Metrics are the connector's Prometheus metrics. Create them once per

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 	"github.com/lockstep-dev/lockstep/connectors/cursor"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
@@ -74,10 +75,10 @@ func (s *Sweeper) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if err := s.load(ctx); err != nil {
 			s.o.Logger.Error("clarus sweep: reading the cursor failed", "err", err)
-			_ = s.o.Clock.Sleep(ctx, 30*time.Second)
+			_ = clock.Sleep(ctx, s.o.Clock, 30*time.Second)
 			continue
 		}
-		if err := s.o.Clock.Sleep(ctx, s.due().Sub(s.o.Clock.Now())); err != nil {
+		if err := clock.Sleep(ctx, s.o.Clock, s.due().Sub(s.o.Clock.Now())); err != nil {
 			break
 		}
 		st, err := s.Sweep(ctx)
@@ -89,7 +90,7 @@ func (s *Sweeper) Run(ctx context.Context) error {
 			return fmt.Errorf("clarus: sweep: %w", err)
 		default:
 			s.o.Logger.Error("clarus sweep failed; it resumes from its cursor", "err", err, "snapshot_id", st.SnapshotID, "pages", st.Pages)
-			_ = s.o.Clock.Sleep(ctx, min(s.cfg.SweepInterval, time.Minute))
+			_ = clock.Sleep(ctx, s.o.Clock, min(s.cfg.SweepInterval, time.Minute))
 		}
 	}
 	return nil

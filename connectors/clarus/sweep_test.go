@@ -17,6 +17,7 @@ import (
 
 	"github.com/lockstep-dev/lockstep/connectors/clarus"
 	"github.com/lockstep-dev/lockstep/connectors/clarus/clarussim"
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -46,9 +47,9 @@ func newSweepEnv(t *testing.T, simCfg clarussim.Config, mw func(http.Handler) ht
 	return e
 }
 
-func (e *sweepEnv) sweeper(clock clarus.Clock) *clarus.Sweeper {
+func (e *sweepEnv) sweeper(clk clock.Clock) *clarus.Sweeper {
 	e.t.Helper()
-	o := clarus.Options{Clock: clock, TransactionalID: "test-sweep"}
+	o := clarus.Options{Clock: clk, TransactionalID: "test-sweep"}
 	s, err := clarus.NewSweeper(e.cfg, clarus.NewClient(e.cfg, o), e.serde, o, e.opts...)
 	if err != nil {
 		e.t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/lockstep-dev/lockstep/connectors/prima/internal/wire"
+	"github.com/lockstep-dev/lockstep/connectors/secret"
 )
 
 // maxResponseBytes bounds an answer: a full page of items is well under a
@@ -42,7 +43,7 @@ func NewClient(cfg Config, hc *http.Client) (*Client, error) {
 	} else {
 		u.Path += "/wsomhandler"
 	}
-	pass, err := cfg.password()
+	pass, err := secret.Read(EnvPrefix+"PASSWORD", cfg.Password, cfg.PasswordFile)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -48,6 +47,11 @@ type Config struct {
 	BackoffBase   time.Duration `env:"BACKOFF_BASE, default=500ms"`
 	BackoffMax    time.Duration `env:"BACKOFF_MAX, default=1m"`
 	DownAfter     int           `env:"DOWN_AFTER, default=3"` // consecutive failures before fetching pauses
+	// RetryFailedAfter is how long levels Prima refused (a batch that
+	// used up its budget) wait before the sink pushes them again, until
+	// Prima takes them: levels are absolute, so a late push is harmless,
+	// and a key that moves no more would otherwise stay wrong in Prima.
+	RetryFailedAfter time.Duration `env:"RETRY_FAILED_AFTER, default=1m"`
 
 	// Parity: how long after a push is done before Prima's level for it is
 	// judged. It must exceed PollInterval, so the pushed level has been
@@ -70,7 +74,7 @@ func DefaultConfig() Config {
 		BaseURL: "http://127.0.0.1:8082", RequestTimeout: 30 * time.Second,
 		PollInterval: 30 * time.Second, PageSize: 500,
 		RatePerSecond: 5, Burst: 5, MaxAttempts: 8, MaxThrottled: 60,
-		BackoffBase: 500 * time.Millisecond, BackoffMax: time.Minute, DownAfter: 3,
+		BackoffBase: 500 * time.Millisecond, BackoffMax: time.Minute, DownAfter: 3, RetryFailedAfter: time.Minute,
 		ParitySettle: time.Minute,
 	}
 }
@@ -105,6 +109,7 @@ func (c Config) Validate() error {
 		"RATE_PER_SECOND": c.RatePerSecond > 0, "BURST": c.Burst > 0, "MAX_ATTEMPTS": c.MaxAttempts > 0,
 		"MAX_THROTTLED": c.MaxThrottled > 0, "BACKOFF_BASE": c.BackoffBase > 0,
 		"BACKOFF_MAX": c.BackoffMax >= c.BackoffBase, "DOWN_AFTER": c.DownAfter > 0,
+		"RETRY_FAILED_AFTER": c.RetryFailedAfter > 0,
 	}
 	for _, name := range []string{"REQUEST_TIMEOUT", "POLL_INTERVAL", "PAGE_SIZE", "RATE_PER_SECOND", "BURST",
 		"MAX_ATTEMPTS", "MAX_THROTTLED", "BACKOFF_BASE", "BACKOFF_MAX", "DOWN_AFTER"} {
@@ -118,19 +123,6 @@ func (c Config) Validate() error {
 		fail("PARITY_SETTLE", "must be longer than POLL_INTERVAL (%s), got %s", c.PollInterval, c.ParitySettle)
 	}
 	return errors.Join(errs...)
-}
-
-// password returns Password or the contents of PasswordFile without its
-// trailing newline. Errors never carry the password.
-func (c Config) password() (string, error) {
-	if c.PasswordFile == "" {
-		return c.Password, nil
-	}
-	b, err := os.ReadFile(c.PasswordFile)
-	if err != nil {
-		return "", fmt.Errorf("%sPASSWORD_FILE: %w", EnvPrefix, err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // httpClient builds the HTTP client: the request timeout, and TLS roots and

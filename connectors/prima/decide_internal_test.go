@@ -221,8 +221,10 @@ func TestJudge(t *testing.T) {
 			k: parityKey{pushed: pushed(statePushed, 6, pushedAt), prima: prima(9), open: open(5, 9)}, state: keyDiffer, status: schemas.DriftUpdated},
 		{name: "equal again: resolved",
 			k: parityKey{pushed: pushed(statePushed, 5, pushedAt), prima: prima(5), open: open(5, 9)}, state: keyAgree, status: schemas.DriftResolved},
-		{name: "a failed push is judged: Prima does not hold Clarus's level",
-			k: parityKey{pushed: pushed(stateFailed, 5, pushedAt), prima: prima(3)}, state: keyDiffer, status: schemas.DriftOpen},
+		{name: "a failed push is not judged: push_failed covers it, not a change made in Prima",
+			k: parityKey{pushed: pushed(stateFailed, 5, pushedAt), prima: prima(3)}, state: keyFailed},
+		{name: "a failed push leaves an open discrepancy open",
+			k: parityKey{pushed: pushed(stateFailed, 5, pushedAt), prima: prima(3), open: open(4, 3)}, state: keyFailed},
 		{name: "settled, but the stock-level feed has not caught up past the push: not judged",
 			k: parityKey{pushed: pushed(statePushed, 5, pushedAt), prima: prima(9)}, caughtUp: pushedAt.Add(-time.Millisecond), state: keySettling},
 	} {

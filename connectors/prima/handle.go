@@ -50,7 +50,7 @@ func (s *Sink) handle(ctx context.Context, rec *kgo.Record) error {
 	if err != nil {
 		return err
 	}
-	marks, applyMarks, err := s.pushedWrites(pl.push, cmd.Warehouse, cmd.BatchRef, p, statePushing)
+	marks, applyMarks, _, err := s.pushedWrites(pl.push, cmd.Warehouse, cmd.BatchRef, p, statePushing, "")
 	if err != nil {
 		return err
 	}
@@ -66,13 +66,13 @@ func (s *Sink) handle(ctx context.Context, rec *kgo.Record) error {
 			return lostIsNil(err)
 		}
 		if res.parkReason != "" {
-			if err := s.settle(ctx, p, pl.push, cmd.Warehouse, cmd.BatchRef, stateFailed, nil); err != nil {
+			if err := s.settle(ctx, p, pl.push, cmd.Warehouse, cmd.BatchRef, stateFailed, cmd.BatchRef, nil); err != nil {
 				return lostIsNil(err)
 			}
 			return s.park(ctx, rec, &cmd, res.attempts, res.parkReason)
 		}
 	}
-	if err := s.settle(ctx, p, pl.push, cmd.Warehouse, cmd.BatchRef, statePushed, pl.unhold); err != nil {
+	if err := s.settle(ctx, p, pl.push, cmd.Warehouse, cmd.BatchRef, statePushed, "", pl.unhold); err != nil {
 		return lostIsNil(err)
 	}
 	return s.commit(ctx, rec)
@@ -123,14 +123,24 @@ func (s *Sink) write(ctx context.Context, p int32, events, state []*kgo.Record, 
 
 // settle records how a push of lines ended (pushed or failed), and
 // releases the held levels it superseded: their entries are tombstoned
-// and their sku_unmapped drift resolved.
-func (s *Sink) settle(ctx context.Context, p int32, lines []pushLine, warehouse, ref, state string, unhold []heldLevel) error {
-	recs, apply, err := s.pushedWrites(lines, warehouse, ref, p, state)
+// and their sku_unmapped drift resolved. failRef names the push_failed
+// discrepancy that covers failed lines ("" keeps the one they had: a retry
+// that failed again). A push_failed discrepancy no key names any more
+// (its lines pushed since, or covered by a newer one) is resolved.
+func (s *Sink) settle(ctx context.Context, p int32, lines []pushLine, warehouse, ref, state, failRef string, unhold []heldLevel) error {
+	recs, apply, cleared, err := s.pushedWrites(lines, warehouse, ref, p, state, failRef)
 	if err != nil {
 		return err
 	}
 	now := s.o.Clock.Now().UTC()
 	var events []*kgo.Record
+	for _, fr := range cleared {
+		dr, err := driftRecord(ctx, s.serde, s.driftTopic, pushHealedEvent(now, fr, ref, warehouse))
+		if err != nil {
+			return err
+		}
+		events = append(events, dr)
+	}
 	for _, h := range unhold {
 		dr, err := driftRecord(ctx, s.serde, s.driftTopic, unmappedEvent(h, schemas.DriftResolved, ref, now))
 		if err != nil {
@@ -138,6 +148,9 @@ func (s *Sink) settle(ctx context.Context, p int32, lines []pushLine, warehouse,
 		}
 		tomb, _ := stateRecord(s.heldTopic, h.key(), nil)
 		events, recs = append(events, dr), append(recs, tomb)
+	}
+	if len(cleared) > 0 {
+		s.o.Logger.Info("prima sink: levels Prima had refused are pushed now; push_failed resolved", "batch", ref, "resolved", cleared)
 	}
 	return s.write(ctx, p, events, recs, func() {
 		apply()
@@ -181,30 +194,46 @@ func (s *Sink) holdWrites(ctx context.Context, hold []heldLevel, cause string) (
 }
 
 // pushedWrites returns the lockstep.stock-pushed records of lines in state,
-// and the change to memory that goes with them. A pushed line moves the
-// key's ordering guard (AppliedAsOf) forward; a failed one leaves it.
-func (s *Sink) pushedWrites(lines []pushLine, warehouse, ref string, p int32, state string) ([]*kgo.Record, func(), error) {
+// the change to memory that goes with them, and the push_failed
+// discrepancies no key will name once they are written. A pushed line
+// moves the key's ordering guard (AppliedAsOf) forward and clears its
+// FailedRef; a failed one leaves the guard and names failRef (or keeps its
+// own when failRef is empty); a line being pushed keeps both.
+func (s *Sink) pushedWrites(lines []pushLine, warehouse, ref string, p int32, state, failRef string) ([]*kgo.Record, func(), []string, error) {
 	now := s.o.Clock.Now().UTC()
 	entries := make([]pushedLevel, len(lines))
 	recs := make([]*kgo.Record, len(lines))
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
+	was := map[string]bool{} // the discrepancies these lines named
 	for i, l := range lines {
 		e := pushedLevel{SKU: l.SKU, ClarusCode: l.ClarusCode, Warehouse: warehouse, Available: l.Available, AsOf: l.AsOf,
 			BatchRef: ref, Partition: p, State: state, At: now}
-		e.AppliedAsOf = s.st.pushed[e.key()].AppliedAsOf
-		if state == statePushed && l.AsOf.After(e.AppliedAsOf) {
-			e.AppliedAsOf = l.AsOf
+		prev := s.st.pushed[e.key()]
+		e.AppliedAsOf, e.FailedRef = prev.AppliedAsOf, prev.FailedRef
+		if prev.FailedRef != "" {
+			was[prev.FailedRef] = true
+		}
+		switch state {
+		case statePushed:
+			if l.AsOf.After(e.AppliedAsOf) {
+				e.AppliedAsOf = l.AsOf
+			}
+			e.FailedRef = ""
+		case stateFailed:
+			if failRef != "" {
+				e.FailedRef = failRef
+			}
 		}
 		r, err := stateRecord(s.pushedTopic, e.key(), e)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		entries[i], recs[i] = e, r
 	}
 	return recs, func() {
 		for _, e := range entries {
-			s.st.pushed[e.key()] = e
+			s.st.setPushed(e)
 		}
-	}, nil
+	}, s.st.unnamedAfter(was, entries), nil
 }

@@ -135,6 +135,7 @@ type pushedJSON struct {
 	Available int64  `json:"available"`
 	BatchRef  string `json:"batch_ref"`
 	State     string `json:"state"`
+	FailedRef string `json:"failed_ref"`
 }
 
 // latestState is a compacted JSON topic as a table: the latest value per

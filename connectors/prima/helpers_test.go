@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
 	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
 	"github.com/lockstep-dev/lockstep/schemas"
@@ -19,35 +20,29 @@ import (
 
 var epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
-// fakeClock is the injected clock: After moves time on at once and records
-// the wait, so backoff and Retry-After are asserted in fake time and tests
-// never sleep. onWait, when set, runs after each wait (outside the lock).
+// fakeClock is the injected clock: unlike a bare clock.Fake, every wait
+// (After) moves time on at once and is recorded, so backoff and Retry-After
+// are asserted in fake time and tests never sleep. onWait, when set, runs
+// after each wait (outside the lock).
 type fakeClock struct {
+	*clock.Fake
 	mu     sync.Mutex
-	now    time.Time
 	waits  []time.Duration
 	onWait func(time.Duration)
 }
 
-func newClock() *fakeClock { return &fakeClock{now: epoch} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
+func newClock() *fakeClock { return &fakeClock{Fake: clock.NewFake(epoch)} }
 
 func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
-	c.now = c.now.Add(max(d, 0))
 	c.waits = append(c.waits, d)
-	now, hook := c.now, c.onWait
+	hook := c.onWait
 	c.mu.Unlock()
+	ch := c.Fake.After(d)
+	c.Fake.Advance(max(d, 0))
 	if hook != nil {
 		hook(d)
 	}
-	ch := make(chan time.Time, 1)
-	ch <- now
 	return ch
 }
 
@@ -173,68 +168,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func ptr[T any](v T) *T { return &v }
 
-// manualClock moves only when the test advances it: a wait (After) fires
-// once Advance passes its deadline. The settle-window tests use it, where
-// fakeClock's jump on every wait would settle everything at once.
-type manualClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []manualWaiter
-}
-
-type manualWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newManualClock() *manualClock { return &manualClock{now: epoch} }
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, manualWaiter{at: c.now.Add(d), ch: ch})
-	return ch
-}
-
-// Advance moves the clock on by d and fires the waits that are due.
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if w.at.After(c.now) {
-			kept = append(kept, w)
-			continue
-		}
-		w.ch <- c.now
-	}
-	c.waiters = kept
-}
-
-// sleeping reports whether something waits on the clock for at most d
-// more: the sink backing off, as opposed to the parity check's longer
-// settle-window waits.
-func (c *manualClock) sleeping(d time.Duration) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, w := range c.waiters {
-		if !w.at.After(c.now.Add(d)) {
-			return true
-		}
-	}
-	return false
+// sleeping reports whether something waits on c for at most d more: the
+// sink backing off, as opposed to the parity check's longer settle-window
+// waits. The settle-window tests run on a bare clock.Fake, where fakeClock's
+// jump on every wait would settle everything at once.
+func sleeping(c *clock.Fake, d time.Duration) bool {
+	next, ok := c.Next()
+	return ok && !next.After(c.Now().Add(d))
 }
 
 // readiness records what a component reported through SetReady.

@@ -6,15 +6,20 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 )
 
 // Options are the components' dependencies beyond Config.
 type Options struct {
 	// TopicPrefix is prepended to every topic name (broker.Config.Topic).
 	TopicPrefix string
-	Clock       Clock
-	Logger      *slog.Logger
-	Metrics     *Metrics
+	// Clock is the time source, injected so that tests run poll
+	// intervals, backoff and Retry-After waits in fake time; nil is the
+	// wall clock.
+	Clock   clock.Clock
+	Logger  *slog.Logger
+	Metrics *Metrics
 	// TransactionalID identifies the source's producer, so a restarted
 	// source fences the one it replaces. Default lockstep-prima-source.
 	TransactionalID string
@@ -36,7 +41,7 @@ func (o Options) setReady(ok bool) {
 
 func (o Options) withDefaults() Options {
 	if o.Clock == nil {
-		o.Clock = SystemClock()
+		o.Clock = clock.System()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -53,34 +58,8 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Clock is the time source, injected so that tests run poll intervals,
-// backoff and Retry-After waits in fake time.
-type Clock interface {
-	Now() time.Time
-	// After delivers the time once d has passed.
-	After(d time.Duration) <-chan time.Time
-}
-
-// SystemClock is the wall clock.
-func SystemClock() Clock { return systemClock{} }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // sleep waits d on c, or until ctx ends, returning ctx's error then.
-func sleep(ctx context.Context, c Clock, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.After(d):
-		return nil
-	}
-}
+func sleep(ctx context.Context, c clock.Clock, d time.Duration) error { return clock.Sleep(ctx, c, d) }
 
 // Metrics are the connector's Prometheus metrics; create them once per
 // Registerer and share them between the source, the sink and the parity

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -127,7 +128,7 @@ func (c *Parity) stopped(ctx context.Context, err error) error {
 }
 
 // afterCtx is ctx, also cancelled once d has passed on clock c.
-func afterCtx(ctx context.Context, c Clock, d time.Duration) (context.Context, context.CancelFunc) {
+func afterCtx(ctx context.Context, c clock.Clock, d time.Duration) (context.Context, context.CancelFunc) {
 	pctx, cancel := context.WithCancel(ctx)
 	fired := c.After(max(d, 0))
 	go func() {

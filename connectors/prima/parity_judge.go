@@ -16,13 +16,14 @@ type keyState string
 const (
 	keyUntracked keyState = "untracked" // lockstep never pushed it: Prima's own figure, not compared
 	keyInFlight  keyState = "in_flight" // a push is being sent: Prima may hold either level
+	keyFailed    keyState = "failed"    // Prima refused the push: push_failed covers it, the sink retries it
 	keySettling  keyState = "settling"  // pushed, within the settle window: the source may not have polled it back
 	keyUnknown   keyState = "unknown"   // settled, but no Prima level read for it yet
 	keyAgree     keyState = "agree"
 	keyDiffer    keyState = "differ"
 )
 
-var keyStates = []keyState{keyUntracked, keyInFlight, keySettling, keyUnknown, keyAgree, keyDiffer}
+var keyStates = []keyState{keyUntracked, keyInFlight, keyFailed, keySettling, keyUnknown, keyAgree, keyDiffer}
 
 // primaLevel is Prima's level as prima.stock-levels last said it.
 type primaLevel struct {
@@ -60,6 +61,11 @@ func judge(k *parityKey, now, caughtUp time.Time, settle time.Duration) verdict 
 		return verdict{state: keyUntracked}
 	case p.State == statePushing:
 		return verdict{state: keyInFlight}
+	case p.State == stateFailed:
+		// Prima never took this level, so a difference is lockstep's
+		// failure (push_failed, owner operations), not a change made in
+		// Prima: judged again once a retry lands.
+		return verdict{state: keyFailed}
 	case now.Before(p.At.Add(settle)):
 		return verdict{state: keySettling, due: p.At.Add(settle)}
 	case caughtUp.Before(p.At):

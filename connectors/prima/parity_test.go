@@ -119,7 +119,7 @@ func TestParityWaitsForPushInFlight(t *testing.T) {
 			t.Fatalf("stock_parity drift %s: %+v", when, evs)
 		}
 	}
-	backingOff := func() bool { return e.manual.sleeping(10 * time.Second) }
+	backingOff := func() bool { return sleeping(e.manual, 10*time.Second) }
 	for range 3 {
 		waitFor(t, "the sink to back off", backingOff)
 		e.manual.Advance(e.cfg.ParitySettle)

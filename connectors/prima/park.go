@@ -62,6 +62,16 @@ func pushFailedEvent(now time.Time, id, warehouse, detail string) *schemas.Drift
 	return ev
 }
 
+// pushHealedEvent resolves the push_failed discrepancy of batch failedRef:
+// no level it failed to push is outstanding any more.
+func pushHealedEvent(now time.Time, failedRef, byRef, warehouse string) *schemas.DriftEvent {
+	id := "push_failed:prima-stock:" + failedRef
+	ev := pushFailedEvent(now, id, warehouse,
+		fmt.Sprintf("Every level of batch %s that Prima did not take is in Prima now or was replaced by a newer push (last: batch %s).", failedRef, byRef))
+	ev.EventID, ev.Status = id+":resolved:"+byRef, schemas.DriftResolved
+	return ev
+}
+
 // park puts rec in the DLQ with the reason and its coordinates, and opens a
 // push_failed drift event for operations, then commits rec's offset so the
 // sink moves on. cmd is nil when rec could not be decoded. Both records
@@ -82,8 +92,8 @@ func (s *Sink) park(ctx context.Context, rec *kgo.Record, cmd *schemas.PrimaStoc
 			coords, reason, s.dlqTopic))
 	if cmd != nil {
 		drift = pushFailedEvent(now, "push_failed:prima-stock:"+cmd.BatchRef, cmd.Warehouse,
-			fmt.Sprintf("Stock batch %s (%d lines, warehouse %s) was not pushed to Prima after %d attempts (%s); it is parked in %s at %s.",
-				cmd.BatchRef, len(cmd.Lines), cmd.Warehouse, attempts, reason, s.dlqTopic, coords))
+			fmt.Sprintf("Stock batch %s (%d lines, warehouse %s) was not pushed to Prima after %d attempts (%s); it is parked in %s at %s, and the sink pushes its levels again every %s until Prima takes them.",
+				cmd.BatchRef, len(cmd.Lines), cmd.Warehouse, attempts, reason, s.dlqTopic, coords, s.cfg.RetryFailedAfter))
 	}
 	dr, err := driftRecord(ctx, s.serde, s.driftTopic, drift)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -180,14 +181,20 @@ func (s *Sink) loop(ctx context.Context, followed *followed) error {
 	}
 }
 
-// pollCommands polls the command topic until records come, ctx ends or
-// something wakes the loop.
+// pollCommands polls the command topic until records come, ctx ends,
+// something wakes the loop or failed levels are due to be pushed again.
 func (s *Sink) pollCommands(ctx context.Context) kgo.Fetches {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var due <-chan time.Time
+	if at := s.st.retryDue(s.cfg.RetryFailedAfter); !at.IsZero() {
+		due = s.o.Clock.After(at.Sub(s.o.Clock.Now()))
+	}
 	go func() {
 		select {
 		case <-s.wake:
+			cancel()
+		case <-due:
 			cancel()
 		case <-pctx.Done():
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
 	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
 	"github.com/lockstep-dev/lockstep/schemas"
@@ -22,8 +23,8 @@ import (
 // prima.items and prima.stock-levels, and optionally the parity check.
 type sinkEnv struct {
 	t      *testing.T
-	clock  *fakeClock   // nil when the env runs on a manualClock
-	manual *manualClock // nil when the env runs on a fakeClock
+	clock  *fakeClock  // nil when the env runs on a manual clock
+	manual *clock.Fake // nil when the env runs on a fakeClock
 	sim    *primasim.Server
 	script *script
 	kopts  []kgo.Opt
@@ -46,16 +47,16 @@ func newSinkEnv(t *testing.T, partitions int32, skus ...string) *sinkEnv {
 	return e
 }
 
-// newManualEnv runs on a manualClock: time moves when the test says.
+// newManualEnv runs on a clock.Fake: time moves when the test says.
 func newManualEnv(t *testing.T, skus ...string) *sinkEnv {
-	c := newManualClock()
+	c := clock.NewFake(epoch)
 	e := newEnv(t, 1, c, c.Now, skus...)
 	e.manual = c
 	return e
 }
 
 // newEnv adds each sku as a stock item mapped to the Clarus code codeOf(sku).
-func newEnv(t *testing.T, partitions int32, clock prima.Clock, now func() time.Time, skus ...string) *sinkEnv {
+func newEnv(t *testing.T, partitions int32, clk clock.Clock, now func() time.Time, skus ...string) *sinkEnv {
 	t.Helper()
 	e := &sinkEnv{t: t, kopts: newKafka(t, partitions), serde: schemas.NewSerde(schemas.NewMemRegistry()),
 		reg: prometheus.NewRegistry(), offset: map[int32]int64{}, ready: map[string]*readiness{}}
@@ -75,7 +76,7 @@ func newEnv(t *testing.T, partitions int32, clock prima.Clock, now func() time.T
 	e.cfg = testConfig(srv.URL)
 	e.cfg.DownAfter = 100 // tests about going down lower it
 	src, err := prima.NewSource(testConfig(e.direct), newClient(t, testConfig(e.direct)), e.serde,
-		prima.Options{Clock: clock, TransactionalID: "test-source"}, e.kopts...)
+		prima.Options{Clock: clk, TransactionalID: "test-source"}, e.kopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func newEnv(t *testing.T, partitions int32, clock prima.Clock, now func() time.T
 	return e
 }
 
-func (e *sinkEnv) clk() prima.Clock {
+func (e *sinkEnv) clk() clock.Clock {
 	if e.manual != nil {
 		return e.manual
 	}

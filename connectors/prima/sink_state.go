@@ -30,11 +30,14 @@ type sinkState struct {
 	synced  map[int32]bool
 	toSync  map[int32]bool  // assigned, not yet caught up
 	pending map[string]bool // Clarus codes whose mapping changed since the loop last looked
+	failed  map[string]bool // keys of pushed whose last push failed: the retry's work list
+	named   map[string]int  // push_failed discrepancy -> keys of pushed naming it (FailedRef)
 }
 
 func newSinkState() sinkState {
 	return sinkState{items: newItemIndex(), held: map[string]heldLevel{}, pushed: map[string]pushedLevel{},
-		synced: map[int32]bool{}, toSync: map[int32]bool{}, pending: map[string]bool{}}
+		synced: map[int32]bool{}, toSync: map[int32]bool{}, pending: map[string]bool{},
+		failed: map[string]bool{}, named: map[string]int{}}
 }
 
 func (st *sinkState) count() int {
@@ -73,6 +76,48 @@ func (st *sinkState) takePending() map[string]bool {
 	codes := st.pending
 	st.pending = map[string]bool{}
 	return codes
+}
+
+// setPushed records e as the key's last push, keeping the failed set and
+// the discrepancy counts in step. Callers hold st.mu.
+func (st *sinkState) setPushed(e pushedLevel) {
+	k := e.key()
+	if old, ok := st.pushed[k]; ok && old.FailedRef != "" {
+		if st.named[old.FailedRef]--; st.named[old.FailedRef] <= 0 {
+			delete(st.named, old.FailedRef)
+		}
+	}
+	if e.FailedRef != "" {
+		st.named[e.FailedRef]++
+	}
+	if e.State == stateFailed {
+		st.failed[k] = true
+	} else {
+		delete(st.failed, k)
+	}
+	st.pushed[k] = e
+}
+
+// unnamedAfter returns the discrepancies among was that no key will name
+// once entries replace their keys' last pushes. Callers hold st.mu.
+func (st *sinkState) unnamedAfter(was map[string]bool, entries []pushedLevel) []string {
+	delta := map[string]int{}
+	for _, e := range entries {
+		if old := st.pushed[e.key()].FailedRef; old != "" {
+			delta[old]--
+		}
+		if e.FailedRef != "" {
+			delta[e.FailedRef]++
+		}
+	}
+	var out []string
+	for ref := range was {
+		if st.named[ref]+delta[ref] <= 0 {
+			out = append(out, ref)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // heldWhere returns the held levels of synced partitions that keep
@@ -140,7 +185,7 @@ func (s *Sink) applyTable(ctx context.Context, r *kgo.Record) {
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		if ok && !st.synced[p.Partition] {
-			st.pushed[string(r.Key)] = p
+			st.setPushed(p)
 		}
 	}
 }
@@ -167,11 +212,12 @@ func (s *Sink) housekeep(ctx context.Context) error {
 	if err := s.syncAssigned(ctx); err != nil {
 		return err
 	}
-	codes := s.st.takePending()
-	if len(codes) == 0 {
-		return nil
+	if codes := s.st.takePending(); len(codes) > 0 {
+		if err := s.redrive(ctx, s.st.heldWhere(func(h heldLevel) bool { return codes[h.ClarusCode] })); err != nil {
+			return err
+		}
 	}
-	return s.redrive(ctx, s.st.heldWhere(func(h heldLevel) bool { return codes[h.ClarusCode] }))
+	return s.retryFailed(ctx)
 }
 
 // syncAssigned waits until the follower has read every held and pushed
@@ -237,7 +283,7 @@ func (s *Sink) redriveBatch(ctx context.Context, b redriveBatch) error {
 	s.o.Logger.Info("prima sink: pushing held levels whose SKU mapping arrived", "batch", b.Ref, "warehouse", b.Warehouse,
 		"lines", len(b.push), "settled_without_push", len(b.entries)-len(b.push))
 	if len(b.push) > 0 {
-		marks, apply, err := s.pushedWrites(b.push, b.Warehouse, b.Ref, p, statePushing)
+		marks, apply, _, err := s.pushedWrites(b.push, b.Warehouse, b.Ref, p, statePushing, "")
 		if err != nil {
 			return err
 		}
@@ -254,24 +300,24 @@ func (s *Sink) redriveBatch(ctx context.Context, b redriveBatch) error {
 			return s.redriveFailed(ctx, b, res)
 		}
 	}
-	return s.settle(ctx, p, b.push, b.Warehouse, b.Ref, statePushed, b.entries)
+	return s.settle(ctx, p, b.push, b.Warehouse, b.Ref, statePushed, "", b.entries)
 }
 
-// redriveFailed records a re-drive Prima would not take: its lines failed,
-// and a push_failed drift event for operations.
+// redriveFailed records a re-drive Prima would not take: a push_failed
+// drift event for operations, then its lines failed (the retry pushes them
+// again later).
 func (s *Sink) redriveFailed(ctx context.Context, b redriveBatch, res pushResult) error {
-	recs, apply, err := s.pushedWrites(b.push, b.Warehouse, b.Ref, b.Partition, stateFailed)
-	if err != nil {
-		return err
-	}
 	ev := pushFailedEvent(s.o.Clock.Now().UTC(), "push_failed:prima-stock:"+b.Ref, b.Warehouse,
-		fmt.Sprintf("Held stock levels (batch %s, %d lines, warehouse %s) were not pushed to Prima after %d attempts (%s); they stay held in %s and are tried again when the sink next takes the partition.",
-			b.Ref, len(b.push), b.Warehouse, res.attempts, res.parkReason, s.heldTopic))
+		fmt.Sprintf("Held stock levels (batch %s, %d lines, warehouse %s) were not pushed to Prima after %d attempts (%s); they stay held in %s, and the sink pushes them again every %s until Prima takes them.",
+			b.Ref, len(b.push), b.Warehouse, res.attempts, res.parkReason, s.heldTopic, s.cfg.RetryFailedAfter))
 	dr, err := driftRecord(ctx, s.serde, s.driftTopic, ev)
 	if err != nil {
 		return err
 	}
 	s.o.Metrics.pushes.WithLabelValues("parked").Inc()
 	s.o.Logger.Warn("prima sink: held levels not pushed; they stay held", "batch", b.Ref, "reason", res.parkReason)
-	return s.write(ctx, b.Partition, []*kgo.Record{dr}, recs, apply)
+	if err := s.write(ctx, b.Partition, []*kgo.Record{dr}, nil, func() {}); err != nil {
+		return err
+	}
+	return s.settle(ctx, b.Partition, b.push, b.Warehouse, b.Ref, stateFailed, b.Ref, nil)
 }

@@ -96,6 +96,30 @@ func TestSinkLooksUpAfterTimeout(t *testing.T) {
 	}
 }
 
+// Failed lookups after an ambiguous failure back off but spend none of the
+// batch's budget: with a budget of 2, one failed send and three failed
+// lookups still end with the batch applied, nothing parked.
+func TestSinkLookupsSpendNoAttempts(t *testing.T) {
+	e := newSinkEnv(t, 1, "ST1/BLK/9")
+	e.cfg.MaxAttempts = 2
+	e.script.rule = func(typ string, n, _ int, _ []byte) action {
+		if typ == "StockLevelUpdate" && n == 1 || typ == "StockLevelUpdateStatus" && n <= 3 {
+			return action{status: 500}
+		}
+		return action{}
+	}
+	e.produce(command("b1", "WH1", line("ST1/BLK/9", 5)))
+	e.start()
+	e.waitCommitted()
+
+	if got, _ := e.sim.State().Level("ST1/BLK/9", "WH1"); got != 5 || len(committed(t, e.kopts, schemas.TopicDLQ)) != 0 {
+		t.Fatalf("level %d, or parked", got)
+	}
+	if u, l := e.script.Calls("StockLevelUpdate"), e.script.Calls("StockLevelUpdateStatus"); u != 2 || l != 4 {
+		t.Fatalf("%d updates, %d lookups: want 2 and 4", u, l)
+	}
+}
+
 // A batch that fails past its budget is parked in the DLQ with its reason
 // and coordinates, a push_failed drift event opens for operations, its
 // offset is committed, and the next command goes through.
@@ -126,14 +150,20 @@ func TestSinkParksAfterBudget(t *testing.T) {
 	if err := e.serde.Decode(context.Background(), dlq[0].Value, &dl); err != nil || dl.Attempts != 3 || !bytes.Equal(dl.OriginalValue, bad.Value) {
 		t.Fatalf("dead letter %+v, %v", dl, err)
 	}
+	// Opened by the park, resolved by b-good: it pushed a newer level of
+	// the only key b-bad failed to push.
 	drift := committed(t, e.kopts, schemas.TopicDrift)
-	var ev schemas.DriftEvent
-	if len(drift) != 1 || e.serde.Decode(context.Background(), drift[0].Value, &ev) != nil {
+	var ev, healed schemas.DriftEvent
+	if len(drift) != 2 || e.serde.Decode(context.Background(), drift[0].Value, &ev) != nil ||
+		e.serde.Decode(context.Background(), drift[1].Value, &healed) != nil {
 		t.Fatalf("drift %v", drift)
 	}
 	if ev.Kind != schemas.DriftPushFailed || ev.Owner != schemas.OwnerOperations || ev.Status != schemas.DriftOpen ||
 		ev.Warehouse == nil || *ev.Warehouse != "WH1" || string(drift[0].Key) != "push_failed:prima-stock:b-bad" || ev.DiscrepancyID != string(drift[0].Key) {
 		t.Fatalf("drift event %+v", ev)
+	}
+	if healed.Status != schemas.DriftResolved || healed.DiscrepancyID != ev.DiscrepancyID || healed.EventID != ev.DiscrepancyID+":resolved:b-good" {
+		t.Fatalf("resolving event %+v", healed)
 	}
 	if got, _ := e.sim.State().Level("ST1/BLK/9", "WH1"); got != 7 || e.metric("lockstep_prima_sink_parked_total") != 1 {
 		t.Fatalf("level %d, parked %v", got, e.metric("lockstep_prima_sink_parked_total"))
@@ -162,11 +192,21 @@ func TestSinkParksPoisonAtOnce(t *testing.T) {
 	if k := string(drift[0].Key); k != "push_failed:prima-stock:"+schemas.TopicCmdPrimaStock+"/0@0" {
 		t.Fatalf("undecodable command's discrepancy %q", k)
 	}
-	if e.script.Calls("StockLevelUpdate") != 1 || len(e.clock.Waits()) != 0 {
-		t.Fatalf("%d updates, waits %v", e.script.Calls("StockLevelUpdate"), e.clock.Waits())
+	// Refused at the first call, with no backoff: the only waits are the
+	// retry interval of the refused line, pushed again (and refused again)
+	// until the sink stopped.
+	if e.script.Calls("StockLevelUpdate") < 1 {
+		t.Fatal("no update sent")
 	}
-	if got := latestState[pushedJSON](t, e, schemas.TopicStockPushed); got["GC/50@WH1"].State != "failed" {
-		t.Fatalf("pushed record of the refused line: %+v", got["GC/50@WH1"])
+	for _, w := range e.clock.Waits() {
+		if w != e.cfg.RetryFailedAfter {
+			t.Fatalf("waits %v, want only the retry interval %v", e.clock.Waits(), e.cfg.RetryFailedAfter)
+		}
+	}
+	// Failed, or being retried when the sink stopped: either way it names
+	// the discrepancy that covers it.
+	if got := latestState[pushedJSON](t, e, schemas.TopicStockPushed)["GC/50@WH1"]; got.State == "pushed" || got.FailedRef != "b-refused" {
+		t.Fatalf("pushed record of the refused line: %+v", got)
 	}
 }
 

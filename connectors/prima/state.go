@@ -40,7 +40,7 @@ func (h heldLevel) key() string { return schemas.StockKey(h.ClarusCode, h.Wareho
 const (
 	statePushing = "pushing" // about to be sent or being sent: Prima may hold either level
 	statePushed  = "pushed"  // Prima acknowledged it
-	stateFailed  = "failed"  // parked: Prima kept whatever it had
+	stateFailed  = "failed"  // Prima would not take it: it kept whatever it had, and the sink retries
 )
 
 // pushedLevel is the last level the sink pushed, or is pushing, for a Prima
@@ -58,6 +58,11 @@ type pushedLevel struct {
 	// AppliedAsOf is the AsOf of the last level Prima acknowledged for the
 	// key, kept across failed pushes: a line older than it is never sent.
 	AppliedAsOf time.Time `json:"applied_as_of,omitzero"`
+	// FailedRef is the batch whose push_failed discrepancy covers this
+	// key: set when a push of it fails, kept through retries, cleared
+	// when a push of the key succeeds. The discrepancy resolves once no
+	// key names it any more.
+	FailedRef string `json:"failed_ref,omitempty"`
 }
 
 func (p pushedLevel) key() string { return schemas.StockKey(p.SKU, p.Warehouse) }

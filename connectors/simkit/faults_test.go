@@ -11,15 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 	"github.com/lockstep-dev/lockstep/connectors/simkit"
 )
 
 var epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-
-// clock is stepped by hand; the injector reads it for windows and Date.
-type clock struct{ now time.Time }
-
-func (c *clock) Now() time.Time { return c.now }
 
 // plainError stands in for a simulator's error format, so tests see which
 // status and message the injector asked for.
@@ -32,7 +28,7 @@ func plainError(w http.ResponseWriter, status int, msg string) {
 // "write") and answers a fixed body.
 type fixture struct {
 	in    *simkit.Injector
-	clock *clock
+	clock *clock.Fake // stepped by hand; the injector reads it for windows and Date
 	h     http.HandlerFunc
 	ran   int
 }
@@ -40,7 +36,7 @@ type fixture struct {
 const answer = `{"data":{"id":"1","type":"stock"}}`
 
 func newFixture(seed uint64, f simkit.Faults) *fixture {
-	x := &fixture{clock: &clock{now: epoch}}
+	x := &fixture{clock: clock.NewFake(epoch)}
 	x.in = simkit.NewInjector(seed, x.clock.Now, plainError)
 	x.in.Set(f)
 	x.h = x.in.Wrap(func(w http.ResponseWriter, _ *http.Request) {
@@ -131,7 +127,7 @@ func TestRateWindow(t *testing.T) {
 		{1999 * time.Millisecond, 429, "1"},
 		{5 * time.Second, 200, ""}, // an idle gap resets the count
 	} {
-		x.clock.now = epoch.Add(tc.at)
+		x.clock.Advance(epoch.Add(tc.at).Sub(x.clock.Now()))
 		rec, _ := x.call(context.Background())
 		if rec.Code != tc.status || rec.Header().Get("Retry-After") != tc.retryAfter {
 			t.Fatalf("call %d at +%v: %d Retry-After %q", i, tc.at, rec.Code, rec.Header().Get("Retry-After"))

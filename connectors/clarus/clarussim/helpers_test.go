@@ -7,35 +7,18 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lockstep-dev/lockstep/connectors/clarus/clarussim"
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 )
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 type env struct {
 	t     *testing.T
 	sim   *clarussim.Sim
 	srv   *httptest.Server
-	clock *clock
+	clock *clock.Fake
 }
 
 func newEnv(t *testing.T, cfg clarussim.Config) *env {
@@ -43,7 +26,7 @@ func newEnv(t *testing.T, cfg clarussim.Config) *env {
 	if cfg.ClientID == "" {
 		cfg.ClientID, cfg.ClientSecret, cfg.Subdomain = "lockstep", "secret", "acme"
 	}
-	c := &clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	c := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	sim, err := clarussim.New(cfg, clarussim.WithClock(c.Now))
 	if err != nil {
 		t.Fatal(err)

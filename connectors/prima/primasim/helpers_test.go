@@ -6,12 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/text/encoding/charmap"
 
+	"github.com/lockstep-dev/lockstep/connectors/clock"
 	"github.com/lockstep-dev/lockstep/connectors/prima/internal/wire"
 	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
 	"github.com/lockstep-dev/lockstep/schemas"
@@ -19,19 +19,9 @@ import (
 
 var epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
-// clock is a hand-stepped clock shared with the simulator.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
-func newSim(t *testing.T, opts primasim.Options) (*primasim.Server, *httptest.Server, *clock) {
+func newSim(t *testing.T, opts primasim.Options) (*primasim.Server, *httptest.Server, *clock.Fake) {
 	t.Helper()
-	c := &clock{now: epoch}
+	c := clock.NewFake(epoch) // hand-stepped, shared with the simulator
 	opts.Clock = c.Now
 	sim := primasim.New(opts)
 	srv := httptest.NewServer(sim)

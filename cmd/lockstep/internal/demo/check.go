@@ -170,11 +170,15 @@ func summarize(ctx context.Context, o Options, s *sims, w *watcher, injected, fl
 		}
 		checkf("no_false_feed_gaps", gaps)
 	}
+	// A push Prima refused past its budget is healed by the sink's retry
+	// or a newer push; only one still open at the end is a failure.
+	unhealed, pushFailures := pushFailures(drift)
+	sum.PushFailures = pushFailures
 	// Drift of any other kind is lockstep raising a false alarm (or a bug).
-	var unexpected []string
+	unexpected := unhealed
 	for kind, n := range sum.Drift {
 		switch schemas.DriftKind(kind) {
-		case schemas.DriftStockParity:
+		case schemas.DriftStockParity, schemas.DriftPushFailed:
 		case schemas.DriftWMSFeedGap:
 			if o.ClarusFaults.WebhookDropRate == 0 {
 				unexpected = append(unexpected, fmt.Sprintf("%d %s", n, kind)) // also no_false_feed_gaps
@@ -199,6 +203,42 @@ func summarize(ctx context.Context, o Options, s *sims, w *watcher, injected, fl
 		checkf("ledger_matches_drift_topic", problems)
 	}
 	return sum, nil
+}
+
+// pushFailures lists the push_failed discrepancies, each with the reason
+// it opened and whether it is resolved, and those still open.
+func pushFailures(drift []schemas.DriftEvent) (open, all []string) {
+	type disc struct {
+		detail string
+		status schemas.DriftStatus
+	}
+	byID := map[string]*disc{}
+	var ids []string
+	for _, d := range drift {
+		if d.Kind != schemas.DriftPushFailed {
+			continue
+		}
+		x := byID[d.DiscrepancyID]
+		if x == nil {
+			x = &disc{}
+			byID[d.DiscrepancyID] = x
+			ids = append(ids, d.DiscrepancyID)
+		}
+		if d.Status != schemas.DriftResolved {
+			x.detail = d.Detail
+		}
+		x.status = d.Status
+	}
+	for _, id := range ids {
+		x := byID[id]
+		state := "healed"
+		if x.status != schemas.DriftResolved {
+			state = "open"
+			open = append(open, fmt.Sprintf("push_failed %s still open (%s)", id, x.detail))
+		}
+		all = append(all, fmt.Sprintf("%s (%s): %s", id, state, x.detail))
+	}
+	return open, all
 }
 
 // ledgerMatches compares the ledger's distinct events with the drift

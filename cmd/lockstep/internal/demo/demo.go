@@ -63,17 +63,21 @@ type Options struct {
 
 // Summary is what a run did and what its checks found.
 type Summary struct {
-	Movements      int             `json:"movements"`       // in Clarus's log
-	Batches        int             `json:"batches_applied"` // stock batches Prima applied
-	Drift          map[string]int  `json:"drift_events"`    // by kind
-	Ledger         bool            `json:"ledger"`
-	LedgerRows     int             `json:"ledger_rows,omitempty"`
-	Kills          int             `json:"kills"`
-	Duration       string          `json:"duration"`
-	Checks         map[string]bool `json:"checks"`
-	Failures       []string        `json:"failures,omitempty"` // why a check is false
-	InjectedDrift  []string        `json:"injected_drift"`
-	CommandBatches int             `json:"command_batches"` // on lockstep.cmd.prima-stock
+	Movements     int             `json:"movements"`       // in Clarus's log
+	Batches       int             `json:"batches_applied"` // stock batches Prima applied
+	Drift         map[string]int  `json:"drift_events"`    // by kind
+	Ledger        bool            `json:"ledger"`
+	LedgerRows    int             `json:"ledger_rows,omitempty"`
+	Kills         int             `json:"kills"`
+	Duration      string          `json:"duration"`
+	Checks        map[string]bool `json:"checks"`
+	Failures      []string        `json:"failures,omitempty"` // why a check is false
+	InjectedDrift []string        `json:"injected_drift"`
+	// PushFailures are the push_failed discrepancies (Prima refused a
+	// batch past its retry budget), with why and whether a later push
+	// healed them; one still open at the end fails no_unexpected_drift.
+	PushFailures   []string `json:"push_failures,omitempty"`
+	CommandBatches int      `json:"command_batches"` // on lockstep.cmd.prima-stock
 }
 
 // OK reports whether every check passed.

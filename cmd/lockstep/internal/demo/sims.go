@@ -79,6 +79,7 @@ func (s *sims) settings(o Options) flows.Settings {
 	pc.PollInterval, pc.ParitySettle = time.Second, 3*time.Second
 	pc.RatePerSecond, pc.Burst = 50, 20
 	pc.BackoffBase, pc.BackoffMax = 50*time.Millisecond, 2*time.Second
+	pc.RetryFailedAfter = 5 * time.Second
 	settings := flows.Settings{
 		Clarus: cc, Prima: pc,
 		Stock:      stock.Config{PushInterval: time.Second, DedupeTTL: time.Hour, JournalWindow: time.Minute, FeedGapGrace: 10 * time.Second},
