@@ -2,6 +2,7 @@ package prima
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -262,5 +263,57 @@ func TestParityEvent(t *testing.T) {
 	}
 	if unvalued := parityEvent(k, schemas.DriftOpen, nil, t0); unvalued.ValueDelta != nil || !strings.Contains(unvalued.Detail, "difference of -3") {
 		t.Fatalf("without an item %+v", unvalued)
+	}
+}
+
+// Commands of a warehouse share a call unless they repeat a code (two
+// levels of one key go in order, in two calls) or pass the line cap;
+// warehouses never share one, and order within a warehouse is kept.
+func TestMergeCommands(t *testing.T) {
+	cmd := func(ref, wh string, codes ...string) command {
+		c := command{cmd: schemas.PrimaStockCommand{BatchRef: ref, Warehouse: wh}}
+		for _, code := range codes {
+			c.cmd.Lines = append(c.cmd.Lines, schemas.PrimaStockLine{SKU: code, Available: 1})
+		}
+		return c
+	}
+	refs := func(groups [][]command) [][]string {
+		var out [][]string
+		for _, g := range groups {
+			var rs []string
+			for _, c := range g {
+				rs = append(rs, c.cmd.BatchRef)
+			}
+			out = append(out, rs)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		cmds []command
+		max  int
+		want [][]string
+	}{
+		{name: "one command", cmds: []command{cmd("a", "WH1", "x")}, max: 10, want: [][]string{{"a"}}},
+		{name: "one push of three partitions, two warehouses interleaved",
+			cmds: []command{cmd("p0/1", "WH1", "a"), cmd("p0/2", "WH2", "a"), cmd("p1/1", "WH1", "b"), cmd("p1/2", "WH2", "b"), cmd("p2/1", "WH1", "c")},
+			max:  10, want: [][]string{{"p0/1", "p1/1", "p2/1"}, {"p0/2", "p1/2"}}},
+		{name: "a code repeated: the newer level goes in a second call",
+			cmds: []command{cmd("t1", "WH1", "a", "b"), cmd("t1'", "WH1", "c"), cmd("t2", "WH1", "b"), cmd("t2'", "WH1", "d")},
+			max:  10, want: [][]string{{"t1", "t1'"}, {"t2", "t2'"}}},
+		{name: "the line cap closes a group",
+			cmds: []command{cmd("a", "WH1", "1", "2"), cmd("b", "WH1", "3", "4"), cmd("c", "WH1", "5")},
+			max:  4, want: [][]string{{"a", "b"}, {"c"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := refs(mergeCommands(tc.cmds, tc.max)); !slices.EqualFunc(got, tc.want, slices.Equal) {
+				t.Fatalf("groups %v, want %v", got, tc.want)
+			}
+		})
+	}
+	a, b := cmd("a", "WH1", "x"), cmd("b", "WH1", "y")
+	if mergedRef([]command{a}) != "a" || mergedRef([]command{a, b}) != mergedRef([]command{a, b}) ||
+		mergedRef([]command{a, b}) == mergedRef([]command{b, a}) || !strings.HasPrefix(mergedRef([]command{a, b}), "stock:WH1:merged:") {
+		t.Fatalf("merged refs: %s, %s", mergedRef([]command{a, b}), mergedRef([]command{b, a}))
 	}
 }

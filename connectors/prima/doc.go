@@ -22,7 +22,12 @@
 //     key sku@warehouse): "pushing" before the call, "pushed" or "failed"
 //     after it. That record is the sink's ordering guard (a level older
 //     than the one Prima last acknowledged is never sent) and the parity
-//     check's expectation.
+//     check's expectation. The commands of one warehouse that one poll
+//     returns go to Prima in one call (every stock processor partition
+//     pushes at the same instants, so this is one call per warehouse per
+//     push, not one per partition), under a reference derived from theirs.
+//     Levels Prima refused are pushed again every RetryFailedAfter until
+//     it takes them; the push_failed discrepancy resolves then.
 //   - Parity compares what Prima holds with what lockstep pushed. It lives
 //     apart from the sink, as its own component, because it reads only
 //     topics: lockstep.stock-pushed (what was pushed, and whether a push is

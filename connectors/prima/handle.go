@@ -2,80 +2,194 @@ package prima
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-// handle maps, pushes or parks one command, writes what it changed and
-// commits its offset.
-func (s *Sink) handle(ctx context.Context, rec *kgo.Record) error {
-	p := rec.Partition
+// maxCallLines caps the lines of one merged Prima call; the stock
+// processor's commands carry at most 5,000 each.
+const maxCallLines = 5000
+
+// command is a decoded command with the record it came from.
+type command struct {
+	rec *kgo.Record
+	cmd schemas.PrimaStockCommand
+}
+
+// handlePartition handles the records a poll returned for one partition,
+// in order, then commits the last one. Commands of one warehouse are
+// merged into one Prima call (see mergeCommands): every stock processor
+// partition pushes each warehouse at the same instants, and all of a
+// warehouse's commands share its key, so one poll usually holds one
+// command per processor partition for it, and Prima gets one call per
+// warehouse instead of one per partition.
+func (s *Sink) handlePartition(ctx context.Context, recs []*kgo.Record) error {
+	p := recs[0].Partition
 	if s.st.needsSync(p) {
 		if err := s.syncAssigned(ctx); err != nil {
 			return err
 		}
 	}
-	var cmd schemas.PrimaStockCommand
-	for {
-		err := s.serde.Decode(ctx, rec.Value, &cmd)
+	var cmds []command
+	for _, rec := range recs {
+		c := command{rec: rec}
+		err := s.decode(ctx, rec, &c.cmd)
 		if err == nil {
-			break
+			cmds = append(cmds, c)
+			continue
 		}
-		if schemas.IsPermanent(err) {
-			return s.park(ctx, rec, nil, 0, "decode: "+err.Error())
+		if !schemas.IsPermanent(err) {
+			return err
 		}
-		// The registry is unreachable: the record is fine, wait for it.
+		if err := s.parkPoison(ctx, rec, "decode: "+err.Error()); err != nil {
+			return lostIsNil(err)
+		}
+	}
+	for _, g := range mergeCommands(cmds, maxCallLines) {
+		if err := s.handleGroup(ctx, p, g); err != nil {
+			return lostIsNil(err)
+		}
+	}
+	return s.commit(ctx, recs[len(recs)-1])
+}
+
+// decode decodes a command, waiting out a registry that cannot be
+// reached (the record is fine); it returns a permanent error as is.
+func (s *Sink) decode(ctx context.Context, rec *kgo.Record, cmd *schemas.PrimaStockCommand) error {
+	for {
+		err := s.serde.Decode(ctx, rec.Value, cmd)
+		if err == nil || schemas.IsPermanent(err) {
+			return err
+		}
 		s.o.Logger.Warn("prima sink: decode failed; retrying", "err", err)
 		if err := sleep(ctx, s.o.Clock, s.cfg.BackoffMax); err != nil {
 			return err
 		}
 	}
-	s.st.mu.Lock()
-	pl := planCommand(&cmd, p, s.st.items, s.st.held, s.st.pushed)
-	s.st.mu.Unlock()
-	if len(pl.stale) > 0 {
-		s.o.Metrics.staleLines.Add(float64(len(pl.stale)))
-		s.o.Logger.Warn("prima sink: lines older than what Prima acknowledged were not sent", "batch", cmd.BatchRef, "clarus_codes", pl.stale)
+}
+
+// mergeCommands groups commands of one partition by warehouse, in order,
+// for one Prima call each. A group closes when a command repeats a Clarus
+// code already in it (an older and a newer level of one key: they go in
+// order, in two calls) or would take it past maxLines, so a merged call
+// does exactly what the commands one by one would have done.
+func mergeCommands(cmds []command, maxLines int) [][]command {
+	var groups [][]command
+	open := map[string]int{} // warehouse -> index of its open group
+	codes := map[int]map[string]bool{}
+	lines := map[int]int{}
+	for _, c := range cmds {
+		i, ok := open[c.cmd.Warehouse]
+		if ok {
+			fits := lines[i]+len(c.cmd.Lines) <= maxLines
+			for _, l := range c.cmd.Lines {
+				if !fits || codes[i][l.SKU] {
+					ok = false
+					break
+				}
+			}
+		}
+		if !ok {
+			i = len(groups)
+			groups = append(groups, nil)
+			open[c.cmd.Warehouse], codes[i] = i, map[string]bool{}
+		}
+		groups[i] = append(groups[i], c)
+		lines[i] += len(c.cmd.Lines)
+		for _, l := range c.cmd.Lines {
+			codes[i][l.SKU] = true
+		}
+	}
+	return groups
+}
+
+// mergedRef is the batch reference of a merged call: the command's own
+// when alone, else derived from the commands' references, so a call
+// repeated after a crash over the same commands carries the same one.
+func mergedRef(g []command) string {
+	if len(g) == 1 {
+		return g[0].cmd.BatchRef
+	}
+	h := sha256.New()
+	for _, c := range g {
+		h.Write([]byte(c.cmd.BatchRef))
+		h.Write([]byte{'\n'})
+	}
+	return "stock:" + g[0].cmd.Warehouse + ":merged:" + hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// handleGroup maps, pushes or parks one warehouse's commands in one call
+// and writes what they changed.
+func (s *Sink) handleGroup(ctx context.Context, p int32, g []command) error {
+	ref, wh := mergedRef(g), g[0].cmd.Warehouse
+	var (
+		pl              commandPlan
+		asOf            time.Time
+		events, records []*kgo.Record
+		applies         []func()
+	)
+	for _, c := range g {
+		s.st.mu.Lock()
+		cp := planCommand(&c.cmd, p, s.st.items, s.st.held, s.st.pushed)
+		s.st.mu.Unlock()
+		if len(cp.stale) > 0 {
+			s.o.Metrics.staleLines.Add(float64(len(cp.stale)))
+			s.o.Logger.Warn("prima sink: lines older than what Prima acknowledged were not sent", "batch", c.cmd.BatchRef, "clarus_codes", cp.stale)
+		}
+		// Held levels are written under the command that held them.
+		ev, held, apply, err := s.holdWrites(ctx, cp.hold, c.cmd.BatchRef)
+		if err != nil {
+			return err
+		}
+		events, records, applies = append(events, ev...), append(records, held...), append(applies, apply)
+		pl.push, pl.hold, pl.unhold = append(pl.push, cp.push...), append(pl.hold, cp.hold...), append(pl.unhold, cp.unhold...)
+		if c.cmd.AsOf.After(asOf) {
+			asOf = c.cmd.AsOf
+		}
+	}
+	if len(g) > 1 {
+		s.o.Logger.Debug("prima sink: commands merged into one call", "batch", ref, "warehouse", wh, "commands", len(g), "lines", len(pl.push))
 	}
 
 	// Held levels, and the marks of the levels about to be pushed, are
 	// written before Prima is called and before the offset is committed:
 	// a held line survives a crash, and the parity check never judges a
 	// level whose push is in flight.
-	events, held, apply, err := s.holdWrites(ctx, pl.hold, cmd.BatchRef)
+	marks, applyMarks, _, err := s.pushedWrites(pl.push, wh, ref, p, statePushing, "")
 	if err != nil {
 		return err
 	}
-	marks, applyMarks, _, err := s.pushedWrites(pl.push, cmd.Warehouse, cmd.BatchRef, p, statePushing, "")
-	if err != nil {
+	if err := s.write(ctx, p, events, append(records, marks...), func() {
+		for _, a := range applies {
+			a()
+		}
+		applyMarks()
+	}); err != nil {
 		return err
-	}
-	if err := s.write(ctx, p, events, append(held, marks...), func() { apply(); applyMarks() }); err != nil {
-		return lostIsNil(err)
 	}
 	if len(pl.hold) > 0 {
 		s.o.Metrics.heldLines.Add(float64(len(pl.hold)))
 	}
 	if len(pl.push) > 0 {
-		res, err := s.push(ctx, p, StockBatch{Ref: cmd.BatchRef, Warehouse: cmd.Warehouse, AsOf: cmd.AsOf, Lines: stockLines(pl.push)})
+		res, err := s.push(ctx, p, StockBatch{Ref: ref, Warehouse: wh, AsOf: asOf, Lines: stockLines(pl.push)})
 		if err != nil {
-			return lostIsNil(err)
+			return err
 		}
 		if res.parkReason != "" {
-			if err := s.settle(ctx, p, pl.push, cmd.Warehouse, cmd.BatchRef, stateFailed, cmd.BatchRef, nil); err != nil {
-				return lostIsNil(err)
+			if err := s.settle(ctx, p, pl.push, wh, ref, stateFailed, ref, nil); err != nil {
+				return err
 			}
-			return s.park(ctx, rec, &cmd, res.attempts, res.parkReason)
+			return s.parkBatch(ctx, g, ref, len(pl.push), res.attempts, res.parkReason)
 		}
 	}
-	if err := s.settle(ctx, p, pl.push, cmd.Warehouse, cmd.BatchRef, statePushed, "", pl.unhold); err != nil {
-		return lostIsNil(err)
-	}
-	return s.commit(ctx, rec)
+	return s.settle(ctx, p, pl.push, wh, ref, statePushed, "", pl.unhold)
 }
 
 func lostIsNil(err error) error {

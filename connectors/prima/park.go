@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -72,41 +73,67 @@ func pushHealedEvent(now time.Time, failedRef, byRef, warehouse string) *schemas
 	return ev
 }
 
-// park puts rec in the DLQ with the reason and its coordinates, and opens a
-// push_failed drift event for operations, then commits rec's offset so the
-// sink moves on. cmd is nil when rec could not be decoded. Both records
-// carry ids derived from rec's coordinates, so parking the same record
-// twice (a crash between parking and committing) collapses downstream.
-func (s *Sink) park(ctx context.Context, rec *kgo.Record, cmd *schemas.PrimaStockCommand, attempts int, reason string) error {
+// parkPoison puts a record that is not a command in the DLQ with the
+// reason and its coordinates, and opens a push_failed drift event for
+// operations named after them, so parking it twice (a crash before the
+// offset commit) collapses downstream.
+func (s *Sink) parkPoison(ctx context.Context, rec *kgo.Record, reason string) error {
 	now := s.o.Clock.Now().UTC()
-	coords := fmt.Sprintf("%s/%d@%d", rec.Topic, rec.Partition, rec.Offset)
-	dl := deadletter.Letter{Record: rec, Reason: reason, Stage: sinkStage, FailedAt: now, Attempts: int32(attempts)}
-	out, err := deadletter.Record(ctx, s.dlqTopic, dl, deadletter.Avro(s.serde))
-	if err != nil {
-		s.o.Logger.Warn("prima sink: dead letter envelope failed; keeping the original bytes", "err", err)
-	}
-	recs := []*kgo.Record{out}
-
+	coords := coordsOf(rec)
 	drift := pushFailedEvent(now, "push_failed:prima-stock:"+coords, "",
 		fmt.Sprintf("Stock command at %s was not pushed to Prima (%s); it is parked in %s: re-drive it once Prima accepts it.",
 			coords, reason, s.dlqTopic))
-	if cmd != nil {
-		drift = pushFailedEvent(now, "push_failed:prima-stock:"+cmd.BatchRef, cmd.Warehouse,
-			fmt.Sprintf("Stock batch %s (%d lines, warehouse %s) was not pushed to Prima after %d attempts (%s); it is parked in %s at %s, and the sink pushes its levels again every %s until Prima takes them.",
-				cmd.BatchRef, len(cmd.Lines), cmd.Warehouse, attempts, reason, s.dlqTopic, coords, s.cfg.RetryFailedAfter))
+	return s.park(ctx, []*kgo.Record{rec}, drift, 0, reason)
+}
+
+// parkBatch puts the commands of a call Prima did not take in the DLQ, and
+// opens one push_failed drift event for operations under the call's
+// reference. Their levels are failed in lockstep.stock-pushed already and
+// the sink pushes them again (retry.go): the DLQ is the record of what
+// happened, not a queue anyone must re-drive.
+func (s *Sink) parkBatch(ctx context.Context, g []command, ref string, lines, attempts int, reason string) error {
+	recs := make([]*kgo.Record, len(g))
+	coords := make([]string, len(g))
+	for i, c := range g {
+		recs[i], coords[i] = c.rec, coordsOf(c.rec)
+	}
+	wh := g[0].cmd.Warehouse
+	drift := pushFailedEvent(s.o.Clock.Now().UTC(), "push_failed:prima-stock:"+ref, wh,
+		fmt.Sprintf("Stock batch %s (%d lines, warehouse %s) was not pushed to Prima after %d attempts (%s); it is parked in %s at %s, and the sink pushes its levels again every %s until Prima takes them.",
+			ref, lines, wh, attempts, reason, s.dlqTopic, strings.Join(coords, ", "), s.cfg.RetryFailedAfter))
+	return s.park(ctx, recs, drift, attempts, reason)
+}
+
+func coordsOf(rec *kgo.Record) string {
+	return fmt.Sprintf("%s/%d@%d", rec.Topic, rec.Partition, rec.Offset)
+}
+
+// park writes the dead letters of recs and the drift event. The caller
+// commits the offsets.
+func (s *Sink) park(ctx context.Context, recs []*kgo.Record, drift *schemas.DriftEvent, attempts int, reason string) error {
+	now := s.o.Clock.Now().UTC()
+	out := make([]*kgo.Record, 0, len(recs)+1)
+	for _, rec := range recs {
+		dl := deadletter.Letter{Record: rec, Reason: reason, Stage: sinkStage, FailedAt: now, Attempts: int32(attempts)}
+		r, err := deadletter.Record(ctx, s.dlqTopic, dl, deadletter.Avro(s.serde))
+		if err != nil {
+			s.o.Logger.Warn("prima sink: dead letter envelope failed; keeping the original bytes", "err", err)
+		}
+		out = append(out, r)
 	}
 	dr, err := driftRecord(ctx, s.serde, s.driftTopic, drift)
 	if err != nil {
 		return fmt.Errorf("prima: sink: %w", err)
 	}
-	recs = append(recs, dr)
-
-	if err := s.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("prima: sink: park %s: %w", coords, err)
+	out = append(out, dr)
+	if err := s.cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
+		return fmt.Errorf("prima: sink: park %s: %w", coordsOf(recs[0]), err)
 	}
-	s.o.Metrics.parked.Inc()
+	s.o.Metrics.parked.Add(float64(len(recs)))
 	s.o.Metrics.pushes.WithLabelValues("parked").Inc()
-	s.o.Logger.Warn("prima sink: command parked", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
-		"attempts", attempts, "reason", reason)
-	return s.commit(ctx, rec)
+	for _, rec := range recs {
+		s.o.Logger.Warn("prima sink: command parked", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
+			"attempts", attempts, "reason", reason)
+	}
+	return nil
 }

@@ -173,12 +173,27 @@ func (s *Sink) loop(ctx context.Context, followed *followed) error {
 				s.o.Logger.Warn("prima sink: fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
-		for _, rec := range fs.Records() {
-			if err := s.handle(ctx, rec); err != nil {
+		for _, recs := range byPartition(fs.Records()) {
+			if err := s.handlePartition(ctx, recs); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// byPartition splits a poll's records (grouped by partition, in offset
+// order within each) into one run per partition.
+func byPartition(recs []*kgo.Record) [][]*kgo.Record {
+	var out [][]*kgo.Record
+	for i := 0; i < len(recs); {
+		j := i + 1
+		for j < len(recs) && recs[j].Partition == recs[i].Partition && recs[j].Topic == recs[i].Topic {
+			j++
+		}
+		out = append(out, recs[i:j])
+		i = j
+	}
+	return out
 }
 
 // pollCommands polls the command topic until records come, ctx ends,
