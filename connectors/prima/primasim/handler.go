@@ -118,18 +118,15 @@ func (s *Server) modifiedSince(typ string, d wire.RequestData) wire.Response {
 	return okResponse(out)
 }
 
-// stockUpdate applies a batch of absolute levels, all lines or none. A
-// batch reference seen before is answered OK and changes nothing: a late
-// repeat of an old batch must not overwrite a newer level.
+// stockUpdate applies a batch of absolute levels, all lines or none. Prima
+// documents no idempotency, so a batch reference seen before is applied
+// again, like any write (DESIGN.md section 10): it is only counted, and
+// the status request still finds the first application. Whatever keeps an
+// older batch from overwriting a newer level is the sink's job.
 func (s *Server) stockUpdate(d wire.RequestData) wire.Response {
 	const typ = wire.TypeStockLevelUpdate
 	if d.BatchRef == "" || d.Warehouse == "" {
 		return errorResponse(typ, "BatchRef and Warehouse are required")
-	}
-	if b := s.st.batches[d.BatchRef]; b != nil {
-		b.Repeats++
-		s.counts.BatchRepeats++
-		return okResponse(&wire.ResponseData{BatchRef: b.Ref, Repeat: true, AppliedAt: wire.FormatTime(b.AppliedAt), Lines: b.Lines})
 	}
 	skus := make([]string, len(d.Lines))
 	for i, l := range d.Lines {
@@ -146,14 +143,20 @@ func (s *Server) stockUpdate(d wire.RequestData) wire.Response {
 		}
 		skus[i] = sku
 	}
-	b := &Batch{Ref: d.BatchRef, Warehouse: d.Warehouse, Lines: len(d.Lines), AppliedAt: s.tick()}
+	at := s.tick()
+	for i, l := range d.Lines {
+		s.st.setLevel(skus[i], d.Warehouse, l.Available, d.BatchRef, at)
+	}
+	if b := s.st.batches[d.BatchRef]; b != nil {
+		b.Repeats++
+		s.counts.BatchRepeats++
+		return okResponse(&wire.ResponseData{BatchRef: b.Ref, AppliedAt: wire.FormatTime(at), Lines: len(d.Lines)})
+	}
+	b := &Batch{Ref: d.BatchRef, Warehouse: d.Warehouse, Lines: len(d.Lines), AppliedAt: at}
 	if d.AsOf != "" {
 		if t, err := wire.ParseTime(d.AsOf); err == nil {
 			b.AsOf = t
 		}
-	}
-	for i, l := range d.Lines {
-		s.st.setLevel(skus[i], d.Warehouse, l.Available, d.BatchRef, b.AppliedAt)
 	}
 	s.st.batches[b.Ref] = b
 	s.counts.BatchesApplied++

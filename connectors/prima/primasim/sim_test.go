@@ -143,10 +143,10 @@ func TestStockLevelsPageThroughTies(t *testing.T) {
 	}
 }
 
-// A batch reference is kept: sent again, even with other levels, it is
-// acknowledged as a repeat and changes nothing, and the status request
-// finds it.
-func TestBatchRepeatRecognised(t *testing.T) {
+// Prima documents no idempotency: a batch reference sent again, even with
+// other levels, is applied again like any write (only counted), and the
+// status request finds the first application.
+func TestBatchRepeatAppliedAgain(t *testing.T) {
 	sim, srv, _ := newSim(t, primasim.Options{})
 	mustApply(t, sim, primasim.Event{Type: "add_item", SKU: "ST1/BLK/9"})
 	url := srv.URL + "/wsomhandler"
@@ -155,11 +155,11 @@ func TestBatchRepeatRecognised(t *testing.T) {
 	}
 	_, _, first := request(t, url, wire.Request{RequestType: wire.TypeStockLevelUpdate, Data: wire.RequestData{BatchRef: "b1", Warehouse: "WH1", Lines: line(5)}})
 	_, _, again := request(t, url, wire.Request{RequestType: wire.TypeStockLevelUpdate, Data: wire.RequestData{BatchRef: "b1", Warehouse: "WH1", Lines: line(9)}})
-	if first.Data.Repeat || !again.Data.Repeat || again.RequestStatus != wire.StatusOK {
-		t.Fatalf("first %+v again %+v", first.Data, again.Data)
+	if first.RequestStatus != wire.StatusOK || again.RequestStatus != wire.StatusOK {
+		t.Fatalf("first %+v again %+v", first, again)
 	}
-	if got, _ := sim.State().Level("ST1/BLK/9", "WH1"); got != 5 {
-		t.Fatalf("level %d after a repeat, want 5", got)
+	if got, _ := sim.State().Level("ST1/BLK/9", "WH1"); got != 9 {
+		t.Fatalf("level %d after a repeat, want 9: a repeat is applied", got)
 	}
 	_, _, found := request(t, url, wire.Request{RequestType: wire.TypeStockLevelUpdateStatus, Data: wire.RequestData{BatchRef: "b1"}})
 	_, _, missing := request(t, url, wire.Request{RequestType: wire.TypeStockLevelUpdateStatus, Data: wire.RequestData{BatchRef: "b2"}})

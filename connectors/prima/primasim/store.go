@@ -41,7 +41,7 @@ type Batch struct {
 	AsOf      time.Time `json:"as_of,omitzero"`
 	AppliedAt time.Time `json:"applied_at"`
 	// Repeats counts the times the same reference came again, each
-	// recognised and left unapplied.
+	// applied again (Prima documents no de-duplication).
 	Repeats int `json:"repeats"`
 }
 

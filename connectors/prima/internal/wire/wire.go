@@ -117,7 +117,6 @@ type ResponseData struct {
 	// StockLevelUpdate and StockLevelUpdateStatus.
 	BatchRef  string `xml:"BatchRef,attr,omitempty"`
 	Found     bool   `xml:"Found,attr,omitempty"`
-	Repeat    bool   `xml:"Repeat,attr,omitempty"` // the batch was applied before; nothing changed
 	AppliedAt string `xml:"AppliedAt,attr,omitempty"`
 	Lines     int    `xml:"Lines,attr,omitempty"`
 	// OrderStatus.
