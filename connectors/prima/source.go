@@ -76,24 +76,39 @@ func (s *Source) Close() {
 func (s *Source) Cursors() map[string]Cursor { return maps.Clone(s.cursors) }
 
 // Run opens the producer, polls every PollInterval until ctx ends, and
-// closes it. A failed poll is logged and tried again at the next interval
-// from the committed cursors; only a fenced producer (another source took
-// over) stops it.
+// closes it. A poll that failed on a retryable answer (5xx, 429, a lost
+// answer) is tried again from the committed cursors after a backoff
+// (BackoffBase doubling to BackoffMax, at least Retry-After), up to
+// MaxAttempts in a row; then, or on any other failure, it waits for the
+// next interval. Only a fenced producer (another source took over) stops
+// it.
 func (s *Source) Run(ctx context.Context) error {
 	defer s.Close()
+	failures, backoff := 0, s.cfg.BackoffBase
 	for {
 		st, err := s.Poll(ctx)
+		wait := s.cfg.PollInterval
+		var ae *APIError
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
 			return fmt.Errorf("prima: source: %w", err)
+		case err != nil && errors.As(err, &ae) && ae.Retryable && failures+1 < s.cfg.MaxAttempts:
+			failures++
+			wait = max(backoff, ae.RetryAfter)
+			backoff = min(2*backoff, s.cfg.BackoffMax)
+			s.o.Logger.Warn("prima poll failed; retrying from its cursors", "err", err, "pages", st.Pages, "attempt", failures, "retry_in", wait)
 		case err != nil:
-			s.o.Logger.Error("prima poll failed; it resumes from its cursors", "err", err, "pages", st.Pages)
-		case st.Pages > 0:
-			s.o.Logger.Info("prima poll committed", "items", st.Items, "stock_levels", st.StockLevels, "pages", st.Pages)
+			s.o.Logger.Error("prima poll failed; it resumes from its cursors at the next interval", "err", err, "pages", st.Pages, "attempts", failures+1)
+			failures, backoff = 0, s.cfg.BackoffBase
+		default:
+			failures, backoff = 0, s.cfg.BackoffBase
+			if st.Pages > 0 {
+				s.o.Logger.Info("prima poll committed", "items", st.Items, "stock_levels", st.StockLevels, "pages", st.Pages)
+			}
 		}
-		if sleep(ctx, s.o.Clock, s.cfg.PollInterval) != nil {
+		if sleep(ctx, s.o.Clock, wait) != nil {
 			return nil
 		}
 	}

@@ -217,6 +217,36 @@ func TestSourceRunPollsEveryInterval(t *testing.T) {
 	}
 }
 
+// A poll that fails on a retryable answer is tried again after a growing
+// backoff, not a whole interval later; past MaxAttempts failures in a row
+// it waits for the next interval, and a success resets the backoff.
+func TestSourceRunRetriesFailedPoll(t *testing.T) {
+	e := newSourceEnv(t)
+	e.cfg.MaxAttempts, e.cfg.BackoffBase, e.cfg.BackoffMax = 3, time.Second, 10*time.Second
+	mustApply(t, e.sim, primasim.Event{Type: "add_item", SKU: "ST1/BLK/9"})
+	e.sim.SetFaults(primasim.Faults{ErrorRate: 1})
+	src := e.source(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	waits := 0
+	e.clock.setOnWait(func(time.Duration) {
+		switch waits++; waits {
+		case 3: // two retries and the give-up spent: Prima recovers
+			e.sim.SetFaults(primasim.Faults{})
+		case 4:
+			cancel()
+		}
+	})
+	if err := src.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := e.clock.Waits(), []time.Duration{time.Second, 2 * time.Second, 30 * time.Second, 30 * time.Second}; !slices.Equal(got, want) {
+		t.Fatalf("waits %v, want %v", got, want)
+	}
+	if n := len(committed(t, e.kopts, schemas.TopicItems)); n != 1 {
+		t.Fatalf("%d item events after Prima recovered", n)
+	}
+}
+
 // Constructors only validate: no broker is contacted until Run or Poll,
 // and what they refuse names the setting.
 func TestConstructorsOnlyValidate(t *testing.T) {
