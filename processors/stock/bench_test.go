@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lockstep-dev/lockstep/processors/stock"
+	"github.com/lockstep-dev/lockstep/processors/stream"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -94,4 +96,11 @@ func BenchmarkHandle(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(counter(b, in.reg, "lockstep_transactions_total"), "txns")
+	ends, err := r.adm.ListEndOffsets(context.Background(), stream.ChangelogTopic(r.prefix, stock.Name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var changelog int64
+	ends.Each(func(o kadm.ListedOffset) { changelog += o.Offset })
+	b.ReportMetric(float64(changelog)/float64(b.N), "changelog/event") // control records included
 }

@@ -50,9 +50,19 @@ func AppendLevel(b []byte, l Level) []byte {
 
 // DecodeLevel decodes what AppendLevel wrote.
 func DecodeLevel(b []byte) (Level, error) {
+	l, rest, err := decodeLevelPrefix(b)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("%w: %d bytes after the level", ErrCorruptState, len(rest))
+	}
+	return l, err
+}
+
+// decodeLevelPrefix decodes the level at the start of b and returns the
+// bytes after it.
+func decodeLevelPrefix(b []byte) (Level, []byte, error) {
 	r := reader{b: b}
 	if v := r.byte(); v != codecVersion && r.err == nil {
-		return Level{}, fmt.Errorf("%w: level encoding version %d", ErrCorruptState, v)
+		return Level{}, nil, fmt.Errorf("%w: level encoding version %d", ErrCorruptState, v)
 	}
 	flags := r.byte()
 	var l Level
@@ -60,7 +70,7 @@ func DecodeLevel(b []byte) (Level, error) {
 	l.OnHand, l.Allocated, l.Held = r.varint(), r.varint(), r.varint()
 	asOf, lastBefore, baseBefore := r.varint(), r.uvarint(), r.uvarint()
 	if asOf < 0 || (lastBefore > 0 && lastBefore-1 >= uint64(asOf)) || (baseBefore > 0 && baseBefore-1 >= uint64(asOf)) {
-		return Level{}, fmt.Errorf("%w: level instants out of range", ErrCorruptState)
+		return Level{}, nil, fmt.Errorf("%w: level instants out of range", ErrCorruptState)
 	}
 	l.AsOf = fromMillis(asOf)
 	l.LastMovementAt = fromBefore(l.AsOf, lastBefore)
@@ -69,7 +79,10 @@ func DecodeLevel(b []byte) (Level, error) {
 		l.PushedAvailable = r.varint()
 	}
 	l.LastMovementID = string(r.bytes())
-	return l, r.done("level")
+	if r.err != nil {
+		return Level{}, nil, fmt.Errorf("%w: level: %w", ErrCorruptState, r.err)
+	}
+	return l, r.b, nil
 }
 
 // appendIndex encodes a partition's dirty index: the sorted keys.

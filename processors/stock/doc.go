@@ -10,10 +10,12 @@
 //     recent movement effects, and re-bases it when they disagree,
 //     returning the Gap; Pending holds gaps until their deadline and
 //     counts late movements against them.
-//   - State (the "levels", "journal", "dirty" and "gaps" stores of the
-//     stream runtime): the level, journal and pending gaps of each key,
-//     and per partition the index of the keys changed since the last push
-//     (sorted lists in 64 shards, cleared by every push).
+//   - State (the "levels", "dirty" and "gaps" stores of the stream
+//     runtime): the level and journal of each key in one value, its
+//     pending gaps, and per partition the index of the keys changed since
+//     the last push (sorted lists in 64 shards, cleared by every push).
+//     A movement writes one state key (and its dedupe entry); the runtime
+//     writes each key once per transaction to the changelog.
 //   - Output (processor.go and timers.go, the only files that touch the
 //     runtime): lockstep.cmd.prima-stock, one PrimaStockCommand per
 //     warehouse and partition every PushInterval, with ABSOLUTE available

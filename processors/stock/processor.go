@@ -1,7 +1,6 @@
 package stock
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
@@ -17,10 +16,11 @@ const Name = "stock"
 
 // The state stores.
 const (
-	// StoreLevels holds the encoded Level of each sku@warehouse.
+	// StoreLevels holds, per sku@warehouse, the encoded Level followed by
+	// the encoded Journal of the key (nothing when it has none): one
+	// value, so a movement costs one read, one write and one changelog
+	// record for both (they were two stores, and twice that).
 	StoreLevels = "levels"
-	// StoreJournal holds the encoded Journal of each sku@warehouse.
-	StoreJournal = "journal"
 	// StoreDirty holds, per partition, the index of the sku@warehouse keys
 	// changed since the last push, in indexShards values "index/00" to
 	// "index/3f" (by a hash of the key), each a sorted list. Every push
@@ -60,7 +60,7 @@ func Topology(cfg Config, serde *schemas.Serde) (stream.Topology, error) {
 	return stream.Topology{
 		Name:    Name,
 		Inputs:  []string{h.movements, h.snapshots},
-		Stores:  []string{StoreLevels, StoreJournal, StoreDirty, StoreGaps},
+		Stores:  []string{StoreLevels, StoreDirty, StoreGaps},
 		Outputs: []string{h.levels, h.commands, h.drift},
 		Handler: h,
 	}, nil
@@ -72,7 +72,7 @@ type handler struct {
 	cfg                                           Config
 	serde                                         *schemas.Serde
 	movements, snapshots, levels, commands, drift string
-	buf                                           []byte
+	buf, jbuf                                     []byte // a state value, a journal being built
 }
 
 // Handle decodes a movement or a snapshot; a record that cannot be decoded
@@ -121,7 +121,7 @@ func (h *handler) movement(ctx *stream.Context, rec *kgo.Record, m *schemas.Stoc
 	if err != nil || !first {
 		return err
 	}
-	prev, _, err := h.level(ctx, rec.Key)
+	prev, journal, _, err := h.load(ctx, rec.Key)
 	if err != nil {
 		return err
 	}
@@ -133,23 +133,18 @@ func (h *handler) movement(ctx *stream.Context, rec *kgo.Record, m *schemas.Stoc
 	effect := Effect(prev.Stock, m)
 	next, changed := Fold(prev, *m)
 	if !effect.IsZero() {
-		enc, _, err := ctx.Get(StoreJournal, rec.Key)
-		if err != nil {
-			return err
-		}
-		h.buf, err = journalAdd(h.buf[:0], enc, m.OccurredAt, effect, next.AsOf.Add(-h.cfg.JournalWindow), h.cfg.JournalWindow/4)
+		h.jbuf, err = journalAdd(h.jbuf[:0], journal, m.OccurredAt, effect, next.AsOf.Add(-h.cfg.JournalWindow), h.cfg.JournalWindow/4)
 		if err != nil {
 			return fmt.Errorf("stock: journal of %s: %w", rec.Key, err)
 		}
-		ctx.Put(StoreJournal, rec.Key, h.buf)
+		journal = h.jbuf
 	}
 	if changed {
 		if err := h.markDirty(ctx, key, &next); err != nil {
 			return err
 		}
 	}
-	h.buf = AppendLevel(h.buf[:0], next)
-	ctx.Put(StoreLevels, rec.Key, h.buf)
+	h.store(ctx, rec.Key, next, journal)
 	return nil
 }
 
@@ -164,15 +159,11 @@ func (h *handler) snapshot(ctx *stream.Context, rec *kgo.Record, s *schemas.Stoc
 	if string(rec.Key) != key {
 		return stream.Reject(fmt.Errorf("stock: record key %q is not the snapshot's sku@warehouse %q", rec.Key, key))
 	}
-	prev, _, err := h.level(ctx, rec.Key)
+	prev, journal, _, err := h.load(ctx, rec.Key)
 	if err != nil {
 		return err
 	}
-	enc, had, err := ctx.Get(StoreJournal, rec.Key)
-	if err != nil {
-		return err
-	}
-	j, err := DecodeJournal(enc)
+	j, err := DecodeJournal(journal)
 	if err != nil {
 		return fmt.Errorf("stock: journal of %s: %w", rec.Key, err)
 	}
@@ -180,20 +171,17 @@ func (h *handler) snapshot(ctx *stream.Context, rec *kgo.Record, s *schemas.Stoc
 	if stale {
 		return nil // older than what the level and journal can be taken back to
 	}
-	if len(nj.Entries) == 0 {
-		if had {
-			ctx.Delete(StoreJournal, rec.Key) // BaseAsOf now covers what Since said
-		}
-	} else if h.buf = AppendJournal(h.buf[:0], nj); !bytes.Equal(h.buf, enc) {
-		ctx.Put(StoreJournal, rec.Key, h.buf)
+	journal = nil // no entries left: BaseAsOf now covers what Since said
+	if len(nj.Entries) > 0 {
+		h.jbuf = AppendJournal(h.jbuf[:0], nj)
+		journal = h.jbuf
 	}
 	if next.Stock != prev.Stock {
 		if err := h.markDirty(ctx, key, &next); err != nil {
 			return err
 		}
 	}
-	h.buf = AppendLevel(h.buf[:0], next)
-	ctx.Put(StoreLevels, rec.Key, h.buf)
+	h.store(ctx, rec.Key, next, journal)
 	if gap == nil || !Reportable(gap.Delta(), h.cfg.ReportAllocationGaps) {
 		return nil
 	}
@@ -247,16 +235,28 @@ func (h *handler) putPending(ctx *stream.Context, key string, ps Pending) {
 	ctx.Put(StoreGaps, []byte(key), h.buf)
 }
 
-func (h *handler) level(ctx *stream.Context, key []byte) (Level, bool, error) {
+// load reads a key's level and its encoded journal (nil when it has
+// none; read-only).
+func (h *handler) load(ctx *stream.Context, key []byte) (Level, []byte, bool, error) {
 	b, ok, err := ctx.Get(StoreLevels, key)
 	if err != nil || !ok {
-		return Level{}, false, err
+		return Level{}, nil, false, err
 	}
-	l, err := DecodeLevel(b)
+	l, journal, err := decodeLevelPrefix(b)
 	if err != nil {
-		return Level{}, false, fmt.Errorf("stock: level of %s: %w", key, err)
+		return Level{}, nil, false, fmt.Errorf("stock: level of %s: %w", key, err)
 	}
-	return l, true, nil
+	if len(journal) == 0 {
+		journal = nil
+	}
+	return l, journal, true, nil
+}
+
+// store writes a key's level and encoded journal as its one value. journal
+// must not alias h.buf.
+func (h *handler) store(ctx *stream.Context, key []byte, l Level, journal []byte) {
+	h.buf = append(AppendLevel(h.buf[:0], l), journal...)
+	ctx.Put(StoreLevels, key, h.buf)
 }
 
 func (h *handler) emit(ctx *stream.Context, topic string, key []byte, ev schemas.Event) error {

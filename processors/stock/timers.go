@@ -135,7 +135,7 @@ func (h *handler) push(ctx *stream.Context, due time.Time) error {
 	now := ctx.Now()
 	lines := map[string][]pushLine{}
 	for _, key := range keys {
-		l, ok, err := h.level(ctx, []byte(key))
+		l, journal, ok, err := h.load(ctx, []byte(key))
 		if err != nil {
 			return err
 		}
@@ -148,8 +148,7 @@ func (h *handler) push(ctx *stream.Context, due time.Time) error {
 			lines[warehouse] = append(lines[warehouse], pushLine{sku: sku, available: avail, asOf: l.AsOf})
 			l.Pushed, l.PushedAvailable = true, avail
 		}
-		h.buf = AppendLevel(h.buf[:0], l)
-		ctx.Put(StoreLevels, []byte(key), h.buf)
+		h.store(ctx, []byte(key), l, journal)
 		if err := h.emit(ctx, h.levels, []byte(key), levelEvent(key, l, due, now)); err != nil {
 			return err
 		}

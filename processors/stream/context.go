@@ -85,9 +85,17 @@ func (c *Context) Cancel(due time.Time, key []byte) {
 
 // FirstSeen reports whether id has not been seen in set within ttl, and
 // remembers it. Sources deliver at least once; processors drop repeats by
-// event id with it. The entry expires through a runtime timer, so the
-// changelog forgets it too.
+// event id with it. Expired entries are deleted, so the changelog forgets
+// them too, by a sweep of the partition's entries at the end of each
+// expiry bucket (ttl/8 wide, at least a second): one timer per bucket
+// rather than one per id, which halved the changelog records and Pebble
+// writes an id costs over its life (entry and tombstone, no timer and its
+// tombstone).
 func (c *Context) FirstSeen(set string, id []byte, ttl time.Duration) (bool, error) {
+	if set == "" {
+		c.fail(fmt.Errorf("stream: %s: FirstSeen needs a set name", c.p.topo.Name))
+		return false, c.err
+	}
 	k := make([]byte, 0, len(set)+1+len(id))
 	k = append(append(append(k, set...), 0), id...)
 	v, ok, err := c.p.overlay.Get(c.partition, seenStore, k)
@@ -99,7 +107,8 @@ func (c *Context) FirstSeen(set string, id []byte, ttl time.Duration) (bool, err
 	}
 	exp := c.now.Add(ttl)
 	c.p.overlay.Put(c.partition, seenStore, k, state.Expiry(exp))
-	c.p.overlay.Put(c.partition, timerStore, state.TimerKey(exp, append([]byte{0}, k...)), nil)
+	bucket := max(ttl/8, time.Second)
+	c.p.overlay.Put(c.partition, timerStore, state.TimerKey(exp.Truncate(bucket).Add(bucket), sweepKey), nil)
 	return true, nil
 }
 

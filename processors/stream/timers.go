@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,8 +50,11 @@ func (p *Processor) dueTimers(now time.Time) ([]dueTimer, error) {
 func (p *Processor) fireTimer(hctx *Context, pctx context.Context, t dueTimer, promise func(*kgo.Record, error)) error {
 	hctx.partition, hctx.out, hctx.err = t.partition, hctx.out[:0], nil
 	p.overlay.Delete(t.partition, timerStore, t.tk)
+	if bytes.Equal(t.key, sweepKey) {
+		return p.sweepSeen(hctx)
+	}
 	if len(t.key) > 0 && t.key[0] == 0 {
-		return p.expireSeen(hctx, t.key[1:])
+		return p.expireSeen(hctx, t.key[1:]) // a per-id timer of an older version
 	}
 	if p.timers == nil {
 		return nil // a timer from an older version of the handler
@@ -64,6 +68,40 @@ func (p *Processor) fireTimer(hctx *Context, pctx context.Context, t dueTimer, p
 	}
 	for _, o := range hctx.out {
 		p.sess.Produce(pctx, o, promise)
+	}
+	return nil
+}
+
+// sweepKey is the runtime's timer that deletes expired dedupe entries. Its
+// zero bytes keep it apart from handler timers (which may not start with
+// one) and from older per-id expiry timers (a zero, then a set name).
+var sweepKey = []byte{0, 0, 's', 'w', 'e', 'e', 'p'}
+
+// sweepSeen deletes the partition's dedupe entries expired at now, at most
+// MaxBatch of them; when more remain it fires again in the next
+// transaction.
+func (p *Processor) sweepSeen(hctx *Context) error {
+	var expired [][]byte
+	more := false
+	err := p.overlay.Range(hctx.partition, seenStore, nil, nil, func(k, v []byte) bool {
+		if !state.Expired(v, hctx.now) {
+			return true
+		}
+		if len(expired) == p.cfg.MaxBatch {
+			more = true
+			return false
+		}
+		expired = append(expired, k)
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("stream: %s: sweep dedupe entries of partition %d: %w", p.topo.Name, hctx.partition, err)
+	}
+	for _, k := range expired {
+		p.overlay.Delete(hctx.partition, seenStore, k)
+	}
+	if more {
+		p.overlay.Put(hctx.partition, timerStore, state.TimerKey(hctx.now, sweepKey), nil)
 	}
 	return nil
 }

@@ -2,11 +2,13 @@ package stream_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lockstep-dev/lockstep/processors/stream"
+	"github.com/lockstep-dev/lockstep/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -145,5 +147,75 @@ func (c *collector) waitFor(t testing.TB, vals ...string) {
 			case <-c.progress:
 			}
 		}
+	}
+}
+
+// Expired dedupe entries are deleted, not only ignored: after the expiry
+// bucket's sweep, Pebble holds nothing of them and the timers store only the
+// sweep of entries still live, one timer per bucket rather than one per id.
+func TestDedupeSweepForgetsExpiredKfake(t *testing.T) {
+	b := newKfake(t)
+	s := newScenario(t, b, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	var now atomic.Int64
+	now.Store(t0.UnixMilli())
+	dir := t.TempDir()
+	cfg := s.config("a", dir)
+	cfg.Topology.Stores = []string{"keys"}
+	cfg.Topology.Handler = reminder{out: s.out}
+	cfg.Clock = func() time.Time { return time.UnixMilli(now.Load()) }
+	cfg.TimerTick = 20 * time.Millisecond
+
+	cl, err := kgo.NewClient(append(b.opts(), kgo.DefaultProduceTopic(s.in))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	send := func(key string, ids ...string) {
+		t.Helper()
+		var recs []*kgo.Record
+		for _, id := range ids {
+			recs = append(recs, &kgo.Record{Key: []byte(key), Value: []byte(id)})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := newCollector(t, ctx, b, s.out)
+	inst := start(t, cfg, b.opts()...)
+	var ids []string
+	for i := range 300 {
+		ids = append(ids, fmt.Sprintf("e%03d", i))
+	}
+	send("k", ids...)
+	out.waitFor(t, "seen:e299")
+	// Two hours on (the TTL is one hour): the sweep fires with the next
+	// transaction, which the late event starts.
+	now.Store(t0.Add(2 * time.Hour).UnixMilli())
+	send("k", "late")
+	out.waitFor(t, "seen:late", "fired:k")
+	inst.stop(t)
+
+	st, err := state.Open(dir, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var seen, timers []string
+	for p := range s.partitions {
+		if err := st.Each(p, "__seen", func(k, _ []byte) error { seen = append(seen, string(k)); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Each(p, "__timers", func(k, _ []byte) error { timers = append(timers, fmt.Sprintf("%x", k)); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(seen) != 1 || seen[0] != "events\x00late" {
+		t.Fatalf("dedupe entries left: %d (%q...)", len(seen), seen[:min(3, len(seen))])
+	}
+	if len(timers) != 1 {
+		t.Fatalf("timers left: %v, want the live entry's sweep only", timers)
 	}
 }
