@@ -4,17 +4,19 @@ PKGS     ?= ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: build test test-short services stop-services bench demo vet fmt lint-rules soak e2e
+.PHONY: build test test-short services stop-services bench bench-e2e demo vet fmt lint-rules soak e2e
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lockstep ./cmd/lockstep
 
 # services starts (installing if missing) the real Kafka broker and
-# ClickHouse server the integration tests use, and promtool. Idempotent.
+# ClickHouse server the integration tests use, promtool, and the Python
+# clients of the contract tests (zeep, confluent-kafka). Idempotent.
 services:
 	deploy/local/kafka.sh start
 	deploy/local/clickhouse.sh start
 	deploy/local/prometheus.sh install
+	deploy/local/python.sh install
 
 stop-services:
 	-deploy/local/kafka.sh stop
@@ -63,6 +65,16 @@ e2e: services
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./schemas/ ./state/ ./processors/...
+
+# bench-e2e is the end-to-end throughput benchmark: stock movements per
+# second from Clarus webhook to Prima with exactly-once, on the real broker
+# (with the ClickHouse ledger) and on kfake, one full run per iteration,
+# BENCH_COUNT runs each (LOCKSTEP_BENCH_MOVEMENTS, default 50,000);
+# BENCH_FLAGS=-v adds a timed progress line a second.
+BENCH_COUNT ?= 3
+BENCH_FLAGS ?=
+bench-e2e: services
+	CI=true $(GO) test -run '^$$' -bench 'BenchmarkStockFlow' -benchtime 1x -count $(BENCH_COUNT) -timeout 60m $(BENCH_FLAGS) ./cmd/lockstep/internal/demo/
 
 # demo is the README's first command: the stock flow end to end with an
 # embedded Kafka, both simulators and the checks (DEMO_FLAGS, e.g.
