@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,8 +25,10 @@ import (
 // schemas have the same ids and old records still decode.
 //
 // It serves the Confluent REST API at URL for tools such as Redpanda
-// Console. Over HTTP it only adds schemas: deletes and config changes would
-// not survive a restart, so it refuses them.
+// Console and Confluent's deserializers, looking schemas up by id whatever
+// subject they name, as Confluent's registry does. Over HTTP it only adds
+// schemas: deletes and config changes would not survive a restart, so it
+// refuses them.
 type EmbeddedRegistry struct {
 	fake *srfake.Registry
 	cl   *kgo.Client
@@ -199,8 +202,51 @@ func (r *EmbeddedRegistry) handler() http.Handler {
 	mux.HandleFunc("DELETE /", refuse)
 	mux.HandleFunc("PUT /", refuse)
 	mux.HandleFunc("POST /contexts/", refuse) // would register around r.register
+	// Schemas by id: the subject parameter only picks a context, as in
+	// Confluent's registry and Redpanda's (srfake would match the subject).
+	for _, p := range []string{"/schemas/ids/{id}", "/schemas/ids/{id}/schema"} {
+		mux.HandleFunc("GET "+p, r.handleSchemaByID)
+		mux.HandleFunc("GET /contexts/{context}"+p, r.handleSchemaByID)
+	}
 	mux.Handle("/", r.fake.Handler())
 	return mux
+}
+
+// handleSchemaByID serves GET /schemas/ids/{id}[/schema]?subject=S the way
+// Confluent Schema Registry and Redpanda do: S does not have to be a subject
+// the schema is registered under; it only names the context to look the id
+// up in, the default one unless S is qualified (":.ctx:name"). Confluent's
+// own deserializers send ?subject=<topic>-value with their default topic
+// name strategy, while lockstep registers under record names: were the
+// subject matched, as srfake does, every such lookup would answer 404.
+// Under /contexts/{context}/ the path names the context and S is ignored.
+func (r *EmbeddedRegistry) handleSchemaByID(w http.ResponseWriter, req *http.Request) {
+	q := req.URL.Query()
+	subject, ok := q["subject"]
+	if !ok {
+		r.fake.Handler().ServeHTTP(w, req)
+		return
+	}
+	q.Del("subject")
+	inContext := req.PathValue("context") != ""
+	req = req.Clone(req.Context())
+	req.URL.RawQuery = q.Encode()
+	if ctx := subjectContext(subject[0]); ctx != "." && !inContext {
+		req.URL.Path = "/contexts/" + ctx + req.URL.Path
+		req.URL.RawPath = ""
+	}
+	r.fake.Handler().ServeHTTP(w, req)
+}
+
+// subjectContext is the context of a subject: ".ctx" for ":.ctx:name", the
+// default context "." for any other subject (srfake's and Confluent's rule).
+func subjectContext(subject string) string {
+	if rest, ok := strings.CutPrefix(subject, ":."); ok {
+		if i := strings.IndexByte(rest, ':'); i >= 0 {
+			return "." + rest[:i]
+		}
+	}
+	return "."
 }
 
 func (r *EmbeddedRegistry) handleRegister(w http.ResponseWriter, req *http.Request) {

@@ -1,10 +1,15 @@
 package schemas
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -152,6 +157,104 @@ func TestEmbeddedRegistryRefusesDeletes(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("DELETE answered %s", resp.Status)
+	}
+}
+
+// Confluent's deserializers ask GET /schemas/ids/{id}?subject=<topic>-value
+// (their default subject name strategy); lockstep registers under record
+// names. Like Confluent's registry and Redpanda's, the embedded one takes
+// the subject only as the context to look in.
+func TestEmbeddedRegistrySchemaByIDIgnoresSubject(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t, t.TempDir())
+	r, err := NewEmbeddedRegistry(ctx, kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	item := catalogByName["lockstep.v1.Item"]
+	id, err := r.Register(ctx, item.name, item.text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A schema in another context, registered over HTTP as a tool would.
+	other := `{"type":"record","name":"Other","namespace":"tools","fields":[]}`
+	body, _ := json.Marshal(map[string]string{"schema": other})
+	resp, err := http.Post(r.URL()+"/subjects/:.other:tools.Other/versions", "application/vnd.schemaregistry.v1+json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reg struct{ ID int }
+	err = json.NewDecoder(resp.Body).Decode(&reg)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || reg.ID == 0 || reg.ID == id {
+		t.Fatalf("register in context .other: %s, id %d, %v", resp.Status, reg.ID, err)
+	}
+
+	tests := []struct {
+		name   string
+		path   string
+		status int
+		want   string // the schema text, for 200
+	}{
+		{"no subject", fmt.Sprintf("/schemas/ids/%d", id), 200, item.text},
+		{"topic subject", fmt.Sprintf("/schemas/ids/%d?subject=prima.items-value", id), 200, item.text},
+		{"topic subject with format", fmt.Sprintf("/schemas/ids/%d?subject=prima.items-value&format=", id), 200, item.text},
+		{"record subject", fmt.Sprintf("/schemas/ids/%d?subject=lockstep.v1.Item", id), 200, item.text},
+		{"unknown subject", fmt.Sprintf("/schemas/ids/%d?subject=no-such-subject", id), 200, item.text},
+		{"empty subject", fmt.Sprintf("/schemas/ids/%d?subject=", id), 200, item.text},
+		{"default context qualified", fmt.Sprintf("/schemas/ids/%d?subject=:.:prima.items-value", id), 200, item.text},
+		{"raw schema, topic subject", fmt.Sprintf("/schemas/ids/%d/schema?subject=prima.items-value", id), 200, item.text},
+		{"unknown id", "/schemas/ids/99999?subject=prima.items-value", 404, ""},
+		{"raw schema, unknown id", "/schemas/ids/99999/schema?subject=prima.items-value", 404, ""},
+		{"id not in the subject's context", fmt.Sprintf("/schemas/ids/%d?subject=:.other:prima.items-value", id), 404, ""},
+		{"other context by subject", fmt.Sprintf("/schemas/ids/%d?subject=:.other:whatever-value", reg.ID), 200, other},
+		{"other context by path", fmt.Sprintf("/contexts/.other/schemas/ids/%d?subject=whatever-value", reg.ID), 200, other},
+		{"other context by path, wrong id", fmt.Sprintf("/contexts/.other/schemas/ids/%d?subject=whatever-value", id), 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Get(r.URL() + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("GET %s: %s %s, want %d", tt.path, resp.Status, raw, tt.status)
+			}
+			if tt.status != 200 {
+				var e struct {
+					ErrorCode int `json:"error_code"`
+				}
+				if err := json.Unmarshal(raw, &e); err != nil || e.ErrorCode != sr.ErrSchemaNotFound.Code {
+					t.Errorf("GET %s: body %s, want error_code %d", tt.path, raw, sr.ErrSchemaNotFound.Code)
+				}
+				return
+			}
+			var got string
+			if strings.Contains(tt.path, "/schema?") {
+				err = json.Unmarshal(raw, &got)
+			} else {
+				var s struct{ Schema string }
+				err = json.Unmarshal(raw, &s)
+				got = s.Schema
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("GET %s: %s (%v), want schema %.60s", tt.path, raw, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSubjectContext(t *testing.T) {
+	for subject, want := range map[string]string{
+		"": ".", "prima.items-value": ".", "lockstep.v1.Item": ".", ":.:x": ".",
+		":.other:x": ".other", ":.other:": ".other", ":.noname": ".", "a:.b:c": ".",
+	} {
+		if got := subjectContext(subject); got != want {
+			t.Errorf("subjectContext(%q) = %q, want %q", subject, got, want)
+		}
 	}
 }
 

@@ -47,7 +47,12 @@ type Config struct {
 	Webhook       flows.WebhookConfig `env:", prefix=WEBHOOK_"`
 	Clarus        clarus.Config       `env:", prefix=CLARUS_"`
 	Prima         prima.Config        `env:", prefix=PRIMA_"`
-	Stock         stock.Config        `env:", prefix="`
+	// PrimaAllowPlainHTTPAuth lets Prima's basic-auth credentials
+	// (LOCKSTEP_PRIMA_USERNAME and password, or user:password@ in the base
+	// URL) go to an http:// base URL, readable by anyone on the path; only
+	// for a private network. Without it such a configuration is refused.
+	PrimaAllowPlainHTTPAuth bool         `env:"PRIMA_ALLOW_PLAIN_HTTP_AUTH, default=false"`
+	Stock                   stock.Config `env:", prefix="`
 }
 
 // ClickHouseConfig is the drift ledger's connection (native protocol).
@@ -63,7 +68,7 @@ type ClickHouseConfig struct {
 
 // Load reads the configuration from l, validates it and reads the secret
 // files, so that a process that starts has a usable configuration. Errors
-// name the offending variable.
+// name the offending variable, and never carry the credentials of a URL.
 func Load(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	cfg, err := parse(ctx, l)
 	if err != nil {
@@ -73,7 +78,7 @@ func Load(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 		return Config{}, err
 	}
 	if err := cfg.resolve(); err != nil {
-		return Config{}, err
+		return Config{}, redactErr(err)
 	}
 	return cfg, nil
 }
@@ -81,6 +86,11 @@ func Load(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 // parse only decodes; `lockstep config` uses it to show an invalid
 // configuration before explaining what is wrong with it.
 func parse(ctx context.Context, l envconfig.Lookuper) (Config, error) {
+	cfg, err := decode(ctx, l)
+	return cfg, redactErr(err)
+}
+
+func decode(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	var cfg Config
 	rec := &recordingLookuper{next: l}
 	err := envconfig.ProcessWith(ctx, &envconfig.Config{
@@ -97,8 +107,13 @@ func parse(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	return cfg, nil
 }
 
-// Validate checks every setting and reports all problems at once.
+// Validate checks every setting and reports all problems at once, with the
+// credentials of URLs redacted.
 func (c Config) Validate() error {
+	return redactErr(c.validate())
+}
+
+func (c Config) validate() error {
 	var errs []error
 	fail := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
@@ -143,7 +158,32 @@ func (c Config) Validate() error {
 	if err := c.Stock.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkPrimaAuth(c.Prima, c.PrimaAllowPlainHTTPAuth); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// checkPrimaAuth refuses basic-auth credentials bound for a plain http://
+// Prima, where anyone on the path reads them, unless the operator allowed it
+// for a private network. A base URL that is not a URL at all is
+// prima.Config.Validate's to report.
+func checkPrimaAuth(p prima.Config, allow bool) error {
+	u, err := url.Parse(p.BaseURL)
+	if err != nil || !strings.EqualFold(u.Scheme, "http") || allow {
+		return nil
+	}
+	var from string
+	switch {
+	case u.User != nil:
+		from = "the user name and password in " + envPrefix + "PRIMA_BASE_URL"
+	case p.Username != "" || p.Password != "" || p.PasswordFile != "":
+		from = envPrefix + "PRIMA_USERNAME and its password"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%sPRIMA_BASE_URL: basic-auth credentials (%s) would go to Prima over plain http, readable on the network: "+
+		"use an https:// base URL, or set %sPRIMA_ALLOW_PLAIN_HTTP_AUTH=true if the network is private", envPrefix, from, envPrefix)
 }
 
 // resolve reads the secret files: the ClickHouse password into Password,
@@ -189,6 +229,37 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("unknown level %q (want debug, info, warn or error)", s)
 	}
 	return l, nil
+}
+
+// LogValue renders the whole configuration for a start-up log line:
+// secrets redacted, and the credentials in URLs (the schema registry's,
+// Clarus's and Prima's base URLs) too.
+func (c Config) LogValue() slog.Value {
+	clarusCfg, primaCfg := c.Clarus, c.Prima
+	clarusCfg.BaseURL, primaCfg.BaseURL = redactURLs(clarusCfg.BaseURL), redactURLs(primaCfg.BaseURL)
+	return slog.GroupValue(
+		slog.Any("kafka", c.Kafka),
+		slog.String("schema_registry", schemaRegistryName(c.SchemaRegistryURL)),
+		slog.String("state_dir", c.StateDir),
+		slog.String("admin_addr", c.AdminAddr),
+		slog.Any("clickhouse", c.ClickHouse),
+		slog.Any("flows", c.Flows),
+		slog.String("instance_id", c.InstanceID),
+		slog.Bool("ledger_enabled", c.LedgerEnabled),
+		slog.String("webhook_addr", c.Webhook.Addr),
+		slog.Any("clarus", clarusCfg),
+		slog.Any("prima", primaCfg),
+		slog.Bool("prima_allow_plain_http_auth", c.PrimaAllowPlainHTTPAuth),
+	)
+}
+
+// schemaRegistryName is the registry URL without credentials, or
+// "embedded".
+func schemaRegistryName(u string) string {
+	if u == "" {
+		return "embedded"
+	}
+	return redactURLs(u)
 }
 
 // String renders the ClickHouse settings with the password redacted.

@@ -117,7 +117,7 @@ func newLogger(w io.Writer, cfg Config) (*slog.Logger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%sLOG_LEVEL: %w", envPrefix, err)
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}
 	var h slog.Handler
 	switch cfg.LogFormat {
 	case "json":
@@ -128,4 +128,29 @@ func newLogger(w io.Writer, cfg Config) (*slog.Logger, error) {
 		return nil, fmt.Errorf("%sLOG_FORMAT: unknown format %q (want text or json)", envPrefix, cfg.LogFormat)
 	}
 	return slog.New(h), nil
+}
+
+// redactAttr keeps the credentials of URLs (https://user:password@host) out
+// of every log line, whichever component logs the URL: the start-up
+// configuration, a connector's base URL, an error quoting one. slog calls
+// it for the message and for every attribute, those of groups included.
+func redactAttr(_ []string, a slog.Attr) slog.Attr {
+	var s string
+	switch a.Value.Kind() {
+	case slog.KindString:
+		s = a.Value.String()
+	case slog.KindAny:
+		switch v := a.Value.Any().(type) {
+		case error, fmt.Stringer:
+			s = fmt.Sprint(v) // fmt survives a nil receiver that panics
+		default:
+			return a
+		}
+	default:
+		return a
+	}
+	if r := redactURLs(s); r != s {
+		a.Value = slog.StringValue(r)
+	}
+	return a
 }

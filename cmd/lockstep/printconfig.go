@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -42,28 +44,60 @@ func walkSettings(v reflect.Value, prefix string, out *[]setting) {
 			continue
 		}
 		name := prefix + key
-		*out = append(*out, setting{Name: name, Value: formatValue(fv), Secret: isSecret(name)})
+		lf := listFormat{delimiter: tagOption(opts, "delimiter", ","), separator: tagOption(opts, "separator", ":")}
+		*out = append(*out, setting{Name: name, Value: lf.value(fv), Secret: isSecret(name)})
 	}
 }
 
 // tagPrefix extracts the prefix= option from the options part of a tag.
-func tagPrefix(opts string) string {
+func tagPrefix(opts string) string { return tagOption(opts, "prefix", "") }
+
+// tagOption extracts option name= from the options part of a tag, or def.
+// default= comes last and takes the rest of the tag, commas included.
+func tagOption(opts, name, def string) string {
 	for _, o := range strings.Split(opts, ",") {
-		if p, ok := strings.CutPrefix(strings.TrimSpace(o), "prefix="); ok {
-			return p
+		o = strings.TrimSpace(o)
+		if strings.HasPrefix(o, "default=") {
+			break
+		}
+		if v, ok := strings.CutPrefix(o, name+"="); ok {
+			return v
 		}
 	}
-	return ""
+	return def
 }
 
-func formatValue(v reflect.Value) string {
+// listFormat is how envconfig reads a slice or a map from one variable:
+// items between delimiters, a map's keys and values between separators.
+type listFormat struct{ delimiter, separator string }
+
+// value formats v as envconfig reads it back.
+func (f listFormat) value(v reflect.Value) string {
 	switch v.Kind() {
+	case reflect.Map:
+		// Sorted, so the output is stable.
+		pairs := make([]string, 0, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			pairs = append(pairs, formatValue(it.Key())+f.separator+formatValue(it.Value()))
+		}
+		slices.Sort(pairs)
+		return strings.Join(pairs, f.delimiter)
 	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return string(v.Bytes())
+		}
 		parts := make([]string, v.Len())
 		for i := range parts {
 			parts[i] = formatValue(v.Index(i))
 		}
-		return strings.Join(parts, ",")
+		return strings.Join(parts, f.delimiter)
+	default:
+		return formatValue(v)
+	}
+}
+
+func formatValue(v reflect.Value) string {
+	switch v.Kind() {
 	case reflect.Bool:
 		return strconv.FormatBool(v.Bool())
 	case reflect.String:
@@ -77,7 +111,9 @@ func formatValue(v reflect.Value) string {
 // without anyone remembering to mark it. File paths are not secret: they
 // show where a secret comes from.
 func isSecret(name string) bool {
-	if strings.HasSuffix(name, "_FILE") {
+	// A header name (LOCKSTEP_CLARUS_WEBHOOK_TOKEN_HEADER) says where a
+	// secret travels, not what it is.
+	if strings.HasSuffix(name, "_FILE") || strings.HasSuffix(name, "_HEADER") {
 		return false
 	}
 	for _, word := range []string{"PASSWORD", "SECRET", "TOKEN", "CREDENTIALS"} {
@@ -90,12 +126,13 @@ func isSecret(name string) bool {
 
 // printConfig writes the effective configuration as NAME=value lines, ready
 // to paste into an env file, with secrets redacted: an empty secret stays
-// empty so that one can still see whether it is set.
+// empty so that one can still see whether it is set. Credentials in URLs
+// (https://user:password@host) are redacted in every value.
 func printConfig(w io.Writer, cfg Config) error {
 	for _, s := range settings(cfg) {
-		v := s.Value
+		v := redactURLs(s.Value)
 		if s.Secret {
-			v = redact(v)
+			v = redact(s.Value)
 		}
 		if _, err := fmt.Fprintf(w, "%s=%s\n", s.Name, shellQuote(v)); err != nil {
 			return err
@@ -119,4 +156,54 @@ func redact(secret string) string {
 		return ""
 	}
 	return redacted
+}
+
+// urlCredentials matches the scheme and the userinfo of URLs anywhere in a
+// text: in a setting, a validation error, a log line. The userinfo runs to
+// the last @ before the host, as net/url reads it, so a password holding an
+// @ is redacted whole.
+var urlCredentials = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)([^\s/?#]*)@`)
+
+// redactedPassword is what stands for a URL's password, as in
+// net/url.URL.Redacted.
+const redactedPassword = "xxxxx"
+
+// redactURLs replaces the credentials of every URL in s:
+// https://key:secret@registry becomes https://key:xxxxx@registry, and a
+// user alone (https://token@host, often a token) becomes xxxxx.
+func redactURLs(s string) string {
+	if !strings.Contains(s, "@") || !strings.Contains(s, "://") {
+		return s // the common case, cheap: this runs on every log attribute
+	}
+	return urlCredentials.ReplaceAllStringFunc(s, func(m string) string {
+		sub := urlCredentials.FindStringSubmatch(m)
+		scheme, userinfo := sub[1], sub[2]
+		if user, _, ok := strings.Cut(userinfo, ":"); ok {
+			return scheme + user + ":" + redactedPassword + "@"
+		}
+		return scheme + redactedPassword + "@"
+	})
+}
+
+// redactedError is an error whose text has its URL credentials redacted;
+// errors.Is and errors.As still see the original.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactErr returns err with the credentials of URLs in its text redacted,
+// or err itself when its text holds none.
+func redactErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if r := redactURLs(msg); r != msg {
+		return &redactedError{msg: r, err: err}
+	}
+	return err
 }
