@@ -109,8 +109,7 @@ func TestURLCredentialsRedacted(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					log.Info("lockstep starting", "kafka", cfg.Kafka, "schema_registry", registryName(cfg.SchemaRegistryURL),
-						"clickhouse", cfg.ClickHouse)
+					log.Info("lockstep starting", "config", cfg) // as run.go logs it
 					log.Info("config", "config", cfg, "clarus", cfg.Clarus, "prima", cfg.Prima)
 					printed += buf.String()
 					for _, url := range []string{cfg.SchemaRegistryURL, cfg.Clarus.BaseURL, cfg.Prima.BaseURL} {

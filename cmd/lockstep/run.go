@@ -160,10 +160,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, build buildFunc) err
 		cancel(context.Cause(sigCtx))
 	}()
 
-	log.Info("lockstep starting",
-		"version", version, "go", runtime.Version(),
-		"kafka", cfg.Kafka, "schema_registry", registryName(cfg.SchemaRegistryURL),
-		"state_dir", cfg.StateDir, "clickhouse", cfg.ClickHouse)
+	// The whole configuration, secrets and URL credentials removed
+	// (Config.LogValue), so a support question starts from what ran.
+	log.Info("lockstep starting", "version", version, "go", runtime.Version(), "config", cfg)
 	warnRisky(log, cfg)
 
 	reg := admin.NewRegistry()
@@ -198,13 +197,6 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, build buildFunc) err
 	return nil
 }
 
-func registryName(url string) string {
-	if url == "" {
-		return "embedded"
-	}
-	return url
-}
-
 // warnRisky logs settings that are valid but unsafe outside a laptop.
 func warnRisky(log *slog.Logger, cfg Config) {
 	k := cfg.Kafka
@@ -214,5 +206,8 @@ func warnRisky(log *slog.Logger, cfg Config) {
 	}
 	if k.TLS.InsecureSkipVerify {
 		log.Warn("Kafka broker certificates are not verified (LOCKSTEP_KAFKA_TLS_INSECURE_SKIP_VERIFY=true)")
+	}
+	if cfg.PrimaAllowPlainHTTPAuth {
+		log.Warn("Prima basic-auth credentials may travel over plain http (LOCKSTEP_PRIMA_ALLOW_PLAIN_HTTP_AUTH=true); use https unless the network is private")
 	}
 }
