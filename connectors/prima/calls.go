@@ -46,7 +46,8 @@ type StockLevel struct {
 }
 
 // StockBatch is a set of absolute available levels for one warehouse, with
-// the reference Prima keeps so that the batch is never applied twice.
+// the reference Prima keeps, so that the sink can ask whether a batch was
+// applied before sending it again: Prima itself applies a repeat again.
 type StockBatch struct {
 	Ref       string
 	Warehouse string
@@ -67,6 +68,9 @@ func (c *Client) Items(ctx context.Context, since Cursor, limit int) ([]Item, Cu
 	if err != nil {
 		return nil, since, err
 	}
+	if err := checkPage(resp, limit); err != nil {
+		return nil, since, &APIError{Op: wire.TypeItemsModifiedSince, Status: 200, Message: "refused page", Err: err}
+	}
 	items, err := itemsFrom(resp, since)
 	if err == nil && len(items) == 0 && resp.Data != nil && resp.Data.More {
 		err = errStuck
@@ -86,6 +90,9 @@ func (c *Client) StockLevels(ctx context.Context, since Cursor, limit int) ([]St
 	resp, err := c.call(ctx, wire.TypeStockLevelsModifiedSince, sinceData(since, limit))
 	if err != nil {
 		return nil, since, err
+	}
+	if err := checkPage(resp, limit); err != nil {
+		return nil, since, &APIError{Op: wire.TypeStockLevelsModifiedSince, Status: 200, Message: "refused page", Err: err}
 	}
 	levels, err := levelsFrom(resp, since)
 	if err == nil && len(levels) == 0 && resp.Data != nil && resp.Data.More {
@@ -114,15 +121,22 @@ func sinceData(since Cursor, limit int) wire.RequestData {
 }
 
 // UpdateStock sets the batch's absolute levels. Prima keeps the batch
-// reference: a batch sent again is acknowledged without being applied, so
-// an old batch never overwrites a newer one.
+// reference, for LookupStockBatch, but documents no idempotency: a batch
+// sent again is applied again, and an older batch sent after a newer one
+// overwrites it. Keeping that from happening is the caller's job.
 func (c *Client) UpdateStock(ctx context.Context, b StockBatch) error {
+	if err := checkWarehouse(b.Warehouse); err != nil {
+		return fmt.Errorf("prima: %s %s: %w", wire.TypeStockLevelUpdate, b.Ref, err)
+	}
 	d := wire.RequestData{BatchRef: b.Ref, Warehouse: b.Warehouse, Lines: make([]wire.StockLine, len(b.Lines))}
 	if !b.AsOf.IsZero() {
 		d.AsOf = wire.FormatTime(b.AsOf)
 	}
 	for i, l := range b.Lines {
 		m, err := wire.ParseSKU(l.SKU)
+		if err == nil && l.Available < 0 {
+			err = fmt.Errorf("%w: %q at %d", ErrBadQuantity, l.SKU, l.Available)
+		}
 		if err != nil {
 			return fmt.Errorf("prima: %s %s line %d: %w", wire.TypeStockLevelUpdate, b.Ref, i+1, err)
 		}
@@ -150,8 +164,14 @@ func (c *Client) LookupStockBatch(ctx context.Context, ref string) (bool, error)
 }
 
 // AvailableToSell returns Prima's available quantity per SKU in warehouse
-// (all warehouses when empty), through the documented MultiAvailableToSell.
+// (all warehouses when empty), through the documented MultiAvailableToSell;
+// the warehouse filter is assumed (prima.xsd), and left out when empty.
 func (c *Client) AvailableToSell(ctx context.Context, warehouse string, skus []string) (map[string]int64, error) {
+	if warehouse != "" {
+		if err := checkWarehouse(warehouse); err != nil {
+			return nil, fmt.Errorf("prima: %s: %w", wire.TypeMultiAvailableToSell, err)
+		}
+	}
 	d := wire.RequestData{Warehouse: warehouse, SKUs: make([]wire.Matrix, len(skus))}
 	for i, s := range skus {
 		m, err := wire.ParseSKU(s)
@@ -168,12 +188,56 @@ func (c *Client) AvailableToSell(ctx context.Context, warehouse string, skus []s
 	if resp.Data == nil {
 		return out, nil
 	}
-	for _, a := range resp.Data.SKUs {
+	for i, a := range resp.Data.SKUs {
 		sku, err := a.SKU()
+		switch {
+		case err != nil:
+		case a.Warehouse != "" && checkWarehouse(a.Warehouse) != nil:
+			err = checkWarehouse(a.Warehouse)
+		case a.AvailableQuantity < 0:
+			err = fmt.Errorf("%w: %d", ErrBadQuantity, a.AvailableQuantity)
+		}
 		if err != nil {
-			return nil, &APIError{Op: wire.TypeMultiAvailableToSell, Status: 200, Message: err.Error()}
+			return nil, &APIError{Op: wire.TypeMultiAvailableToSell, Status: 200, Message: fmt.Sprintf("SKU line %d", i+1), Err: err}
 		}
 		out[sku] = a.AvailableQuantity
 	}
 	return out, nil
+}
+
+// checkPage refuses a modified-since page longer than the limit asked for,
+// and stock levels with a bad warehouse code or a negative level: the
+// whole page, as itemsFrom and levelsFrom refuse a record they cannot
+// read, since skipping one would leave lockstep silently wrong.
+func checkPage(resp *wire.Response, limit int) error {
+	if resp.Data == nil {
+		return nil
+	}
+	if n := max(len(resp.Data.Items), len(resp.Data.StockLevels)); limit > 0 && n > limit {
+		return fmt.Errorf("%w: %d rows for PageSize %d", ErrPageTooLong, n, limit)
+	}
+	for i, l := range resp.Data.StockLevels {
+		if err := checkWarehouse(l.Warehouse); err != nil {
+			return fmt.Errorf("stock level %d (%q): %w", i+1, l.Product, err)
+		}
+		if l.Available < 0 {
+			return fmt.Errorf("stock level %d (%q in %s): %w: %d", i+1, l.Product, l.Warehouse, ErrBadQuantity, l.Available)
+		}
+	}
+	return nil
+}
+
+// checkWarehouse accepts a warehouse code of letters, digits, '_' and '-'.
+// Anything else (a space, '@' that would split a sku@warehouse key, a
+// control character) is refused, sent or answered.
+func checkWarehouse(code string) error {
+	if code == "" {
+		return fmt.Errorf("%w: empty", ErrBadWarehouse)
+	}
+	for _, r := range code {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return fmt.Errorf("%w: %q holds %q, outside [A-Za-z0-9_-]", ErrBadWarehouse, code, r)
+		}
+	}
+	return nil
 }

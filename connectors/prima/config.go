@@ -19,8 +19,9 @@ const EnvPrefix = "LOCKSTEP_PRIMA_"
 // Config is the Prima connection, source and sink settings, read from
 // LOCKSTEP_PRIMA_*. The defaults match the simulator (`lockstep sim prima`).
 type Config struct {
-	// BaseURL is the instance URL; calls POST to BaseURL/wsomhandler, or to
-	// BaseURL/comwsomhandler?CompanyID=... when CompanyID is set.
+	// BaseURL is the instance URL, the SOAP endpoint: its WSDL is
+	// BaseURL/wsdl (a real instance's may add ?targetURI=urn:omlink). Calls
+	// are SOAP 1.1 wsomhandler, or comwsomhandler with CompanyID when set.
 	BaseURL   string `env:"BASE_URL, default=http://127.0.0.1:8082"`
 	CompanyID string `env:"COMPANY_ID"`
 	// Prima documents no authentication ("no auth" over a private network);

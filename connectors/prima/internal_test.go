@@ -9,9 +9,10 @@ import (
 )
 
 // FuzzDecodeResponse drives the decoder of Prima's answers, the outside
-// bytes the client reads, with the conversions after it: whatever the
-// bytes, no panic; whatever it accepts is well-formed, in cursor order, and
-// survives a round trip through the encoder.
+// bytes the client reads (a SOAP envelope returning a Response document),
+// with the conversions after it: whatever the bytes, no panic; whatever it
+// accepts is well-formed, in cursor order, and survives a round trip
+// through the encoder.
 func FuzzDecodeResponse(f *testing.F) {
 	seeds := []wire.Response{
 		{RequestStatus: wire.StatusOK, Data: &wire.ResponseData{More: true, Items: []wire.Item{
@@ -26,19 +27,26 @@ func FuzzDecodeResponse(f *testing.F) {
 		{RequestStatus: wire.StatusOK, Data: &wire.ResponseData{BatchRef: "b1", Found: true, Lines: 3, AppliedAt: "2026-03-02T09:00:00Z"}},
 	}
 	for _, r := range seeds {
-		b, err := wire.Marshal(r)
+		doc, err := wire.MarshalString(r)
 		if err != nil {
 			f.Fatal(err)
 		}
+		b := wire.MarshalReturn(wire.OpHandler, wire.PartResponse, doc)
 		f.Add(b, wire.ContentType)
 		f.Add(b[:len(b)/2], wire.ContentType)
 	}
-	f.Add([]byte(`<Response RequestStatus="OK"><Data><Item Product="P" Modified="x"/></Data></Response>`), "text/xml; charset=utf-8")
+	f.Add(wire.MarshalFault(wire.FaultServer, "Record locked\x85"), wire.ContentType)
+	f.Add([]byte(`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><o:wsomhandlerResponse xmlns:o="urn:omlink">`+
+		`<r>&lt;Response RequestStatus="OK"&gt;&lt;Data&gt;&lt;Item Product="P" Modified="x"/&gt;&lt;/Data&gt;&lt;/Response&gt;</r>`+
+		`</o:wsomhandlerResponse></s:Body></s:Envelope>`), "text/xml; charset=utf-8")
 	f.Add([]byte("<?xml version=\"1.0\" encoding=\"latin1\"?><Response RequestStatus=\"OK\"/>\xff"), "")
 
 	f.Fuzz(func(t *testing.T, raw []byte, contentType string) {
-		resp, err := decodeResponse(raw, contentType)
-		if err != nil {
+		resp, fault, err := decodeAnswer(raw, contentType, wire.OpHandler)
+		if fault != nil && (resp != nil || err != nil) {
+			t.Fatalf("a fault and %+v, %v", resp, err)
+		}
+		if err != nil || fault != nil {
 			return
 		}
 		if resp.RequestStatus != wire.StatusOK && resp.RequestStatus != wire.StatusError {
@@ -67,11 +75,12 @@ func FuzzDecodeResponse(f *testing.F) {
 		if ierr != nil && lerr != nil {
 			return
 		}
-		again, err := wire.Marshal(resp)
+		doc, err := wire.MarshalString(resp)
 		if err != nil {
 			t.Fatalf("re-encode: %v", err)
 		}
-		if _, err := decodeResponse(again, wire.ContentType); err != nil {
+		again := wire.MarshalReturn(wire.OpHandler, wire.PartResponse, doc)
+		if _, _, err := decodeAnswer(again, wire.ContentType, wire.OpHandler); err != nil {
 			t.Fatalf("re-decode %q: %v", again, err)
 		}
 	})

@@ -57,7 +57,9 @@ func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "text/xml; charset=ISO-8859-1")
 		w.WriteHeader(act.status)
-		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="ISO-8859-1"?><Response RequestStatus="ERROR" RequestError="scripted `+strconv.Itoa(act.status)+`"/>`)
+		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="ISO-8859-1"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">`+
+			`<soap:Body><soap:Fault><faultcode>soap:Server</faultcode><faultstring>scripted `+strconv.Itoa(act.status)+
+			`</faultstring></soap:Fault></soap:Body></soap:Envelope>`)
 	default:
 		s.sim.ServeHTTP(w, r)
 	}

@@ -114,7 +114,7 @@ func (s *Server) apply(ev Event) error {
 }
 
 // Faults are the failures the simulator injects into wsomhandler and
-// comwsomhandler calls, answered with an XML ERROR body: simkit's HTTP
+// comwsomhandler calls, answered with a SOAP Fault body: simkit's HTTP
 // faults, of which Prima has no others. An alias, so that Faults{...}
 // literals and the JSON names of /_sim/faults stay what they were.
 type Faults = simkit.Faults

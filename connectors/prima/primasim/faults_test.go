@@ -17,16 +17,16 @@ var itemsReq = wire.Request{RequestType: wire.TypeItemsModifiedSince}
 func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 	sim, srv, clk := newSim(t, primasim.Options{})
 	sim.SetFaults(primasim.Faults{RateLimitPerSecond: 2})
-	url := srv.URL + "/wsomhandler"
+	url := srv.URL
 	clk.Advance(300 * time.Millisecond)
 	for i := range 2 {
 		if status, _, _ := request(t, url, itemsReq); status != http.StatusOK {
 			t.Fatalf("call %d: %d", i, status)
 		}
 	}
-	status, h, resp := request(t, url, itemsReq)
-	if status != http.StatusTooManyRequests || h.Get("Retry-After") != "1" || resp.RequestStatus != wire.StatusError {
-		t.Fatalf("third call: %d Retry-After %q %+v", status, h.Get("Retry-After"), resp)
+	a := send(t, url, itemsReq)
+	if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") != "1" || a.fault == nil || a.fault.String != "Too many requests" {
+		t.Fatalf("third call: %d Retry-After %q %+v", a.status, a.header.Get("Retry-After"), a.fault)
 	}
 	clk.Advance(time.Second)
 	if status, _, _ := request(t, url, itemsReq); status != http.StatusOK {
@@ -34,25 +34,27 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 	}
 
 	sim.SetFaults(primasim.Faults{ThrottleRate: 1, RetryAfterSeconds: 2})
-	if status, h, _ := request(t, url, itemsReq); status != http.StatusTooManyRequests || h.Get("Retry-After") != "2" {
-		t.Fatalf("throttled: %d %q", status, h.Get("Retry-After"))
+	if a := send(t, url, itemsReq); a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") != "2" {
+		t.Fatalf("throttled: %d %q", a.status, a.header.Get("Retry-After"))
 	}
 	if got := sim.State().Counters.Faults["429"]; got != 2 {
 		t.Fatalf("429s counted %d", got)
 	}
 }
 
-// 500 and 503 come before processing; 503 carries Retry-After.
+// 500 and 503 come before processing, as SOAP Faults; 503 carries
+// Retry-After.
 func TestServerErrors(t *testing.T) {
 	sim, srv, _ := newSim(t, primasim.Options{})
-	url := srv.URL + "/wsomhandler"
+	url := srv.URL
 	sim.SetFaults(primasim.Faults{UnavailableRate: 1, RetryAfterSeconds: 3})
-	if status, h, resp := request(t, url, itemsReq); status != 503 || h.Get("Retry-After") != "3" || resp.RequestError != "Service unavailable" {
-		t.Fatalf("503: %d %q %+v", status, h.Get("Retry-After"), resp)
+	if a := send(t, url, itemsReq); a.status != 503 || a.header.Get("Retry-After") != "3" || a.fault == nil ||
+		a.fault.Code != wire.FaultServer || a.fault.String != "Service unavailable" {
+		t.Fatalf("503: %d %q %+v", a.status, a.header.Get("Retry-After"), a.fault)
 	}
 	sim.SetFaults(primasim.Faults{ErrorRate: 1})
-	if status, _, resp := request(t, url, itemsReq); status != 500 || resp.RequestStatus != wire.StatusError {
-		t.Fatalf("500: %d %+v", status, resp)
+	if a := send(t, url, itemsReq); a.status != 500 || a.fault == nil || a.fault.Code != wire.FaultServer {
+		t.Fatalf("500: %d %+v", a.status, a.fault)
 	}
 }
 
@@ -61,9 +63,12 @@ func TestTimeoutAfterWriteApplies(t *testing.T) {
 	sim, srv, _ := newSim(t, primasim.Options{})
 	mustApply(t, sim, primasim.Event{Type: "add_item", SKU: "ST1/BLK/9"})
 	sim.SetFaults(primasim.Faults{TimeoutAfterWriteRate: 1})
-	body, _ := wire.Marshal(wire.Request{RequestType: wire.TypeStockLevelUpdate, Data: wire.RequestData{BatchRef: "b1", Warehouse: "WH1",
-		Lines: []wire.StockLine{{Matrix: wire.Matrix{Product: "ST1", MtrxCode1: "BLK", MtrxCode2: "9"}, Available: 3}}}})
-	resp, err := http.Post(srv.URL+"/wsomhandler", wire.ContentType, bytes.NewReader(body))
+	body := envelope(marshal(t, wire.Request{RequestType: wire.TypeStockLevelUpdate, Data: wire.RequestData{BatchRef: "b1", Warehouse: "WH1",
+		Lines: []wire.StockLine{{Matrix: wire.Matrix{Product: "ST1", MtrxCode1: "BLK", MtrxCode2: "9"}, Available: 3}}}}))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
+	req.Header.Set("Content-Type", wire.SOAPContentType)
+	req.Header.Set("SOAPAction", wire.SOAPAction)
+	resp, err := http.DefaultClient.Do(req)
 	if err == nil {
 		resp.Body.Close()
 		t.Fatalf("an answer came: %d", resp.StatusCode)
@@ -79,10 +84,8 @@ func TestMalformedAnswer(t *testing.T) {
 	sim, srv, _ := newSim(t, primasim.Options{})
 	mustApply(t, sim, primasim.Event{Type: "add_item", SKU: "ST1/BLK/9"})
 	sim.SetFaults(primasim.Faults{MalformedRate: 1})
-	body, _ := wire.Marshal(itemsReq)
-	status, h, raw := call(t, srv.URL+"/wsomhandler", body)
-	var resp wire.Response
-	if status != http.StatusOK || wire.Unmarshal(raw, h.Get("Content-Type"), &resp) == nil {
+	status, h, raw := post(t, srv.URL, envelope(marshal(t, itemsReq)))
+	if _, _, err := wire.UnmarshalReturn(raw, h.Get("Content-Type"), wire.OpHandler); status != http.StatusOK || err == nil {
 		t.Fatalf("decoded a malformed answer: %d %q", status, raw)
 	}
 }
@@ -94,8 +97,7 @@ func TestFaultsAreSeeded(t *testing.T) {
 		sim.SetFaults(primasim.Faults{Seed: 7, ErrorRate: 0.2, ThrottleRate: 0.2, UnavailableRate: 0.1})
 		var out []int
 		for range 40 {
-			status, _, _ := request(t, srv.URL+"/wsomhandler", itemsReq)
-			out = append(out, status)
+			out = append(out, send(t, srv.URL, itemsReq).status)
 		}
 		return out
 	}
@@ -117,18 +119,14 @@ func TestFaultsAreSeeded(t *testing.T) {
 // Basic auth, when configured, is required.
 func TestBasicAuth(t *testing.T) {
 	_, srv, _ := newSim(t, primasim.Options{BasicAuthUser: "lockstep", BasicAuthPassword: "s3cret"})
-	if status, h, resp := request(t, srv.URL+"/wsomhandler", itemsReq); status != 401 || h.Get("WWW-Authenticate") == "" || resp.RequestStatus != wire.StatusError {
-		t.Fatalf("no credentials: %d %+v", status, resp)
+	if a := send(t, srv.URL, itemsReq); a.status != 401 || a.header.Get("WWW-Authenticate") == "" || a.fault == nil || a.fault.Code != wire.FaultClient {
+		t.Fatalf("no credentials: %d %+v", a.status, a.fault)
 	}
-	body, _ := wire.Marshal(itemsReq)
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/wsomhandler", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(envelope(marshal(t, itemsReq))))
+	req.Header.Set("Content-Type", wire.SOAPContentType)
+	req.Header.Set("SOAPAction", wire.SOAPAction)
 	req.SetBasicAuth("lockstep", "s3cret")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("with credentials: %d", resp.StatusCode)
+	if status, _, raw := do(t, req); status != 200 {
+		t.Fatalf("with credentials: %d %q", status, raw)
 	}
 }

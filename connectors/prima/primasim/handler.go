@@ -1,60 +1,12 @@
 package primasim
 
 import (
-	"crypto/subtle"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"time"
 
 	"github.com/lockstep-dev/lockstep/connectors/prima/internal/wire"
 )
-
-// maxRequestBytes bounds a request document; a stock batch of every SKU of
-// a large catalogue fits many times over.
-const maxRequestBytes = 8 << 20
-
-// handleRequest serves wsomhandler and comwsomhandler: one <Request> in,
-// one <Response> out. Business refusals are HTTP 200 with
-// RequestStatus="ERROR"; malformed calls are 4xx with the same body.
-func (s *Server) handleRequest(w http.ResponseWriter, r *http.Request) {
-	if u, p := s.opts.BasicAuthUser, s.opts.BasicAuthPassword; u != "" || p != "" {
-		gu, gp, ok := r.BasicAuth()
-		if !ok || subtle.ConstantTimeCompare([]byte(gu), []byte(u)) != 1 || subtle.ConstantTimeCompare([]byte(gp), []byte(p)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Basic realm="prima"`)
-			writeError(w, http.StatusUnauthorized, "Not authorised")
-			return
-		}
-	}
-	if r.URL.Path == "/comwsomhandler" {
-		switch id := r.URL.Query().Get("CompanyID"); id {
-		case "":
-			writeError(w, http.StatusBadRequest, "CompanyID is required")
-			return
-		case s.opts.CompanyID:
-		default:
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("Unknown CompanyID %q", id))
-			return
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "Request too large")
-		return
-	}
-	var req wire.Request
-	if err := wire.Unmarshal(body, r.Header.Get("Content-Type"), &req); err != nil {
-		writeError(w, http.StatusBadRequest, "Malformed request: "+err.Error())
-		return
-	}
-	s.mu.Lock()
-	s.counts.Requests[req.RequestType]++
-	resp := s.dispatch(req)
-	s.mu.Unlock()
-	resp.RequestType = req.RequestType
-	writeResponse(w, http.StatusOK, resp)
-}
 
 // dispatch answers one request against the ground truth. Callers hold s.mu.
 func (s *Server) dispatch(req wire.Request) wire.Response {
@@ -203,22 +155,4 @@ func okResponse(d *wire.ResponseData) wire.Response {
 
 func errorResponse(typ, msg string) wire.Response {
 	return wire.Response{RequestType: typ, RequestStatus: wire.StatusError, RequestError: msg}
-}
-
-// writeError answers a call refused before its Request was read (an
-// injected fault, bad credentials), so the ERROR <Response> names no
-// RequestType.
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeResponse(w, status, errorResponse("", msg))
-}
-
-func writeResponse(w http.ResponseWriter, status int, resp wire.Response) {
-	b, err := wire.Marshal(resp)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", wire.ContentType)
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
 }

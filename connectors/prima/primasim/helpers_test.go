@@ -29,7 +29,7 @@ func newSim(t *testing.T, opts primasim.Options) (*primasim.Server, *httptest.Se
 	return sim, srv, c
 }
 
-// latin1 encodes a test document the way Prima expects it on the wire.
+// latin1 encodes a test document in ISO-8859-1.
 func latin1(t *testing.T, s string) []byte {
 	t.Helper()
 	b, err := charmap.ISO8859_1.NewEncoder().Bytes([]byte(s))
@@ -39,10 +39,22 @@ func latin1(t *testing.T, s string) []byte {
 	return b
 }
 
-// call POSTs a raw document and returns the status, headers and body.
-func call(t *testing.T, url string, body []byte) (int, http.Header, []byte) {
+// post POSTs a raw envelope to the instance URL as a SOAP 1.1 client
+// does, and returns the status, headers and body.
+func post(t *testing.T, url string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
-	resp, err := http.Post(url, wire.ContentType, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", wire.SOAPContentType)
+	req.Header.Set("SOAPAction", wire.SOAPAction)
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) (int, http.Header, []byte) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,19 +66,63 @@ func call(t *testing.T, url string, body []byte) (int, http.Header, []byte) {
 	return resp.StatusCode, resp.Header, b
 }
 
-// request calls url with a wire.Request and decodes the answer.
-func request(t *testing.T, url string, req wire.Request) (int, http.Header, wire.Response) {
+// envelope is a wsomhandler call of doc.
+func envelope(doc string) []byte {
+	return wire.MarshalCall(wire.OpHandler, wire.Part{Name: wire.PartRequest, Value: doc})
+}
+
+func marshal(t *testing.T, req wire.Request) string {
 	t.Helper()
-	body, err := wire.Marshal(req)
+	doc, err := wire.MarshalString(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, h, raw := call(t, url, body)
-	var resp wire.Response
-	if err := wire.Unmarshal(raw, h.Get("Content-Type"), &resp); err != nil {
-		t.Fatalf("answer %q: %v", raw, err)
+	return doc
+}
+
+// answer is a decoded answer: the Response, or the Fault that came
+// instead.
+type answer struct {
+	status int
+	header http.Header
+	resp   wire.Response
+	fault  *wire.Fault
+	raw    []byte
+}
+
+// decode reads the answer to op, failing the test when it is neither a
+// Response nor a Fault.
+func decode(t *testing.T, op string, status int, h http.Header, raw []byte) answer {
+	t.Helper()
+	a := answer{status: status, header: h, raw: raw}
+	ret, fault, err := wire.UnmarshalReturn(raw, h.Get("Content-Type"), op)
+	if err != nil {
+		t.Fatalf("answer %d %q: %v", status, raw, err)
 	}
-	return status, h, resp
+	if a.fault = fault; fault == nil {
+		if err := wire.UnmarshalString(ret, &a.resp); err != nil {
+			t.Fatalf("returned %q: %v", ret, err)
+		}
+	}
+	return a
+}
+
+// send calls wsomhandler with req.
+func send(t *testing.T, url string, req wire.Request) answer {
+	t.Helper()
+	status, h, raw := post(t, url, envelope(marshal(t, req)))
+	return decode(t, wire.OpHandler, status, h, raw)
+}
+
+// request calls wsomhandler with req and returns the Response, failing the
+// test on a Fault.
+func request(t *testing.T, url string, req wire.Request) (int, http.Header, wire.Response) {
+	t.Helper()
+	a := send(t, url, req)
+	if a.fault != nil {
+		t.Fatalf("%s: fault %v", req.RequestType, a.fault)
+	}
+	return a.status, a.header, a.resp
 }
 
 func control(t *testing.T, method, url string, v any) (int, []byte) {

@@ -1,4 +1,4 @@
-// Package primasim simulates Prima Solutions' XML web services (wsomhandler and comwsomhandler, ISO-8859-1) with a /_sim/ control API.
+// Package primasim simulates Prima Solutions' web services (SOAP 1.1 wsomhandler and comwsomhandler at the instance URL, ISO-8859-1 documents, the WSDL at /wsdl) with a /_sim/ control API.
 package primasim
 
 import (
@@ -16,8 +16,8 @@ import (
 // Options configure a simulated Prima instance. The env tags let `lockstep
 // sim prima` read them with go-envconfig under a prefix of its choosing.
 type Options struct {
-	// CompanyID is the company comwsomhandler serves (its ?CompanyID=
-	// query parameter must match); wsomhandler serves it as the default.
+	// CompanyID is the company comwsomhandler serves (its CompanyID
+	// argument must match); wsomhandler serves it as the default.
 	CompanyID string `env:"COMPANY_ID, default=1"`
 	// Seed seeds fault injection and the scenario generator.
 	Seed uint64 `env:"SEED, default=1"`
@@ -76,8 +76,8 @@ func New(opts Options) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	m := http.NewServeMux()
-	m.HandleFunc("POST /wsomhandler", s.inject.Wrap(s.handleRequest))
-	m.HandleFunc("POST /comwsomhandler", s.inject.Wrap(s.handleRequest))
+	m.HandleFunc("POST /{$}", s.inject.Wrap(s.handleSOAP))
+	m.HandleFunc("GET /wsdl", s.handleWSDL)
 	m.HandleFunc("GET /_sim/state", simkit.Query(s.State))
 	m.HandleFunc("POST /_sim/events", s.handleEvents)
 	m.HandleFunc("GET /_sim/faults", simkit.Query(s.Faults))
@@ -97,7 +97,8 @@ func (s *Server) Serve(ctx context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("primasim: listen %s: %w", addr, err)
 	}
-	s.log.Info("prima simulator listening", "addr", ln.Addr().String(), "company_id", s.opts.CompanyID)
+	s.log.Info("prima simulator listening", "addr", ln.Addr().String(), "wsdl", "http://"+ln.Addr().String()+"/wsdl",
+		"company_id", s.opts.CompanyID)
 	return s.ServeListener(ctx, ln)
 }
 

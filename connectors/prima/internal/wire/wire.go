@@ -54,7 +54,8 @@ func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 // ParseTime parses an xs:dateTime with an explicit zone.
 func ParseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
 
-// Request is what every call POSTs to wsomhandler or comwsomhandler.
+// Request is the document every call passes, as a string, to wsomhandler
+// or comwsomhandler (see soap.go).
 type Request struct {
 	XMLName     xml.Name    `xml:"Request"`
 	RequestType string      `xml:"RequestType,attr"`
@@ -82,7 +83,9 @@ type RequestData struct {
 	OrderNumber string `xml:"OrderNumber,attr,omitempty"`
 
 	Lines []StockLine `xml:"Line"` // StockLevelUpdate
-	SKUs  []Matrix    `xml:"SKU"`  // MultiAvailableToSell
+	// MultiAvailableToSell: lower-case <sku> in the request, as public
+	// client code sends it; the answer's lines are <SKU>.
+	SKUs []Matrix `xml:"sku"`
 }
 
 // Matrix names a Prima SKU: a product code plus up to four matrix codes
@@ -101,7 +104,8 @@ type StockLine struct {
 	Available int64 `xml:"Available,attr"`
 }
 
-// Response is every answer. RequestError is set when RequestStatus is ERROR.
+// Response is every answer, the string a call returns. RequestError is set
+// when RequestStatus is ERROR.
 type Response struct {
 	XMLName       xml.Name      `xml:"Response"`
 	RequestType   string        `xml:"RequestType,attr,omitempty"`

@@ -77,8 +77,8 @@ func TestXSDMatchesWireTypes(t *testing.T) {
 			t.Errorf("request type %s is not in prima.xsd", typ)
 		case documented && !strings.HasPrefix(doc, "documented"):
 			t.Errorf("%s: documentation %q should start with \"documented\"", typ, doc)
-		case !documented && !strings.HasPrefix(doc, "assumed: not in public documentation"):
-			t.Errorf("%s: documentation %q should start with \"assumed: not in public documentation\"", typ, doc)
+		case !documented && !strings.HasPrefix(doc, "assumed: not in Prima's public documentation"):
+			t.Errorf("%s: documentation %q should start with \"assumed: not in Prima's public documentation\"", typ, doc)
 		}
 	}
 	if len(types) != len(Documented) {
