@@ -167,10 +167,14 @@ func (s *Sink) jitter(d time.Duration) time.Duration {
 
 func reason(ae *APIError) string {
 	switch {
-	case ae.Status >= 500:
+	case ae.Status >= 500: // SOAP 1.1 sends its faults with 500 too
 		return "5xx"
+	case ae.Fault != "":
+		return "fault"
 	case ae.Status == 0:
 		return "timeout"
+	case ae.Retryable && ae.Message != "" && ae.Err == nil:
+		return "busy" // an ERROR answer Prima may not give next time (locked, busy)
 	}
 	return "malformed"
 }
