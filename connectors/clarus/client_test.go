@@ -15,10 +15,10 @@ import (
 func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 	e := newSweepEnv(t, clarussim.Config{TokenTTL: 100 * time.Second}, nil)
 	e.receive(3)
-	s := e.sweeper(e.clock)
+	c := clarus.NewClient(e.cfg, clarus.Options{Clock: e.clock})
 	sweep := func(wantTokens int) {
 		t.Helper()
-		if _, err := s.Sweep(context.Background()); err != nil {
+		if _, err := c.StockBalances(context.Background(), clarus.BalanceQuery{First: 10}); err != nil {
 			t.Fatal(err)
 		}
 		if n := e.api.count("/oauth/token", 200); n != wantTokens {
@@ -41,14 +41,14 @@ func TestTokenRefreshedOnceOn401(t *testing.T) {
 	e := newSweepEnv(t, clarussim.Config{TokenTTL: 100 * time.Second}, nil)
 	e.receive(3)
 	lagging := newClock() // lockstep's clock stays behind Clarus's: its token looks fresh to it
-	s := e.sweeper(lagging)
+	c := clarus.NewClient(e.cfg, clarus.Options{Clock: lagging})
 	ctx := context.Background()
-	if _, err := s.Sweep(ctx); err != nil {
+	if _, err := c.StockBalances(ctx, clarus.BalanceQuery{First: 10}); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(150 * time.Second) // the server expires the token
 	lagging.Advance(time.Minute)       // lockstep is due a sweep, and thinks its token has 40s left
-	if _, err := s.Sweep(ctx); err != nil {
+	if _, err := c.StockBalances(ctx, clarus.BalanceQuery{First: 10}); err != nil {
 		t.Fatal(err)
 	}
 	if n401, tokens := e.api.count("/graphql", http.StatusUnauthorized), e.api.count("/oauth/token", 200); n401 != 1 || tokens != 2 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -41,14 +42,37 @@ type Config struct {
 	// AutomationIDs maps each Clarus automation id lockstep accepts to its
 	// trigger (resource_name.event), as id:trigger pairs.
 	AutomationIDs map[string]string `env:"AUTOMATION_IDS, default=101:goods_out.completed,102:goods_in_receipt.completed,103:stock_adjustment.positive,104:stock_adjustment.negative,105:stock.held,106:stock.released"`
+	// Domain, APIDomain and IntegrationID are what webhooks must carry in
+	// X-ClarusWMS-Domain, X-ClarusWMS-API-Domain and
+	// X-ClarusWMS-Integration-ID. An empty Domain is SUBDOMAIN.claruswms.co.uk
+	// (the format of the documented example, assumed); an empty
+	// IntegrationID requires that webhooks carry none (Clarus sends it "only
+	// if applicable").
+	Domain        string `env:"DOMAIN"`
+	APIDomain     string `env:"API_DOMAIN, default=clarus-api.com"`
+	IntegrationID string `env:"INTEGRATION_ID"`
+	// Warehouses maps the Clarus id of every warehouse lockstep keeps in
+	// step to the code lockstep keys its stock by, as id=code pairs. The
+	// documented stock_balances fields give a warehouse's id only; the sweep
+	// checks the pairs against Clarus's warehouses query, and reads and
+	// accepts stock of these warehouses only.
+	Warehouses map[string]string `env:"WAREHOUSES, separator==, default=1=WH1,2=WH2,3=WH3"`
+	// AccountID, when set, limits lockstep to the stock of one Clarus
+	// account (stock owner): balances and held stock are read for it only,
+	// and webhooks about another account's stock are refused. Unset, the
+	// balances of all accounts are added up per sku@warehouse.
+	AccountID string `env:"ACCOUNT_ID"`
 	// SweepInterval is the time between the starts of two sweeps; every
-	// FullSweepInterval a sweep reads every balance instead of those
-	// updated since the last sweep (0: every sweep is full).
+	// FullSweepInterval a sweep reads every balance instead of those of the
+	// SKUs webhooks touched since the last sweep (0: every sweep is full).
 	SweepInterval     time.Duration `env:"SWEEP_INTERVAL, default=5m"`
 	FullSweepInterval time.Duration `env:"FULL_SWEEP_INTERVAL, default=1h"`
 	PageSize          int           `env:"PAGE_SIZE, default=100"`
 	WebhookMaxBytes   int64         `env:"WEBHOOK_MAX_BYTES, default=1048576"`
-	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT, default=30s"`
+	// WebhookMaxLines caps the lines (movements) one webhook may carry; a
+	// larger one is refused whole.
+	WebhookMaxLines int           `env:"WEBHOOK_MAX_LINES, default=1000"`
+	RequestTimeout  time.Duration `env:"REQUEST_TIMEOUT, default=30s"`
 }
 
 // Validate checks the settings without touching the file system and
@@ -91,6 +115,36 @@ func (c Config) Validate() error {
 			fail("AUTOMATION_IDS", "automation %s: unknown trigger %q (want one of %v)", id, t, Triggers())
 		}
 	}
+	if strings.TrimSpace(c.APIDomain) == "" || strings.ContainsAny(c.APIDomain, " /") {
+		fail("API_DOMAIN", "%q: want a host name", c.APIDomain)
+	}
+	if strings.ContainsAny(c.Domain, " /") {
+		fail("DOMAIN", "%q: want a host name", c.Domain)
+	}
+	if c.IntegrationID != "" && strings.TrimSpace(c.IntegrationID) != c.IntegrationID {
+		fail("INTEGRATION_ID", "%q has surrounding spaces", c.IntegrationID)
+	}
+	if c.AccountID != "" && !validID(c.AccountID) {
+		fail("ACCOUNT_ID", "%q: want a Clarus id", c.AccountID)
+	}
+	if len(c.Warehouses) == 0 {
+		fail("WAREHOUSES", "no warehouse configured: want id=code pairs, such as 1=WH1,2=WH2")
+	}
+	codes := map[string]string{}
+	for _, id := range slices.Sorted(maps.Keys(c.Warehouses)) {
+		if !validID(id) {
+			fail("WAREHOUSES", "%q is not a Clarus warehouse id", id)
+		}
+		code, err := Identifier("code", c.Warehouses[id])
+		if err != nil {
+			fail("WAREHOUSES", "warehouse %s: %v", id, err)
+			continue
+		}
+		if other, dup := codes[code]; dup {
+			fail("WAREHOUSES", "warehouses %s and %s are both %s", other, id, code)
+		}
+		codes[code] = id
+	}
 	if c.SweepInterval <= 0 {
 		fail("SWEEP_INTERVAL", "must be positive")
 	}
@@ -102,6 +156,9 @@ func (c Config) Validate() error {
 	}
 	if c.WebhookMaxBytes < 1024 {
 		fail("WEBHOOK_MAX_BYTES", "%d: want at least 1024", c.WebhookMaxBytes)
+	}
+	if c.WebhookMaxLines < 1 || c.WebhookMaxLines > 100_000 {
+		fail("WEBHOOK_MAX_LINES", "%d: want 1 to 100000", c.WebhookMaxLines)
 	}
 	if c.RequestTimeout <= 0 {
 		fail("REQUEST_TIMEOUT", "must be positive")
@@ -135,6 +192,34 @@ func (c Config) automations() map[string]Trigger {
 	return out
 }
 
+// domain is the X-ClarusWMS-Domain webhooks must carry.
+func (c Config) domain() string {
+	if c.Domain != "" {
+		return strings.ToLower(c.Domain)
+	}
+	return strings.ToLower(c.Subdomain) + ".claruswms.co.uk"
+}
+
+// warehouseCodes returns the configured warehouses, id to normalised code,
+// leaving out any Validate refuses.
+func (c Config) warehouseCodes() map[string]string {
+	out := make(map[string]string, len(c.Warehouses))
+	for id, code := range c.Warehouses {
+		if n, err := Identifier("code", code); err == nil && validID(id) {
+			out[id] = n
+		}
+	}
+	return out
+}
+
+// validID reports whether id can be a Clarus record id: what clarusID
+// accepts.
+func validID(id string) bool {
+	return id != "" && len(id) <= 64 && !strings.ContainsFunc(id, func(r rune) bool {
+		return r <= ' ' || r == '/' || r == '#' || r == '@' || r >= 0x7f
+	})
+}
+
 // String renders c with the secrets redacted, so %v cannot leak them.
 func (c Config) String() string {
 	return fmt.Sprintf("{BaseURL:%s ClientID:%s ClientSecret:%s ClientSecretFile:%s Subdomain:%s WebhookToken:%s WebhookTokenFile:%s WebhookTokenHeader:%s AutomationIDs:%v SweepInterval:%s FullSweepInterval:%s PageSize:%d}",
@@ -155,6 +240,11 @@ func (c Config) LogValue() slog.Value {
 		slog.String("webhook_token", redact(c.WebhookToken)),
 		slog.String("webhook_token_header", c.WebhookTokenHeader),
 		slog.Any("automation_ids", c.AutomationIDs),
+		slog.String("domain", c.domain()),
+		slog.String("api_domain", c.APIDomain),
+		slog.String("integration_id", c.IntegrationID),
+		slog.Any("warehouses", c.Warehouses),
+		slog.String("account_id", c.AccountID),
 		slog.Duration("sweep_interval", c.SweepInterval),
 		slog.Duration("full_sweep_interval", c.FullSweepInterval),
 	)

@@ -50,20 +50,24 @@ func TestSimulatorWebhooksThenSweep(t *testing.T) {
 			announced[m.ID] = m
 		}
 	}
-	seen := map[string]int{}
+	seen, ids := map[string]int{}, map[string]string{}
 	for _, r := range committed(t, opts, schemas.TopicStockMovements) {
 		got := decodeMovement(t, serde, r)
-		want, ok := announced[got.MovementID]
+		want, ok := announced[clarus.RecordPath(got.MovementID)]
 		if !ok {
 			t.Fatalf("movement %s is not in Clarus's log", got.MovementID)
 		}
 		if string(r.Key) != schemas.StockKey(want.SKU, want.Warehouse) || string(got.Kind) != want.Kind ||
 			got.Quantity != want.Quantity || got.SKU != want.SKU || got.Warehouse != want.Warehouse ||
-			!got.OccurredAt.Equal(want.At) || got.EventID != "clarus/"+want.ID ||
+			!got.OccurredAt.Equal(want.At) || got.EventID != "clarus/"+got.MovementID ||
 			deref(got.Reference) != want.Reference || deref(got.Reason) != want.Reason {
 			t.Fatalf("movement %s: got %+v, Clarus logged %+v", got.MovementID, got, want)
 		}
-		seen[got.MovementID]++
+		seen[want.ID]++
+		if ids[want.ID] != "" && ids[want.ID] != got.MovementID {
+			t.Fatalf("movement %s delivered twice under two ids, %s and %s", want.ID, ids[want.ID], got.MovementID)
+		}
+		ids[want.ID] = got.MovementID
 	}
 	dups, missing := 0, 0
 	for id := range announced {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lockstep-dev/lockstep/connectors/clarus"
 	"github.com/lockstep-dev/lockstep/connectors/clarus/clarussim"
@@ -20,7 +21,8 @@ import (
 func simBodies(t testing.TB) map[clarus.Trigger][]byte {
 	bodies := map[clarus.Trigger][]byte{}
 	sink := newCapture(t, func(trigger string, body []byte) { bodies[clarus.Trigger(trigger)] = body })
-	sim, err := clarussim.New(clarussim.Config{ClientID: "c", ClientSecret: "s", Subdomain: "acme", WebhookURL: sink.URL})
+	sim, err := clarussim.New(clarussim.Config{ClientID: "c", ClientSecret: "s", Subdomain: "acme", WebhookURL: sink.URL},
+		clarussim.WithClock(func() time.Time { return epoch }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,7 @@ func FuzzDecodeWebhook(f *testing.F) {
 	f.Fuzz(func(t *testing.T, trigger string, body []byte) {
 		ms, err := clarus.DecodeWebhook(clarus.Trigger(trigger), body, epoch)
 		if err != nil {
-			if !errors.Is(err, clarus.ErrMalformed) && !errors.Is(err, clarus.ErrInvalid) {
+			if !errors.Is(err, clarus.ErrMalformed) && !errors.Is(err, clarus.ErrInvalid) && !errors.Is(err, clarus.ErrTooLarge) {
 				t.Fatalf("unclassified error %v", err)
 			}
 			return
@@ -83,8 +85,13 @@ func FuzzDecodeWebhook(f *testing.F) {
 		ids := map[string]bool{}
 		for _, m := range ms {
 			if m.SKU == "" || m.Warehouse == "" || m.MovementID == "" || ids[m.MovementID] || m.EventID != "clarus/"+m.MovementID ||
-				m.Quantity == 0 || m.Quantity > 1e9 || m.Quantity < -1e9 || m.OccurredAt.IsZero() {
+				m.Quantity == 0 || m.Quantity > 1e9 || m.Quantity < -1e9 || m.OccurredAt.IsZero() || m.OccurredAt.After(epoch.Add(5*time.Minute)) {
 				t.Fatalf("decoded an unusable movement %+v", m)
+			}
+			for _, code := range []string{m.SKU, m.Warehouse} {
+				if n, err := clarus.Identifier("code", code); err != nil || n != code {
+					t.Fatalf("decoded an identifier lockstep refuses or has not normalised: %q (%v)", code, err)
+				}
 			}
 			ids[m.MovementID] = true
 			switch m.Kind {

@@ -13,54 +13,11 @@ import (
 	"github.com/lockstep-dev/lockstep/connectors/clock"
 )
 
-// stockBalancesQuery is the one GraphQL document the sweep sends; the
-// fields past the documented ones (on_hand, held, updated_at, warehouse
-// code) are marked assumed in clarus.graphql.
-const stockBalancesQuery = `query LockstepStockBalances($filter: StockBalancesFilterType, $first: Int!, $after: String) {
-  stock_balances {
-    all(filter: $filter, first: $first, after: $after) {
-      edges {
-        cursor
-        node {
-          product { code }
-          warehouse { code }
-          available
-          allocated
-          on_hand
-          held
-          updated_at
-        }
-      }
-      pageInfo { hasNextPage endCursor }
-    }
-  }
-}`
-
-// BalanceQuery selects one page of stock balances.
-type BalanceQuery struct {
-	// UpdatedAfter, when set, reads only balances updated after it.
-	UpdatedAfter time.Time
-	First        int
-	After        string // the previous page's end cursor
-}
-
-// Balance is one Clarus stock balance.
-type Balance struct {
-	SKU, Warehouse          string
-	OnHand, Held, Allocated int64
-	Available               int64
-	UpdatedAt               time.Time
-}
-
-// BalancePage is one page of a stock_balances connection.
-type BalancePage struct {
-	Balances    []Balance
-	HasNextPage bool
-	EndCursor   string
-	// ReadAt is the server's clock when it read the page: its
-	// extensions.read_at, else its Date header.
-	ReadAt time.Time
-}
+// The GraphQL transport: one POST /graphql per page, with the bearer token
+// and the subdomain header, the envelope read and checked here, the data
+// by the query's own decoder. Every document lockstep sends selects and
+// filters documented fields only; contract_test.go validates them against
+// clarus.graphql with the assumed declarations removed.
 
 // GraphQLError is a query the server answered with errors: not retried.
 type GraphQLError struct{ Messages []string }
@@ -73,24 +30,39 @@ func (e *GraphQLError) Error() string {
 // client retries: a proxy cutting a body short is transient.
 var errMalformedResponse = errors.New("clarus: malformed GraphQL response")
 
-// StockBalances reads one page of stock balances.
-func (c *Client) StockBalances(ctx context.Context, q BalanceQuery) (BalancePage, error) {
-	vars := map[string]any{"first": q.First, "after": nil, "filter": nil}
-	if q.After != "" {
-		vars["after"] = q.After
+// pageInfo is a connection's documented paging fields.
+type pageInfo struct {
+	HasNextPage bool    `json:"hasNextPage"`
+	EndCursor   *string `json:"endCursor"`
+}
+
+// next returns the end cursor, refusing a next page without one, which
+// would loop.
+func (p pageInfo) next() (bool, string, error) {
+	var end string
+	if p.EndCursor != nil {
+		end = *p.EndCursor
 	}
-	if !q.UpdatedAfter.IsZero() {
-		vars["filter"] = map[string]any{"updated_at": map[string]any{"gt": q.UpdatedAfter.UTC().Format(time.RFC3339Nano)}}
+	if p.HasNextPage && end == "" {
+		return false, "", fmt.Errorf("clarus: graphql: hasNextPage without an endCursor")
 	}
-	payload, err := json.Marshal(map[string]any{"query": stockBalancesQuery, "variables": vars, "operationName": "LockstepStockBalances"})
+	return p.HasNextPage, end, nil
+}
+
+// query sends one GraphQL document and hands the answer's data to decode.
+// It returns when the server read the data: the answer's
+// extensions.read_at (assumed: the simulator's), else its Date header
+// (whole seconds), else lockstep's clock.
+func (c *Client) query(ctx context.Context, op, doc string, vars map[string]any, decode func(data []byte) error) (time.Time, error) {
+	payload, err := json.Marshal(map[string]any{"query": doc, "variables": vars, "operationName": op})
 	if err != nil {
-		return BalancePage{}, err
+		return time.Time{}, err
 	}
 	refreshed := false
 	for malformed := 0; ; {
 		tok, err := c.accessToken(ctx)
 		if err != nil {
-			return BalancePage{}, err
+			return time.Time{}, err
 		}
 		resp, body, err := c.send(ctx, "graphql", func() (*http.Request, error) {
 			req, err := http.NewRequest(http.MethodPost, c.base+"/graphql", bytes.NewReader(payload))
@@ -104,7 +76,7 @@ func (c *Client) StockBalances(ctx context.Context, q BalanceQuery) (BalancePage
 			return req, nil
 		})
 		if err != nil {
-			return BalancePage{}, err
+			return time.Time{}, err
 		}
 		if resp.StatusCode == http.StatusUnauthorized && !refreshed {
 			// The token was revoked or expired early (clock skew): one
@@ -115,56 +87,32 @@ func (c *Client) StockBalances(ctx context.Context, q BalanceQuery) (BalancePage
 			continue
 		}
 		if resp.StatusCode != http.StatusOK {
-			return BalancePage{}, &APIError{Op: "graphql", Status: resp.StatusCode, Body: snippet(body)}
+			return time.Time{}, &APIError{Op: "graphql " + op, Status: resp.StatusCode, Body: snippet(body)}
 		}
-		page, err := decodeBalancePage(body, resp.Header.Get("Date"))
+		readAt, err := decodeEnvelope(body, resp.Header.Get("Date"), decode)
 		if errors.Is(err, errMalformedResponse) && malformed < 3 {
 			malformed++
 			c.o.Metrics.apiRetries.WithLabelValues("malformed").Inc()
 			if err := clock.Sleep(ctx, c.o.Clock, time.Second); err != nil {
-				return BalancePage{}, err
+				return time.Time{}, err
 			}
 			continue
 		}
 		if err != nil {
-			return BalancePage{}, err
+			return time.Time{}, err
 		}
-		if page.ReadAt.IsZero() {
-			page.ReadAt = c.o.Clock.Now().UTC()
+		if readAt.IsZero() {
+			readAt = c.o.Clock.Now().UTC()
 		}
-		return page, nil
+		return readAt, nil
 	}
 }
 
-// decodeBalancePage reads a stock_balances answer. It takes outside bytes:
-// it must never panic, and it refuses a page it cannot trust whole.
-func decodeBalancePage(body []byte, date string) (BalancePage, error) {
-	type code struct {
-		Code string `json:"code"`
-	}
+// decodeEnvelope reads a GraphQL answer: errors become a GraphQLError, data
+// goes to decode. It takes outside bytes: it must never panic.
+func decodeEnvelope(body []byte, date string, decode func(data []byte) error) (time.Time, error) {
 	var r struct {
-		Data *struct {
-			StockBalances *struct {
-				All *struct {
-					Edges []struct {
-						Cursor string `json:"cursor"`
-						Node   *struct {
-							Product   code      `json:"product"`
-							Warehouse code      `json:"warehouse"`
-							Available *int64    `json:"available"`
-							Allocated *int64    `json:"allocated"`
-							OnHand    *int64    `json:"on_hand"`
-							Held      *int64    `json:"held"`
-							UpdatedAt time.Time `json:"updated_at"`
-						} `json:"node"`
-					} `json:"edges"`
-					PageInfo struct {
-						HasNextPage bool    `json:"hasNextPage"`
-						EndCursor   *string `json:"endCursor"`
-					} `json:"pageInfo"`
-				} `json:"all"`
-			} `json:"stock_balances"`
-		} `json:"data"`
+		Data   json.RawMessage `json:"data"`
 		Errors []struct {
 			Message string `json:"message"`
 		} `json:"errors"`
@@ -173,47 +121,28 @@ func decodeBalancePage(body []byte, date string) (BalancePage, error) {
 		} `json:"extensions"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
-		return BalancePage{}, fmt.Errorf("%w: %v", errMalformedResponse, err)
+		return time.Time{}, fmt.Errorf("%w: %v", errMalformedResponse, err)
 	}
 	if len(r.Errors) > 0 {
 		ge := &GraphQLError{}
 		for _, e := range r.Errors {
 			ge.Messages = append(ge.Messages, e.Message)
 		}
-		return BalancePage{}, ge
+		return time.Time{}, ge
 	}
-	if r.Data == nil || r.Data.StockBalances == nil || r.Data.StockBalances.All == nil {
-		return BalancePage{}, fmt.Errorf("%w: no data.stock_balances.all", errMalformedResponse)
+	if len(r.Data) == 0 || string(r.Data) == "null" {
+		return time.Time{}, fmt.Errorf("%w: no data", errMalformedResponse)
 	}
-	all := r.Data.StockBalances.All
-	page := BalancePage{HasNextPage: all.PageInfo.HasNextPage}
-	if all.PageInfo.EndCursor != nil {
-		page.EndCursor = *all.PageInfo.EndCursor
+	if err := decode(r.Data); err != nil {
+		return time.Time{}, err
 	}
-	if page.HasNextPage && page.EndCursor == "" {
-		return BalancePage{}, fmt.Errorf("clarus: graphql: hasNextPage without an endCursor")
-	}
+	var readAt time.Time
 	if t, err := time.Parse(time.RFC3339Nano, r.Extensions.ReadAt); err == nil {
-		page.ReadAt = t.UTC()
+		readAt = t.UTC()
 	} else if t, err := http.ParseTime(date); err == nil {
-		page.ReadAt = t.UTC()
+		readAt = t.UTC()
 	}
-	for i, e := range all.Edges {
-		n := e.Node
-		if n == nil || n.OnHand == nil || n.Held == nil || n.Allocated == nil {
-			return BalancePage{}, fmt.Errorf("clarus: graphql: balance %d lacks on_hand, held or allocated", i)
-		}
-		if err := errors.Join(checkCode("product.code", n.Product.Code), checkCode("warehouse.code", n.Warehouse.Code)); err != nil {
-			return BalancePage{}, fmt.Errorf("clarus: graphql: balance %d: %w", i, err)
-		}
-		b := Balance{SKU: n.Product.Code, Warehouse: n.Warehouse.Code, OnHand: *n.OnHand, Held: *n.Held, Allocated: *n.Allocated, UpdatedAt: n.UpdatedAt}
-		b.Available = b.OnHand - b.Held - b.Allocated
-		if n.Available != nil {
-			b.Available = *n.Available
-		}
-		page.Balances = append(page.Balances, b)
-	}
-	return page, nil
+	return readAt, nil
 }
 
 func snippet(b []byte) string {
@@ -222,4 +151,10 @@ func snippet(b []byte) string {
 		s = s[:200] + "..."
 	}
 	return strings.TrimSpace(s)
+}
+
+// ref is a related record as the documented queries select it.
+type ref struct {
+	ID   clarusID `json:"id"`
+	Code *string  `json:"code"`
 }

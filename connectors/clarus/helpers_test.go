@@ -76,8 +76,10 @@ func testConfig(baseURL string) clarus.Config {
 			"101": "goods_out.completed", "102": "goods_in_receipt.completed", "103": "stock_adjustment.positive",
 			"104": "stock_adjustment.negative", "105": "stock.held", "106": "stock.released",
 		},
+		APIDomain:     "clarus-api.com",
+		Warehouses:    map[string]string{"1": "WH1", "2": "WH2", "3": "WH3"},
 		SweepInterval: 5 * time.Minute, FullSweepInterval: time.Hour, PageSize: 100,
-		WebhookMaxBytes: 4096, RequestTimeout: 5 * time.Second,
+		WebhookMaxBytes: 4096, WebhookMaxLines: 1000, RequestTimeout: 5 * time.Second,
 	}
 }
 

@@ -61,6 +61,7 @@ type Metrics struct {
 	webhooks      *prometheus.CounterVec
 	movements     prometheus.Counter
 	snapshots     prometheus.Counter
+	sweepSkipped  *prometheus.CounterVec
 	sweeps        *prometheus.CounterVec
 	lastSweep     prometheus.Gauge
 	apiRetries    *prometheus.CounterVec
@@ -79,6 +80,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		snapshots: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lockstep_clarus_snapshots_total", Help: "Stock snapshots produced by sweeps, in committed transactions.",
 		}),
+		sweepSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_sweep_refused_total",
+			Help: "Balances a sweep refused, by reason (bad_code, code_collision, other_warehouse_or_account).",
+		}, []string{"reason"}),
 		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lockstep_clarus_sweeps_total", Help: "GraphQL stock sweeps ended, by outcome (completed, failed).",
 		}, []string{"outcome"}),
@@ -93,7 +98,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.webhooks, m.movements, m.snapshots, m.sweeps, m.lastSweep, m.apiRetries, m.tokenRefreshs)
+		reg.MustRegister(m.webhooks, m.movements, m.snapshots, m.sweepSkipped, m.sweeps, m.lastSweep, m.apiRetries, m.tokenRefreshs)
 	}
 	return m
 }

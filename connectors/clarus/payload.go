@@ -2,6 +2,8 @@ package clarus
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lockstep-dev/lockstep/schemas"
 )
@@ -34,12 +37,15 @@ func Triggers() []Trigger {
 		TriggerAdjustmentNegative, TriggerStockHeld, TriggerStockReleased}
 }
 
-// Webhook body errors: ErrMalformed is a body that is not one JSON value
-// (answered 400), ErrInvalid a JSON record lockstep cannot turn into
-// movements (answered 422).
+// Webhook body errors: ErrMalformed is a body that is not one JSON value in
+// UTF-8 (answered 400), ErrInvalid a JSON record lockstep cannot turn into
+// movements, or one that does not fit the automation (422), ErrTooLarge a
+// record with more lines than configured (413). Nothing of a refused body
+// is produced.
 var (
 	ErrMalformed = errors.New("clarus: malformed webhook body")
 	ErrInvalid   = errors.New("clarus: invalid webhook record")
+	ErrTooLarge  = errors.New("clarus: webhook record too large")
 )
 
 func invalid(format string, args ...any) error {
@@ -48,45 +54,51 @@ func invalid(format string, args ...any) error {
 
 const maxQuantity = 1_000_000_000 // a sanity bound: no warehouse moves a billion units at once
 
-// clarusID is a record id, which Clarus renders as a number in records and
-// as a string in JSON:API envelopes; both are accepted.
-type clarusID string
+// maxFutureSkew is how far after its receipt a record may say it happened:
+// the clocks of Clarus and lockstep disagree a little (and the simulator,
+// whose timestamps are unique to the millisecond, runs ahead of the clock
+// under bursts of more than a thousand movements a second). A later time
+// is refused: a movement dated in the future survives the snapshots taken
+// before that time (the fold counts it as in flight), so a forged one
+// would last until a sweep read its key after its date.
+const maxFutureSkew = 5 * time.Minute
 
-func (id *clarusID) UnmarshalJSON(b []byte) error {
-	var s string
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-	} else {
-		n, err := strconv.ParseInt(string(b), 10, 64)
-		if err != nil {
-			return fmt.Errorf("id %s is not an integer or a string", b)
-		}
-		s = strconv.FormatInt(n, 10)
+// Decoder turns webhook bodies into stock movements under a configuration:
+// the warehouses and account lockstep keeps in step and the line cap.
+type Decoder struct {
+	warehouses map[string]string // Clarus id -> code
+	codes      map[string]bool
+	account    string
+	maxLines   int
+}
+
+// NewDecoder returns the decoder of cfg (validated).
+func NewDecoder(cfg Config) *Decoder {
+	d := &Decoder{warehouses: cfg.warehouseCodes(), codes: map[string]bool{}, account: cfg.AccountID, maxLines: cfg.WebhookMaxLines}
+	for _, code := range d.warehouses {
+		d.codes[code] = true
 	}
-	if s == "" || len(s) > 64 || strings.ContainsAny(s, "/ \t\n") {
-		return fmt.Errorf("id %q is empty, too long or holds a separator", s)
+	if d.maxLines <= 0 {
+		d.maxLines = 1000
 	}
-	*id = clarusID(s)
-	return nil
+	return d
 }
 
-type codeRef struct {
-	ID   clarusID `json:"id"`
-	Code string   `json:"code"`
-}
-
-type reasonRef struct {
-	Code string `json:"code"`
-}
-
-// DecodeWebhook turns a webhook body for trigger into stock movements,
-// keyed and identified as clarus.stock-movements expects. receivedAt
-// stands in for a record that carries no timestamp. A completed order or
-// receipt gives one movement per line with a non-zero quantity, possibly
-// none.
-func DecodeWebhook(t Trigger, body []byte, receivedAt time.Time) ([]schemas.StockMovement, error) {
+// Decode turns a webhook body for trigger into stock movements, keyed and
+// identified as clarus.stock-movements expects. receivedAt stands in for a
+// record that carries no timestamp. A completed order or receipt gives one
+// movement per line with a non-zero quantity, possibly none.
+//
+// A movement's id is the record's path (resource/record id[/line id]) and
+// a hash of what the movement says (kind, SKU, warehouse, quantity,
+// reference): a redelivered webhook gives the same id, which the stock
+// fold drops, while a record id reused for other content (a wrong or forged
+// webhook) gives a new one, so the fold counts it and the next sweep, which
+// re-reads every SKU webhooks touched, corrects it.
+func (d *Decoder) Decode(t Trigger, body []byte, receivedAt time.Time) ([]schemas.StockMovement, error) {
+	if !utf8.Valid(body) {
+		return nil, fmt.Errorf("%w: not valid UTF-8 at byte %d", ErrMalformed, invalidUTF8At(body))
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var env struct {
@@ -101,56 +113,138 @@ func DecodeWebhook(t Trigger, body []byte, receivedAt time.Time) ([]schemas.Stoc
 	if len(env.Data) == 0 || string(env.Data) == "null" {
 		return nil, invalid(`no "data" record`)
 	}
-	d := &decoder{at: receivedAt}
-	var err error
-	switch t {
-	case TriggerAdjustmentPositive, TriggerAdjustmentNegative:
-		err = d.adjustment(t, env.Data)
-	case TriggerStockHeld, TriggerStockReleased:
-		err = d.stock(t, env.Data)
-	case TriggerReceiptCompleted:
-		err = d.receipt(env.Data)
-	case TriggerGoodsOutCompleted:
-		err = d.goodsOut(env.Data)
-	default:
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(env.Data, &fields); err != nil {
+		return nil, invalid(`"data" is not an object`)
+	}
+	want, ok := triggerKinds[t]
+	if !ok {
 		return nil, invalid("unknown trigger %q", t)
+	}
+	got, evidence, err := detectKind(fields)
+	if err != nil {
+		return nil, err
+	}
+	if got != "" && got != want {
+		return nil, invalid("a %s record (%s) on a %s automation, which sends %s records", got, evidence, t, want)
+	}
+	x := &decoding{Decoder: d, at: receivedAt.UTC()}
+	switch want {
+	case kindAdjustment:
+		err = x.adjustment(t, env.Data)
+	case kindStock:
+		err = x.stock(t, env.Data)
+	case kindReceipt:
+		err = x.receipt(env.Data)
+	case kindGoodsOut:
+		err = x.goodsOut(env.Data)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return d.out, nil
+	return x.out, nil
 }
 
-type decoder struct {
+// DecodeWebhook decodes with the default configuration's decoder: the
+// warehouses 1=WH1, 2=WH2 and 3=WH3, any account, 1000 lines at most.
+func DecodeWebhook(t Trigger, body []byte, receivedAt time.Time) ([]schemas.StockMovement, error) {
+	return defaultDecoder.Decode(t, body, receivedAt)
+}
+
+var defaultDecoder = NewDecoder(Config{Warehouses: map[string]string{"1": "WH1", "2": "WH2", "3": "WH3"}, WebhookMaxLines: 1000})
+
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+// decoding is one body's decoding: its movements so far.
+type decoding struct {
+	*Decoder
 	at  time.Time
 	out []schemas.StockMovement
 }
 
-func (d *decoder) record(data []byte, into any) error {
+func (x *decoding) record(data []byte, into any) error {
 	if err := json.Unmarshal(data, into); err != nil {
 		return invalid("%v", err)
 	}
 	return nil
 }
 
-func (d *decoder) when(t time.Time) time.Time {
+// when is the time a movement occurred: the record's, or the time the
+// webhook came when it has none. A time further ahead than the clocks can
+// disagree is refused.
+func (x *decoding) when(field string, t time.Time) (time.Time, error) {
 	if t.IsZero() {
-		return d.at
+		return x.at, nil
 	}
-	return t.UTC()
+	if t.After(x.at.Add(maxFutureSkew)) {
+		return time.Time{}, invalid("%s %s is %s after the webhook came: it cannot have happened yet",
+			field, t.UTC().Format(time.RFC3339), t.Sub(x.at).Round(time.Second))
+	}
+	return t.UTC(), nil
 }
 
-// add appends a movement after checking the fields every movement needs.
-func (d *decoder) add(id string, kind schemas.StockMovementKind, product, warehouse codeRef, qty int64, ref, reason string, at time.Time) error {
-	if err := checkCode("product.code", product.Code); err != nil {
-		return err
+// warehouse returns the configured code of a record's warehouse, given by
+// id (preferred) or by code.
+func (x *decoding) warehouse(w codeRef) (string, error) {
+	if w.ID != "" {
+		code, ok := x.warehouses[string(w.ID)]
+		if !ok {
+			return "", invalid("warehouse %s is not one lockstep keeps in step (%sWAREHOUSES)", w.ID, EnvPrefix)
+		}
+		if w.Code != "" {
+			n, err := Identifier("warehouse.code", w.Code)
+			if err != nil {
+				return "", invalid("%v", err)
+			}
+			if n != code {
+				return "", invalid("warehouse %s is %s in %sWAREHOUSES, but the record calls it %s", w.ID, code, EnvPrefix, n)
+			}
+		}
+		return code, nil
 	}
-	if err := checkCode("warehouse.code", warehouse.Code); err != nil {
-		return err
+	if w.Code == "" {
+		return "", invalid("warehouse is missing")
 	}
+	n, err := Identifier("warehouse.code", w.Code)
+	if err != nil {
+		return "", invalid("%v", err)
+	}
+	if !x.codes[n] {
+		return "", invalid("warehouse %s is not one lockstep keeps in step (%sWAREHOUSES)", n, EnvPrefix)
+	}
+	return n, nil
+}
+
+// checkAccount refuses a record of another account than the configured one.
+func (x *decoding) checkAccount(a *codeRef) error {
+	if x.account != "" && a != nil && a.ID != "" && string(a.ID) != x.account {
+		return invalid("account %s is not the one lockstep keeps in step (%sACCOUNT_ID %s)", a.ID, EnvPrefix, x.account)
+	}
+	return nil
+}
+
+func (x *decoding) checkLines(n int) error {
+	if n > x.maxLines {
+		return fmt.Errorf("%w: %d lines, more than %d (%sWEBHOOK_MAX_LINES)", ErrTooLarge, n, x.maxLines, EnvPrefix)
+	}
+	return nil
+}
+
+// add appends a movement; sku and warehouse are normalised already.
+func (x *decoding) add(path string, kind schemas.StockMovementKind, sku, warehouse string, qty int64, ref, reason string, at time.Time) {
+	id := path + "#" + contentHash(kind, sku, warehouse, qty, ref)
 	m := schemas.StockMovement{
-		Meta:       schemas.Meta{EventID: "clarus/" + id, Source: schemas.SourceClarus, OccurredAt: d.when(at)},
-		MovementID: id, SKU: product.Code, Warehouse: warehouse.Code, Kind: kind, Quantity: qty,
+		Meta:       schemas.Meta{EventID: "clarus/" + id, Source: schemas.SourceClarus, OccurredAt: at},
+		MovementID: id, SKU: sku, Warehouse: warehouse, Kind: kind, Quantity: qty,
 	}
 	if ref != "" {
 		m.Reference = &ref
@@ -158,26 +252,34 @@ func (d *decoder) add(id string, kind schemas.StockMovementKind, product, wareho
 	if reason != "" {
 		m.Reason = &reason
 	}
-	d.out = append(d.out, m)
-	return nil
+	x.out = append(x.out, m)
 }
 
-// checkCode refuses codes that cannot form a sku@warehouse key.
-func checkCode(field, code string) error {
-	switch {
-	case code == "":
-		return invalid("%s is missing", field)
-	case len(code) > 100:
-		return invalid("%s is longer than 100 characters", field)
-	case strings.ContainsAny(code, "@\x00\n"):
-		return invalid("%s %q holds @, NUL or a newline", field, code)
+// contentHash is the first 64 bits of SHA-256 over what a movement says,
+// hex-encoded. The reason and the time are left out: a record re-sent with
+// an edited reason code or a re-rendered timestamp is the same movement.
+func contentHash(kind schemas.StockMovementKind, sku, warehouse string, qty int64, ref string) string {
+	h := sha256.New()
+	for _, s := range []string{string(kind), sku, warehouse, strconv.FormatInt(qty, 10), ref} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
 	}
-	return nil
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-func checkQuantity(field string, q int64, allowZero bool) error {
-	if q < 0 || q > maxQuantity || (q == 0 && !allowZero) {
-		return invalid("%s %d out of range", field, q)
+// RecordPath returns the Clarus record path a movement id starts with
+// (resource/record id[/line id]), without its content hash.
+func RecordPath(movementID string) string {
+	p, _, _ := strings.Cut(movementID, "#")
+	return p
+}
+
+func checkQuantity(field string, q quantity, allowZero bool) (int64, error) {
+	if !q.Set {
+		return 0, invalid("%s is missing", field)
 	}
-	return nil
+	if q.N < 0 || q.N > maxQuantity || (q.N == 0 && !allowZero) {
+		return 0, invalid("%s %d out of range", field, q.N)
+	}
+	return q.N, nil
 }

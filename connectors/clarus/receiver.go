@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,8 +25,11 @@ import (
 // header configured, /webhooks/clarus serves too.
 const WebhookPath = "/webhooks/clarus/{token}"
 
-// Webhook headers Clarus sends (there is no signature to check).
+// Webhook headers Clarus sends (there is no signature to check), all five
+// checked against the configuration.
 const (
+	HeaderDomain        = "X-ClarusWMS-Domain"
+	HeaderAPIDomain     = "X-ClarusWMS-API-Domain"
 	HeaderSubdomain     = "X-ClarusWMS-Subdomain"
 	HeaderAutomationID  = "X-ClarusWMS-Automation-ID"
 	HeaderIntegrationID = "X-ClarusWMS-Integration-ID"
@@ -43,8 +48,12 @@ type Receiver struct {
 	token       [32]byte // SHA-256 of the token: compared in constant time at a fixed length
 	header      string
 	subdomain   string
+	domain      string
+	apiDomain   string
+	integration string
 	automations map[string]Trigger
 	maxBytes    int64
+	decoder     *Decoder
 	o           Options
 }
 
@@ -69,7 +78,8 @@ func NewReceiver(cfg Config, serde *schemas.Serde, o Options, kopts ...kgo.Opt) 
 	return &Receiver{
 		kopts: kopts, serde: serde, topic: o.TopicPrefix + schemas.TopicStockMovements,
 		token: sha256.Sum256([]byte(cfg.WebhookToken)), header: cfg.WebhookTokenHeader,
-		subdomain: cfg.Subdomain, automations: cfg.automations(), maxBytes: maxBytes, o: o,
+		subdomain: cfg.Subdomain, domain: cfg.domain(), apiDomain: strings.ToLower(cfg.APIDomain), integration: cfg.IntegrationID,
+		automations: cfg.automations(), maxBytes: maxBytes, decoder: NewDecoder(cfg), o: o,
 	}, nil
 }
 
@@ -142,17 +152,13 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, trigger *Trig
 	if req.ContentLength > r.maxBytes {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", r.maxBytes)
 	}
-	sub := req.Header.Get(HeaderSubdomain)
-	if sub == "" {
-		return http.StatusBadRequest, "missing header " + HeaderSubdomain
+	if status, reason := contentType(req.Header); status != 0 {
+		return status, reason
 	}
-	if sub != r.subdomain {
-		return http.StatusForbidden, HeaderSubdomain + " does not match the configured subdomain"
+	if status, reason := r.checkHeaders(req.Header); status != 0 {
+		return status, reason
 	}
 	auto := req.Header.Get(HeaderAutomationID)
-	if auto == "" {
-		return http.StatusBadRequest, "missing header " + HeaderAutomationID
-	}
 	t, ok := r.automations[auto]
 	if !ok {
 		return http.StatusForbidden, "automation " + strconv.Quote(auto) + " is not configured"
@@ -166,10 +172,12 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, trigger *Trig
 		return http.StatusBadRequest, "reading body: " + err.Error()
 	}
 	now := r.o.Clock.Now().UTC()
-	movements, err := DecodeWebhook(t, body, now)
+	movements, err := r.decoder.Decode(t, body, now)
 	switch {
 	case errors.Is(err, ErrMalformed):
 		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, err.Error()
 	case err != nil:
 		return http.StatusUnprocessableEntity, err.Error()
 	}
@@ -184,6 +192,62 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, trigger *Trig
 		return http.StatusServiceUnavailable, "could not store the webhook; retry later"
 	}
 	return http.StatusOK, strconv.Itoa(len(movements))
+}
+
+// contentType answers 415 unless the body is declared JSON in UTF-8 (JSON's
+// only encoding; a charset parameter, if any, must say so).
+func contentType(h http.Header) (int, string) {
+	v := h.Values("Content-Type")
+	if len(v) != 1 {
+		return http.StatusUnsupportedMediaType, "want one Content-Type: application/json"
+	}
+	mt, params, err := mime.ParseMediaType(v[0])
+	if err != nil || (mt != "application/json" && !(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+		return http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q: want application/json", v[0])
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type charset %q: want utf-8", cs)
+	}
+	return 0, ""
+}
+
+// checkHeaders checks the five X-ClarusWMS headers against the
+// configuration: a missing or repeated one is 400, a wrong one 403. The
+// automation id is checked for presence here, and for being configured by
+// the caller.
+func (r *Receiver) checkHeaders(h http.Header) (int, string) {
+	for _, c := range []struct {
+		name, want string
+		fold       bool // host names compare without case
+	}{
+		{HeaderDomain, r.domain, true},
+		{HeaderAPIDomain, r.apiDomain, true},
+		{HeaderSubdomain, r.subdomain, false},
+		{HeaderAutomationID, "", false},
+	} {
+		v := h.Values(c.name)
+		switch {
+		case len(v) == 0 || v[0] == "":
+			return http.StatusBadRequest, "missing header " + c.name
+		case len(v) > 1:
+			return http.StatusBadRequest, fmt.Sprintf("header %s sent %d times", c.name, len(v))
+		case c.want == "":
+		case c.fold && !strings.EqualFold(v[0], c.want), !c.fold && v[0] != c.want:
+			return http.StatusForbidden, fmt.Sprintf("%s %q does not match the configured %q", c.name, v[0], c.want)
+		}
+	}
+	v := h.Values(HeaderIntegrationID)
+	switch {
+	case len(v) > 1:
+		return http.StatusBadRequest, fmt.Sprintf("header %s sent %d times", HeaderIntegrationID, len(v))
+	case r.integration == "" && len(v) == 1:
+		return http.StatusForbidden, fmt.Sprintf("%s %q sent, but no integration is configured (%sINTEGRATION_ID)", HeaderIntegrationID, v[0], EnvPrefix)
+	case r.integration != "" && (len(v) == 0 || v[0] == ""):
+		return http.StatusBadRequest, "missing header " + HeaderIntegrationID
+	case r.integration != "" && v[0] != r.integration:
+		return http.StatusForbidden, fmt.Sprintf("%s %q does not match the configured %q", HeaderIntegrationID, v[0], r.integration)
+	}
+	return 0, ""
 }
 
 // produce writes the movements and waits for Kafka's acknowledgement of

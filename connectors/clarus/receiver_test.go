@@ -60,7 +60,8 @@ func newReceiverEnv(t *testing.T, mutate func(*clarus.Config)) *receiverEnv {
 type hook struct {
 	method, path, body string
 	headers            map[string]string
-	chunked            bool // no Content-Length: the size limit must hold while reading
+	chunked            bool   // no Content-Length: the size limit must hold while reading
+	repeat             string // a header sent twice
 }
 
 func validHook(body, automation string) hook {
@@ -98,54 +99,10 @@ func (e *receiverEnv) request(t *testing.T, h hook) *http.Request {
 			req.Header.Set(k, v)
 		}
 	}
+	if h.repeat != "" {
+		req.Header.Add(h.repeat, req.Header.Get(h.repeat))
+	}
 	return req
-}
-
-func TestWebhookRefusals(t *testing.T) {
-	env := newReceiverEnv(t, nil)
-	with := func(mod func(*hook)) hook {
-		h := validHook(adjustmentBody, "103")
-		h.headers = map[string]string{"X-ClarusWMS-Subdomain": testSubdomain, "X-ClarusWMS-Automation-ID": "103"}
-		mod(&h)
-		return h
-	}
-	big := `{"data":{"pad":"` + strings.Repeat("x", 5000) + `"}}`
-	for _, tc := range []struct {
-		name   string
-		hook   hook
-		status int
-		reason string
-	}{
-		{"bad token", with(func(h *hook) { h.path = "/webhooks/clarus/not-the-token" }), 401, "invalid webhook token"},
-		{"token prefix", with(func(h *hook) { h.path = "/webhooks/clarus/" + testToken[:10] }), 401, "invalid webhook token"},
-		{"wrong method", with(func(h *hook) { h.method = http.MethodGet }), 405, "use POST"},
-		{"missing subdomain", with(func(h *hook) { h.headers["X-ClarusWMS-Subdomain"] = "" }), 400, "missing header X-ClarusWMS-Subdomain"},
-		{"wrong subdomain", with(func(h *hook) { h.headers["X-ClarusWMS-Subdomain"] = "other" }), 403, "does not match"},
-		{"missing automation", with(func(h *hook) { h.headers["X-ClarusWMS-Automation-ID"] = "" }), 400, "missing header X-ClarusWMS-Automation-ID"},
-		{"unknown automation", with(func(h *hook) { h.headers["X-ClarusWMS-Automation-ID"] = "999" }), 403, "not configured"},
-		{"oversize body", with(func(h *hook) { h.body = big }), 413, "exceeds 4096 bytes"},
-		{"oversize chunked body", with(func(h *hook) { h.body, h.chunked = big, true }), 413, "exceeds 4096 bytes"},
-		{"malformed json", with(func(h *hook) { h.body = `{"data":{"id":1,` }), 400, "malformed webhook body"},
-		{"trailing data", with(func(h *hook) { h.body = adjustmentBody + `{}` }), 400, "data after the JSON object"},
-		{"not an object", with(func(h *hook) { h.body = `[1,2]` }), 400, "malformed webhook body"},
-		{"no data", with(func(h *hook) { h.body = `{"record":{}}` }), 422, `no "data" record`},
-		{"missing product code", with(func(h *hook) { h.body = strings.Replace(adjustmentBody, `"code":"SKU-1"`, `"code":""`, 1) }), 422, "product.code is missing"},
-		{"wrong direction", with(func(h *hook) { h.headers["X-ClarusWMS-Automation-ID"] = "104" }), 422, "direction"},
-		{"quantity as string", with(func(h *hook) { h.body = strings.Replace(adjustmentBody, `"quantity":5`, `"quantity":"5"`, 1) }), 422, "invalid webhook record"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			status, body := env.send(t, tc.hook)
-			if status != tc.status || !strings.Contains(body, tc.reason) {
-				t.Fatalf("got %d %q, want %d with %q", status, body, tc.status, tc.reason)
-			}
-			if strings.Contains(body, testToken) {
-				t.Fatal("the answer echoes the token")
-			}
-		})
-	}
-	if recs := committed(t, env.opts, schemas.TopicStockMovements); len(recs) != 0 {
-		t.Fatalf("refused webhooks produced %d records", len(recs))
-	}
 }
 
 func TestWebhookTokenHeader(t *testing.T) {
@@ -181,7 +138,7 @@ func TestWebhookProducesMovement(t *testing.T) {
 		t.Fatalf("key %q", recs[0].Key)
 	}
 	m := decodeMovement(t, env.serde, recs[0])
-	if m.MovementID != "stock_adjustment/4711" || m.EventID != "clarus/stock_adjustment/4711" || m.Source != schemas.SourceClarus ||
+	if clarus.RecordPath(m.MovementID) != "stock_adjustment/4711" || m.EventID != "clarus/"+m.MovementID || m.Source != schemas.SourceClarus ||
 		m.Kind != schemas.MovementAdjustment || m.Quantity != 5 || m.SKU != "SKU-1" || m.Warehouse != "WH1" ||
 		m.Reason == nil || *m.Reason != "FOUND" || m.Reference != nil ||
 		!m.OccurredAt.Equal(time.Date(2026, 3, 2, 8, 59, 0, 0, time.UTC)) || !m.IngestedAt.Equal(epoch) {
@@ -199,7 +156,7 @@ func TestWebhookProducesMovement(t *testing.T) {
 		if string(r.Key) != schemas.StockKey(m.SKU, m.Warehouse) {
 			t.Fatalf("key %q for %s@%s", r.Key, m.SKU, m.Warehouse)
 		}
-		got[m.MovementID] = m
+		got[clarus.RecordPath(m.MovementID)] = m
 	}
 	a, c := got["goods_out/77/1"], got["goods_out/77/3"]
 	if len(got) != 3 || a.Kind != schemas.MovementPick || a.Quantity != -2 || a.SKU != "SKU-A" || a.Warehouse != "WH2" ||

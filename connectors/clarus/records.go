@@ -1,29 +1,46 @@
 package clarus
 
 import (
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-// The webhook records lockstep reads, one per trigger: only the fields it
-// needs, every other field of the full record ignored. Movement ids derive
-// from the record id (and line id), so a redelivered webhook gives the same
-// movement and the stock fold drops it.
+// The webhook records lockstep reads, one per kind: only the fields it
+// needs, every other field of the full record ignored. A field lockstep
+// needs is required: a record that lacks it is refused, never read as 0.
 
-func (d *decoder) adjustment(t Trigger, data []byte) error {
+// product returns a line's or record's normalised product code.
+func product(field string, p codeRef) (string, error) {
+	code, err := Identifier(field, p.Code)
+	if err != nil {
+		return "", invalid("%v", err)
+	}
+	return code, nil
+}
+
+func text(field, s string) (string, error) {
+	n, err := optionalIdentifier(field, s)
+	if err != nil {
+		return "", invalid("%v", err)
+	}
+	return n, nil
+}
+
+func (x *decoding) adjustment(t Trigger, data []byte) error {
 	var r struct {
 		ID        clarusID   `json:"id"`
-		Quantity  int64      `json:"quantity"`
+		Quantity  quantity   `json:"quantity"`
 		Direction string     `json:"direction"`
 		Product   codeRef    `json:"product"`
 		Warehouse codeRef    `json:"warehouse"`
+		Account   *codeRef   `json:"account"`
 		Reason    *reasonRef `json:"reason_code"`
 		CreatedAt time.Time  `json:"created_at"`
 	}
-	if err := d.record(data, &r); err != nil {
+	if err := x.record(data, &r); err != nil {
 		return err
 	}
 	if r.ID == "" {
@@ -33,11 +50,12 @@ func (d *decoder) adjustment(t Trigger, data []byte) error {
 	if r.Direction != "" && r.Direction != want {
 		return invalid("direction %q on a %s automation", r.Direction, t)
 	}
-	qty := r.Quantity
-	if t == TriggerAdjustmentNegative && qty < 0 {
-		qty = -qty // tolerate a signed quantity: the automation already says which way
+	q := r.Quantity
+	if t == TriggerAdjustmentNegative && q.N < 0 {
+		q.N = -q.N // tolerate a signed quantity: the automation already says which way
 	}
-	if err := checkQuantity("quantity", qty, false); err != nil {
+	qty, err := checkQuantity("quantity", q, false)
+	if err != nil {
 		return err
 	}
 	if t == TriggerAdjustmentNegative {
@@ -45,60 +63,142 @@ func (d *decoder) adjustment(t Trigger, data []byte) error {
 	}
 	var reason string
 	if r.Reason != nil {
-		reason = r.Reason.Code
+		if reason, err = text("reason_code.code", r.Reason.Code); err != nil {
+			return err
+		}
 	}
-	return d.add("stock_adjustment/"+string(r.ID), schemas.MovementAdjustment, r.Product, r.Warehouse, qty, "", reason, r.CreatedAt)
+	sku, wh, err := x.where(r.Product, r.Warehouse, r.Account)
+	if err != nil {
+		return err
+	}
+	at, err := x.when("created_at", r.CreatedAt)
+	if err != nil {
+		return err
+	}
+	x.add("stock_adjustment/"+string(r.ID), schemas.MovementAdjustment, sku, wh, qty, "", reason, at)
+	return nil
+}
+
+// where checks a record's product, warehouse and account.
+func (x *decoding) where(p, w codeRef, a *codeRef) (sku, wh string, err error) {
+	if sku, err = product("product.code", p); err != nil {
+		return "", "", err
+	}
+	if wh, err = x.warehouse(w); err != nil {
+		return "", "", err
+	}
+	return sku, wh, x.checkAccount(a)
 }
 
 // stock reads a stock record placed on or taken off hold. Hold quantities
-// are deltas of held stock: +n placed on hold, -n taken off.
-func (d *decoder) stock(t Trigger, data []byte) error {
+// are deltas of held stock: +n placed on hold, -n taken off. Its status is
+// required: it is what tells a stock record on hold from one released.
+func (x *decoding) stock(t Trigger, data []byte) error {
 	var r struct {
 		ID        clarusID   `json:"id"`
-		Quantity  int64      `json:"quantity"`
-		Status    string     `json:"status"`
+		Quantity  quantity   `json:"quantity"`
+		Status    *string    `json:"status"`
 		Product   codeRef    `json:"product"`
 		Warehouse codeRef    `json:"warehouse"`
+		Account   *codeRef   `json:"account"`
 		Reason    *reasonRef `json:"reason_code"`
 		UpdatedAt time.Time  `json:"updated_at"`
 	}
-	if err := d.record(data, &r); err != nil {
+	if err := x.record(data, &r); err != nil {
 		return err
 	}
 	if r.ID == "" {
 		return invalid("id is missing")
 	}
-	if err := checkQuantity("quantity", r.Quantity, false); err != nil {
+	qty, err := checkQuantity("quantity", r.Quantity, false)
+	if err != nil {
 		return err
 	}
-	kind, what, qty, want := schemas.MovementHold, "held", r.Quantity, []string{"held", "hold", "on_hold"}
+	kind, what, want := schemas.MovementHold, "held", "held"
 	if t == TriggerStockReleased {
-		kind, what, qty, want = schemas.MovementRelease, "released", -r.Quantity, []string{"available"}
+		kind, what, want, qty = schemas.MovementRelease, "released", "available", -qty
 	}
-	if st := strings.ToLower(r.Status); st != "" && !slices.Contains(want, st) {
-		return invalid("status %q on a %s automation", r.Status, t)
+	switch {
+	case r.Status == nil:
+		return invalid("status is missing: a stock record on a %s automation is %s", t, want)
+	case stockStatus(*r.Status) != want:
+		return invalid("status %q on a %s automation, which sends stock records that are %s", *r.Status, t, want)
 	}
 	var reason string
 	if r.Reason != nil {
-		reason = r.Reason.Code
+		if reason, err = text("reason_code.code", r.Reason.Code); err != nil {
+			return err
+		}
 	}
-	return d.add("stock/"+string(r.ID)+"/"+what, kind, r.Product, r.Warehouse, qty, "", reason, r.UpdatedAt)
+	sku, wh, err := x.where(r.Product, r.Warehouse, r.Account)
+	if err != nil {
+		return err
+	}
+	at, err := x.when("updated_at", r.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	x.add("stock/"+string(r.ID)+"/"+what, kind, sku, wh, qty, "", reason, at)
+	return nil
 }
 
-func (d *decoder) receipt(data []byte) error {
+type line struct {
+	ID         clarusID `json:"id"`
+	Product    codeRef  `json:"product"`
+	Received   quantity `json:"received_quantity"`
+	Dispatched quantity `json:"dispatch_quantity"`
+}
+
+// lines checks what every line of an order or receipt needs and calls add
+// for each with its quantity (get), skipping lines with nothing moved.
+func (x *decoding) lines(ls []line, qtyField string, get func(line) quantity, add func(l line, sku string, qty int64)) error {
+	if len(ls) == 0 {
+		return invalid("the record has no lines")
+	}
+	if err := x.checkLines(len(ls)); err != nil {
+		return err
+	}
+	seen := map[clarusID]bool{}
+	type pending struct {
+		l   line
+		sku string
+		qty int64
+	}
+	var ok []pending
+	for i, l := range ls {
+		if l.ID == "" || seen[l.ID] {
+			return invalid("line %d: missing or repeated line id", i)
+		}
+		seen[l.ID] = true
+		qty, err := checkQuantity("lines["+strconv.Itoa(i)+"]."+qtyField, get(l), true)
+		if err != nil {
+			return err
+		}
+		sku, err := product("lines["+strconv.Itoa(i)+"].product.code", l.Product)
+		if err != nil {
+			return err
+		}
+		if qty != 0 {
+			ok = append(ok, pending{l, sku, qty})
+		}
+	}
+	for _, p := range ok {
+		add(p.l, p.sku, p.qty)
+	}
+	return nil
+}
+
+func (x *decoding) receipt(data []byte) error {
 	var r struct {
 		ID         clarusID  `json:"id"`
 		Reference  string    `json:"reference"`
 		Status     string    `json:"status"`
 		Warehouse  codeRef   `json:"warehouse"`
+		Account    *codeRef  `json:"account"`
 		ReceivedAt time.Time `json:"actual_date_of_receipt"`
-		Lines      []struct {
-			ID       clarusID `json:"id"`
-			Product  codeRef  `json:"product"`
-			Received int64    `json:"received_quantity"`
-		} `json:"lines"`
+		Lines      []line    `json:"lines"`
 	}
-	if err := d.record(data, &r); err != nil {
+	if err := x.record(data, &r); err != nil {
 		return err
 	}
 	if r.ID == "" {
@@ -107,34 +207,31 @@ func (d *decoder) receipt(data []byte) error {
 	if st := strings.ToLower(r.Status); st != "" && st != "completed" && st != "received" {
 		return invalid("receipt status %q is not completed", r.Status)
 	}
-	if len(r.Lines) == 0 {
-		return invalid("receipt has no lines")
+	ref, err := text("reference", r.Reference)
+	if err != nil {
+		return err
 	}
-	seen := map[clarusID]bool{}
-	for i, l := range r.Lines {
-		if l.ID == "" || seen[l.ID] {
-			return invalid("line %d: missing or repeated line id", i)
-		}
-		seen[l.ID] = true
-		if err := checkQuantity("received_quantity", l.Received, true); err != nil {
-			return err
-		}
-		if l.Received == 0 {
-			continue
-		}
-		id := "goods_in_receipt/" + string(r.ID) + "/" + string(l.ID)
-		if err := d.add(id, schemas.MovementReceipt, l.Product, r.Warehouse, l.Received, r.Reference, "", r.ReceivedAt); err != nil {
-			return err
-		}
+	wh, err := x.warehouse(r.Warehouse)
+	if err != nil {
+		return err
 	}
-	return nil
+	if err := x.checkAccount(r.Account); err != nil {
+		return err
+	}
+	at, err := x.when("actual_date_of_receipt", r.ReceivedAt)
+	if err != nil {
+		return err
+	}
+	return x.lines(r.Lines, "received_quantity", func(l line) quantity { return l.Received }, func(l line, sku string, qty int64) {
+		x.add("goods_in_receipt/"+string(r.ID)+"/"+string(l.ID), schemas.MovementReceipt, sku, wh, qty, ref, "", at)
+	})
 }
 
 // goodsOut reads a completed (dispatched) sales order: each line's
 // dispatch quantity leaves stock on hand. Its allocations end with it, but
 // allocations reach lockstep through the sweep only: Clarus has no webhook
-// for them.
-func (d *decoder) goodsOut(data []byte) error {
+// for them. The status is required: only a COMPLETED order has left.
+func (x *decoding) goodsOut(data []byte) error {
 	var r struct {
 		ID        clarusID `json:"id"`
 		Reference string   `json:"reference"`
@@ -143,41 +240,38 @@ func (d *decoder) goodsOut(data []byte) error {
 			Code string `json:"code"`
 		} `json:"goods_out_status"`
 		Warehouse    codeRef   `json:"warehouse"`
+		Account      *codeRef  `json:"account"`
 		DispatchedAt time.Time `json:"actual_date_of_dispatch"`
-		Lines        []struct {
-			ID         clarusID `json:"id"`
-			Product    codeRef  `json:"product"`
-			Dispatched int64    `json:"dispatch_quantity"`
-		} `json:"lines"`
+		Lines        []line    `json:"lines"`
 	}
-	if err := d.record(data, &r); err != nil {
+	if err := x.record(data, &r); err != nil {
 		return err
 	}
 	if r.ID == "" {
 		return invalid("id is missing")
 	}
-	if (r.StatusID != nil && *r.StatusID != 6) || (r.Status != nil && !strings.EqualFold(r.Status.Code, "COMPLETED")) {
+	switch {
+	case r.StatusID == nil && r.Status == nil:
+		return invalid("goods_out_status_id is missing: cannot tell the order is COMPLETED")
+	case (r.StatusID != nil && *r.StatusID != 6) || (r.Status != nil && !strings.EqualFold(r.Status.Code, "COMPLETED")):
 		return invalid("goods out is not COMPLETED (status 6)")
 	}
-	if len(r.Lines) == 0 {
-		return invalid("goods out has no lines")
+	ref, err := text("reference", r.Reference)
+	if err != nil {
+		return err
 	}
-	seen := map[clarusID]bool{}
-	for i, l := range r.Lines {
-		if l.ID == "" || seen[l.ID] {
-			return invalid("line %d: missing or repeated line id", i)
-		}
-		seen[l.ID] = true
-		if err := checkQuantity("dispatch_quantity", l.Dispatched, true); err != nil {
-			return err
-		}
-		if l.Dispatched == 0 {
-			continue
-		}
-		id := "goods_out/" + string(r.ID) + "/" + string(l.ID)
-		if err := d.add(id, schemas.MovementPick, l.Product, r.Warehouse, -l.Dispatched, r.Reference, "", r.DispatchedAt); err != nil {
-			return err
-		}
+	wh, err := x.warehouse(r.Warehouse)
+	if err != nil {
+		return err
 	}
-	return nil
+	if err := x.checkAccount(r.Account); err != nil {
+		return err
+	}
+	at, err := x.when("actual_date_of_dispatch", r.DispatchedAt)
+	if err != nil {
+		return err
+	}
+	return x.lines(r.Lines, "dispatch_quantity", func(l line) quantity { return l.Dispatched }, func(l line, sku string, qty int64) {
+		x.add("goods_out/"+string(r.ID)+"/"+string(l.ID), schemas.MovementPick, sku, wh, -qty, ref, "", at)
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +23,8 @@ import (
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
+// sweepEnv is a simulated Clarus, in strict mode, whose automations post
+// to a running receiver, and the Kafka both produce to.
 type sweepEnv struct {
 	t     *testing.T
 	kafka *kfake.Cluster
@@ -30,6 +34,7 @@ type sweepEnv struct {
 	cfg   clarus.Config
 	opts  []kgo.Opt
 	serde *schemas.Serde
+	hooks string // the receiver's URL
 }
 
 func newSweepEnv(t *testing.T, simCfg clarussim.Config, mw func(http.Handler) http.Handler) *sweepEnv {
@@ -44,6 +49,21 @@ func newSweepEnv(t *testing.T, simCfg clarussim.Config, mw func(http.Handler) ht
 	}
 	sim, srv := newSim(t, e.clock, simCfg, wrap)
 	e.sim, e.cfg = sim, testConfig(srv.URL)
+	e.cfg.WebhookMaxBytes = 1 << 20
+	setReady, ready := readiness()
+	rcv, err := clarus.NewReceiver(e.cfg, e.serde, clarus.Options{Clock: e.clock, SetReady: setReady}, e.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runReceiver(t, rcv, ready)
+	mux := http.NewServeMux()
+	rcv.Register(mux)
+	hooks := httptest.NewServer(mux)
+	t.Cleanup(hooks.Close)
+	e.hooks = hooks.URL
+	for _, a := range clarussim.DefaultAutomations(hooks.URL + "/webhooks/clarus/" + testToken) {
+		sim.AddAutomation(a)
+	}
 	return e
 }
 
@@ -58,6 +78,23 @@ func (e *sweepEnv) sweeper(clk clock.Clock) *clarus.Sweeper {
 	return s
 }
 
+// deliver delivers every webhook Clarus has queued.
+func (e *sweepEnv) deliver() {
+	e.t.Helper()
+	if st := e.sim.DeliverWebhooks(context.Background()); st.GaveUp != 0 || st.Pending != 0 {
+		e.t.Fatalf("webhooks not delivered: %+v", st)
+	}
+}
+
+func (e *sweepEnv) apply(evs ...clarussim.Event) {
+	e.t.Helper()
+	for _, ev := range evs {
+		if _, err := e.sim.Apply(ev); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
 // receive creates n balances, SKU-0001..n in WH1, with distinct quantities.
 func (e *sweepEnv) receive(n int) {
 	e.t.Helper()
@@ -65,13 +102,10 @@ func (e *sweepEnv) receive(n int) {
 	for i := 1; i <= n; i++ {
 		lines = append(lines, clarussim.Line{SKU: fmt.Sprintf("SKU-%04d", i), Quantity: int64(i)})
 	}
-	if _, err := e.sim.Apply(clarussim.Event{Type: "receive", Warehouse: "WH1", Lines: lines}); err != nil {
-		e.t.Fatal(err)
-	}
+	e.apply(clarussim.Event{Type: "receive", Warehouse: "WH1", Lines: lines})
 }
 
-// snapshots returns the committed snapshots by key, failing on a key seen
-// twice in one snapshot.
+// snapshots returns the committed snapshots, checking their keys.
 func (e *sweepEnv) snapshots() []schemas.StockSnapshot {
 	e.t.Helper()
 	var out []schemas.StockSnapshot
@@ -126,44 +160,12 @@ func (e *sweepEnv) matchTruth(snaps []schemas.StockSnapshot) {
 	}
 }
 
-func TestSweepPaginates(t *testing.T) {
-	e := newSweepEnv(t, clarussim.Config{}, nil)
-	e.receive(250)
-	st, err := e.sweeper(e.clock).Sweep(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !st.Full || st.Pages != 3 || st.Balances != 250 || st.Resumed {
-		t.Fatalf("stats %+v", st)
-	}
-	snaps := e.snapshots()
-	e.matchTruth(snaps)
-	for _, s := range snaps {
-		if s.SnapshotID != st.SnapshotID || s.EventID != "clarus/stock_balances/"+st.SnapshotID+"/"+s.SKU+"@"+s.Warehouse ||
-			s.AsOf.Before(epoch) || s.Source != schemas.SourceClarus {
-			t.Fatalf("snapshot %+v", s)
-		}
-	}
-	calls := e.api.all("/graphql")
-	if len(calls) != 3 || e.api.count("/oauth/token", 200) != 1 {
-		t.Fatalf("%d graphql calls, %d tokens", len(calls), e.api.count("/oauth/token", 200))
-	}
-	if !strings.Contains(calls[0].Body, `"after":null`) || strings.Contains(calls[1].Body, `"after":null`) {
-		t.Fatalf("pagination variables: %s / %s", calls[0].Body, calls[1].Body)
-	}
-	curs := e.cursors()
-	if len(curs) != 3 || !curs[0].InProgress || curs[0].After == "" || curs[2].InProgress || curs[2].HighWater.IsZero() ||
-		curs[2].Balances != 250 || curs[2].SnapshotID != st.SnapshotID {
-		t.Fatalf("cursors %+v", curs)
-	}
-}
-
 // latest keeps the newest snapshot of each key.
 func latest(snaps []schemas.StockSnapshot) []schemas.StockSnapshot {
 	by := map[string]schemas.StockSnapshot{}
 	for _, s := range snaps {
 		k := schemas.StockKey(s.SKU, s.Warehouse)
-		if old, ok := by[k]; !ok || s.AsOf.After(old.AsOf) {
+		if old, ok := by[k]; !ok || !s.AsOf.Before(old.AsOf) {
 			by[k] = s
 		}
 	}
@@ -174,41 +176,141 @@ func latest(snaps []schemas.StockSnapshot) []schemas.StockSnapshot {
 	return out
 }
 
-func TestSweepIncrementalThenFull(t *testing.T) {
+func TestSweepPaginates(t *testing.T) {
 	e := newSweepEnv(t, clarussim.Config{}, nil)
 	e.receive(250)
-	e.clock.Advance(10 * time.Second) // past the overlap: the set-up is not "recent" for the next sweep
+	e.apply(clarussim.Event{Type: "hold", SKU: "SKU-0007", Warehouse: "WH1", Quantity: 2},
+		clarussim.Event{Type: "allocate", SKU: "SKU-0009", Warehouse: "WH1", Quantity: 3})
+	st, err := e.sweeper(e.clock).Sweep(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Full || st.Pages != 3 || st.Balances != 250 || st.Resumed || st.Retried != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	snaps := e.snapshots()
+	e.matchTruth(snaps)
+	for _, s := range snaps {
+		if s.SnapshotID != st.SnapshotID || s.EventID != "clarus/stock_balances/"+st.SnapshotID+"/"+s.SKU+"@"+s.Warehouse ||
+			s.AsOf.Before(epoch) || s.Source != schemas.SourceClarus {
+			t.Fatalf("snapshot %+v", s)
+		}
+	}
+	// The warehouses are checked, then each page is read, its held stock
+	// read, and the page read again.
+	calls := e.api.all("/graphql")
+	if len(calls) != 1+3*3 || !strings.Contains(calls[0].Body, "LockstepWarehouses") {
+		t.Fatalf("%d graphql calls: %v", len(calls), calls)
+	}
+	if !strings.Contains(calls[1].Body, `"after":null`) || !strings.Contains(calls[4].Body, `"after":"`) ||
+		!strings.Contains(calls[2].Body, `"status":{"eq":"held"}`) {
+		t.Fatalf("pagination variables: %s / %s", calls[1].Body, calls[4].Body)
+	}
+	curs := e.cursors()
+	if len(curs) != 3 || !curs[0].InProgress || curs[0].After == "" || curs[2].InProgress || curs[2].Offsets == nil ||
+		curs[2].Balances != 250 || curs[2].SnapshotID != st.SnapshotID {
+		t.Fatalf("cursors %+v", curs)
+	}
+}
+
+func TestSweepIncrementalReadsTouchedKeys(t *testing.T) {
+	e := newSweepEnv(t, clarussim.Config{}, nil)
+	e.receive(250)
+	e.deliver()
 	s := e.sweeper(e.clock)
 	ctx := context.Background()
 	if st, err := s.Sweep(ctx); err != nil || !st.Full || st.Balances != 250 {
 		t.Fatalf("first sweep %+v %v", st, err)
 	}
-	e.clock.Advance(5 * time.Minute)
-	for _, ev := range []clarussim.Event{
-		{Type: "adjust", SKU: "SKU-0007", Warehouse: "WH1", Quantity: 3},
-		{Type: "hold", SKU: "SKU-0100", Warehouse: "WH1", Quantity: 2},
-		{Type: "allocate", SKU: "SKU-0200", Warehouse: "WH1", Quantity: 1},
-		{Type: "receive", SKU: "SKU-0001", Warehouse: "WH2", Quantity: 4}, // a new balance
-	} {
-		if _, err := e.sim.Apply(ev); err != nil {
-			t.Fatal(err)
-		}
+	if st, err := s.Sweep(ctx); err != nil || st.Full || st.Keys != 0 || st.Pages != 0 {
+		t.Fatalf("a sweep with nothing touched: %+v %v", st, err)
 	}
+	e.clock.Advance(5 * time.Minute)
+	e.apply(
+		clarussim.Event{Type: "adjust", SKU: "SKU-0007", Warehouse: "WH1", Quantity: 3},
+		clarussim.Event{Type: "hold", SKU: "SKU-0100", Warehouse: "WH1", Quantity: 2},
+		clarussim.Event{Type: "receive", SKU: "SKU-0001", Warehouse: "WH2", Quantity: 4},  // a new balance
+		clarussim.Event{Type: "allocate", SKU: "SKU-0200", Warehouse: "WH1", Quantity: 1}, // no webhook
+	)
+	e.deliver()
+	before := len(e.api.all("/graphql"))
 	st, err := s.Sweep(ctx)
-	if err != nil || st.Full || st.Balances != 4 || st.Pages != 1 {
+	if err != nil || st.Full || st.Keys != 3 || st.Pages != 1 || st.Retried != 0 {
 		t.Fatalf("incremental sweep %+v %v", st, err)
 	}
-	calls := e.api.all("/graphql")
-	if body := calls[len(calls)-1].Body; !strings.Contains(body, `"filter":{"updated_at":{"gt":"2026-03-02T09:00:09`) {
-		t.Fatalf("incremental filter: %s", body)
+	calls := e.api.all("/graphql")[before:]
+	if !strings.Contains(calls[0].Body, `"product_code":{"in":["SKU-0001","SKU-0007","SKU-0100"]}`) {
+		t.Fatalf("incremental filter: %s", calls[0].Body)
 	}
-	e.matchTruth(latest(e.snapshots()))
-
+	var got []string
+	for _, sn := range e.snapshots() {
+		if sn.SnapshotID == st.SnapshotID {
+			got = append(got, schemas.StockKey(sn.SKU, sn.Warehouse))
+		}
+	}
+	slices.Sort(got)
+	// SKU-0001 is read in both warehouses: the filter is by product.
+	if want := []string{"SKU-0001@WH1", "SKU-0001@WH2", "SKU-0007@WH1", "SKU-0100@WH1"}; !slices.Equal(got, want) {
+		t.Fatalf("incremental snapshots %v, want %v", got, want)
+	}
+	// An allocation sends no webhook: the full sweep brings it.
+	snaps := latest(e.snapshots())
+	for _, sn := range snaps {
+		if sn.SKU == "SKU-0200" && sn.Allocated != 0 {
+			t.Fatalf("an allocation reached an incremental sweep: %+v", sn)
+		}
+	}
 	e.clock.Advance(time.Hour)
 	if st, err := s.Sweep(ctx); err != nil || !st.Full || st.Balances != 251 {
 		t.Fatalf("hourly full sweep %+v %v", st, err)
 	}
 	e.matchTruth(latest(e.snapshots()))
+}
+
+// A key whose balance moves between the page read and its confirmation is
+// not snapshotted, and is read again by the next sweep.
+func TestSweepRetriesMovingKeys(t *testing.T) {
+	var e *sweepEnv
+	var calls atomic.Int32
+	e = newSweepEnv(t, clarussim.Config{}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r)
+			// The warehouses, the page, the held stock: then a hold lands,
+			// before the page is read again.
+			if r.URL.Path == "/graphql" && calls.Add(1) == 3 {
+				e.apply(clarussim.Event{Type: "hold", SKU: "SKU-0002", Warehouse: "WH1", Quantity: 1})
+			}
+		})
+	})
+	e.receive(5)
+	e.deliver()
+	s := e.sweeper(e.clock)
+	st, err := s.Sweep(context.Background())
+	if err != nil || st.Retried != 1 || st.Balances != 4 {
+		t.Fatalf("sweep %+v %v", st, err)
+	}
+	if cur := s.Cursor(); !slices.Equal(cur.Retry, []string{"SKU-0002@WH1"}) {
+		t.Fatalf("cursor retry %v", cur.Retry)
+	}
+	e.deliver() // the hold's webhook
+	st, err = s.Sweep(context.Background())
+	if err != nil || st.Full || st.Keys != 1 || st.Balances != 1 {
+		t.Fatalf("next sweep %+v %v", st, err)
+	}
+	e.matchTruth(latest(e.snapshots()))
+}
+
+func TestSweepChecksWarehouses(t *testing.T) {
+	e := newSweepEnv(t, clarussim.Config{}, nil)
+	e.receive(3)
+	e.cfg.Warehouses = map[string]string{"1": "WH1", "2": "WH3"}
+	_, err := e.sweeper(e.clock).Sweep(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "LOCKSTEP_CLARUS_WAREHOUSES does not match Clarus: warehouse WH3 is id 3 in Clarus, not 2") {
+		t.Fatalf("got %v", err)
+	}
+	if n := len(e.snapshots()); n != 0 {
+		t.Fatalf("%d snapshots after a failed check", n)
+	}
 }
 
 func TestSweepResumesAfterRestart(t *testing.T) {
@@ -221,7 +323,7 @@ func TestSweepResumesAfterRestart(t *testing.T) {
 					http.Error(w, `{"error":"Internal Server Error"}`, http.StatusInternalServerError)
 					return
 				}
-				if served.Add(1) == 2 {
+				if served.Add(1) == 1+2*3 {
 					down.Store(true) // Clarus fails after serving the second page
 				}
 			}

@@ -1,15 +1,21 @@
 package clarussim
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"time"
 )
 
 // Event is a business event injected through POST /_sim/events or Apply.
 type Event struct {
-	// Type is receive, adjust, hold, release, allocate, dispatch or cancel.
+	// Type is receive, adjust, hold, release, order, allocate, pick,
+	// dispatch or cancel. Goods-out orders follow Clarus's statuses: order
+	// creates one (DRAFT, then PENDING: awaiting allocation); allocate
+	// allocates a PENDING or PART_ALLOCATED order (ALLOCATED, or
+	// PART_ALLOCATED when stock runs short), or, given a warehouse and
+	// lines, creates and allocates one in full; pick starts picking
+	// (PICK); dispatch completes it (COMPLETED, through PICK); cancel
+	// deletes a DRAFT or PENDING order and cancels an allocated or picking
+	// one (CANCELLED), and is refused for a COMPLETED one.
 	Type      string `json:"type"`
 	SKU       string `json:"sku,omitempty"`
 	Warehouse string `json:"warehouse,omitempty"`
@@ -19,7 +25,7 @@ type Event struct {
 	Reference string `json:"reference,omitempty"`
 	Reason    string `json:"reason,omitempty"`
 	StockID   int64  `json:"stock_id,omitempty"` // release: the held stock record; 0 releases the oldest of sku@warehouse
-	OrderID   int64  `json:"order_id,omitempty"` // dispatch, cancel
+	OrderID   int64  `json:"order_id,omitempty"` // allocate, pick, dispatch, cancel (or Reference)
 }
 
 // Line is a quantity of one SKU.
@@ -58,7 +64,12 @@ func (s *Sim) apply(ev Event) (Result, error) {
 		lines = []Line{{SKU: ev.SKU, Quantity: ev.Quantity}}
 	}
 	switch ev.Type {
-	case "receive", "allocate":
+	case "allocate", "pick", "dispatch", "cancel":
+		if ev.Type != "allocate" || len(lines) == 0 {
+			return s.orderEvent(ev, s.tick())
+		}
+		fallthrough
+	case "receive", "order":
 		if ev.Warehouse == "" || len(lines) == 0 {
 			return Result{}, refused("%s needs a warehouse and lines (or sku and quantity)", ev.Type)
 		}
@@ -67,20 +78,21 @@ func (s *Sim) apply(ev Event) (Result, error) {
 				return Result{}, refused("%s: each line needs a sku and a positive quantity", ev.Type)
 			}
 		}
-		if ev.Type == "receive" {
+		switch ev.Type {
+		case "receive":
 			return s.receive(ev, lines, s.tick()), nil
+		case "order":
+			return s.createOrder(ev, lines, s.tick()), nil
 		}
-		return s.allocate(ev, lines, s.tick())
+		return s.orderAndAllocate(ev, lines, s.tick())
 	case "adjust":
 		return s.adjust(ev, s.tick())
 	case "hold":
 		return s.hold(ev, s.tick())
 	case "release":
 		return s.release(ev, s.tick())
-	case "dispatch", "cancel":
-		return s.closeOrder(ev, s.tick())
 	}
-	return Result{}, refused("unknown event type %q (want receive, adjust, hold, release, allocate, dispatch or cancel)", ev.Type)
+	return Result{}, refused("unknown event type %q (want receive, adjust, hold, release, order, allocate, pick, dispatch or cancel)", ev.Type)
 }
 
 func (s *Sim) receive(ev Event, lines []Line, now time.Time) Result {
@@ -184,94 +196,4 @@ func (s *Sim) oldestHeld(k skuKey) (*heldStock, bool) {
 		}
 	}
 	return best, best != nil
-}
-
-func (s *Sim) allocate(ev Event, lines []Line, now time.Time) (Result, error) {
-	need := map[skuKey]int64{}
-	for _, l := range lines {
-		need[skuKey{l.SKU, ev.Warehouse}] += l.Quantity
-	}
-	for k, q := range need {
-		if q > s.st.available(k) {
-			return Result{}, refused("allocate %d of %s: only %d available", q, k, s.st.available(k))
-		}
-	}
-	o := &goodsOut{ID: s.st.id(), Reference: ev.Reference, Warehouse: ev.Warehouse, StatusID: statusAllocated, CreatedAt: now}
-	if o.Reference == "" {
-		o.Reference = fmt.Sprintf("SO-%d", o.ID)
-	}
-	res := Result{Type: ev.Type, RecordID: o.ID}
-	for _, l := range lines {
-		line := orderLine{ID: s.st.id(), SKU: l.SKU, Quantity: l.Quantity}
-		o.Lines = append(o.Lines, line)
-		b := s.st.bal(skuKey{l.SKU, ev.Warehouse})
-		b.Allocated += l.Quantity
-		b.UpdatedAt = now
-		id := fmt.Sprintf("goods_out/%d/%d/allocated", o.ID, line.ID)
-		s.st.record(Movement{ID: id, Kind: "allocation", SKU: l.SKU, Warehouse: ev.Warehouse, Quantity: l.Quantity, Reference: o.Reference, At: now})
-		res.Movements = append(res.Movements, id)
-	}
-	s.st.orders[o.ID] = o
-	return res, nil
-}
-
-// closeOrder dispatches (every allocated unit is picked and shipped) or
-// cancels (allocations released) an allocated order.
-func (s *Sim) closeOrder(ev Event, now time.Time) (Result, error) {
-	o, ok := s.st.orders[ev.OrderID]
-	if !ok && ev.Reference != "" {
-		for _, c := range s.openOrders() {
-			if c.Reference == ev.Reference {
-				o, ok = c, true
-				break
-			}
-		}
-	}
-	if !ok {
-		return Result{}, refused("%s: unknown order %d %q", ev.Type, ev.OrderID, ev.Reference)
-	}
-	if o.StatusID != statusAllocated {
-		return Result{}, refused("%s: order %d is %s", ev.Type, o.ID, statusCode(o.StatusID))
-	}
-	res := Result{Type: ev.Type, RecordID: o.ID}
-	rec := goodsOutRecord{ID: o.ID, Type: "goods_outs", GoodsOutType: "sales_order", Reference: o.Reference, GoodsOutStatusID: statusCompleted,
-		GoodsOutStatus: goodsOutStatus{ID: statusCompleted, Code: "COMPLETED", Name: "Completed"}, Warehouse: s.warehouse(o.Warehouse),
-		Account: s.account(), ActualDateOfDispatch: now, ExternalSystemReference1: &o.Reference}
-	for _, l := range o.Lines {
-		b := s.st.bal(skuKey{l.SKU, o.Warehouse})
-		b.Allocated -= l.Quantity
-		b.UpdatedAt = now
-		if ev.Type == "cancel" {
-			id := fmt.Sprintf("goods_out/%d/%d/deallocated", o.ID, l.ID)
-			s.st.record(Movement{ID: id, Kind: "deallocation", SKU: l.SKU, Warehouse: o.Warehouse, Quantity: -l.Quantity, Reference: o.Reference, At: now})
-			res.Movements = append(res.Movements, id)
-			continue
-		}
-		b.OnHand -= l.Quantity
-		b.Picked += l.Quantity
-		id := fmt.Sprintf("goods_out/%d/%d", o.ID, l.ID)
-		s.st.record(Movement{ID: id, Kind: "pick", SKU: l.SKU, Warehouse: o.Warehouse, Quantity: -l.Quantity, Reference: o.Reference, At: now, Trigger: TriggerGoodsOutCompleted})
-		res.Movements = append(res.Movements, id)
-		rec.Lines = append(rec.Lines, goodsOutLine{ID: l.ID, Product: s.product(l.SKU), OrderQuantity: l.Quantity, AllocatedQuantity: l.Quantity,
-			PickQuantity: l.Quantity, DispatchQuantity: l.Quantity, ShortStatus: "none"})
-	}
-	if ev.Type == "cancel" {
-		o.StatusID = statusCancelled
-		return res, nil
-	}
-	o.StatusID = statusCompleted
-	s.notify(TriggerGoodsOutCompleted, rec)
-	return res, nil
-}
-
-// openOrders returns the allocated orders, oldest first.
-func (s *Sim) openOrders() []*goodsOut {
-	var out []*goodsOut
-	for _, o := range s.st.orders {
-		if o.StatusID == statusAllocated {
-			out = append(out, o)
-		}
-	}
-	slices.SortFunc(out, func(a, b *goodsOut) int { return cmp.Compare(a.ID, b.ID) })
-	return out
 }

@@ -2,20 +2,27 @@ package clarussim
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator"
+	"github.com/vektah/gqlparser/v2/validator/rules"
+
+	"github.com/lockstep-dev/lockstep/connectors/clarus"
 	"github.com/lockstep-dev/lockstep/connectors/simkit"
 )
 
-// The GraphQL executor: stock_balances { all(filter, first, after) } as a
-// Relay connection, answering exactly the fields asked for and GraphQL
-// errors for everything else.
+// The GraphQL endpoint: a request is first validated against
+// clarus.graphql (in strict mode without its assumed declarations), as
+// Clarus's own GraphQL server validates against its schema; then executed
+// over stock_balances, stocks and warehouses, each a Relay connection,
+// answering exactly the fields asked for.
 
 const (
 	defaultPageSize = 25  // assumed
@@ -34,6 +41,10 @@ func (s *Sim) handleGraphQL(w http.ResponseWriter, r *http.Request) {
 	dec.UseNumber()
 	if err := dec.Decode(&req); err != nil {
 		simkit.WriteJSON(w, http.StatusBadRequest, gqlErrors(&gqlError{Message: "Invalid request body: " + err.Error()}))
+		return
+	}
+	if errs := s.validate(req); len(errs) > 0 {
+		simkit.WriteJSON(w, http.StatusOK, gqlErrorList(errs))
 		return
 	}
 	ops, err := parseGraphQL(req.Query)
@@ -55,7 +66,9 @@ func (s *Sim) handleGraphQL(w http.ResponseWriter, r *http.Request) {
 	readAt := s.tick()
 	x := &executor{s: s, vars: vars}
 	data, err := selectObject("Query", op.Sel, map[string]gqlResolver{
-		"stock_balances": {object: true, resolve: x.stockBalances},
+		"stock_balances": x.root("StockBalancesQuery", "StockBalancesFilterType", balanceFilters, x.balanceRows),
+		"stocks":         x.root("StocksQuery", "StockFilterType", stockFilters, x.stockRows),
+		"warehouses":     x.root("WarehousesQuery", "WarehouseFilterType", warehouseFilters, x.warehouseRows),
 	})
 	s.mu.Unlock()
 	if err != nil {
@@ -65,6 +78,47 @@ func (s *Sim) handleGraphQL(w http.ResponseWriter, r *http.Request) {
 	// read_at is an assumed extension: the server's clock when the page was
 	// read, so a snapshot can say as of when it holds.
 	simkit.WriteJSON(w, http.StatusOK, obj{{"data", data}, {"extensions", obj{{"read_at", readAt.Format(time.RFC3339Nano)}}}})
+}
+
+// validate checks the request against the schema the simulator serves:
+// clarus.graphql, without the assumed declarations unless AllowAssumed.
+func (s *Sim) validate(req gqlRequest) gqlerror.List {
+	schema, err := clarus.Schema(s.cfg.AllowAssumed)
+	if err != nil {
+		return gqlerror.List{gqlerror.Wrap(err)}
+	}
+	doc, errs := gqlparser.LoadQueryWithRules(schema, req.Query, rules.NewDefaultRules())
+	if len(errs) > 0 {
+		return errs
+	}
+	op := doc.Operations.ForName(req.OperationName)
+	if op == nil {
+		return nil // no such operation, or several: the executor says which
+	}
+	if _, err := validator.VariableValues(schema, op, req.Variables); err != nil {
+		var ge *gqlerror.Error
+		if errors.As(err, &ge) {
+			return gqlerror.List{ge}
+		}
+		return gqlerror.List{gqlerror.Wrap(err)}
+	}
+	return nil
+}
+
+func gqlErrorList(errs gqlerror.List) obj {
+	var out []obj
+	for _, e := range errs {
+		text := e.Message
+		if len(e.Path) > 0 {
+			text = e.Path.String() + ": " + text
+		}
+		msg := obj{{"message", text}}
+		if len(e.Locations) > 0 {
+			msg = append(msg, kv{"locations", []obj{{{"line", e.Locations[0].Line}, {"column", e.Locations[0].Column}}}})
+		}
+		out = append(out, msg)
+	}
+	return obj{{"errors", out}}
 }
 
 func gqlErrors(err error) obj {
@@ -189,21 +243,6 @@ func selectObject(typ string, sel []*gqlField, fields map[string]gqlResolver) (o
 		out = append(out, kv{key, v})
 	}
 	return out, nil
-}
-
-// encodeCursor makes the opaque cursor of a balance: its position in the
-// (sku, warehouse) order, which updates do not move.
-func encodeCursor(k skuKey) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(k.SKU + "\x00" + k.Warehouse))
-}
-
-func decodeCursor(c string) (skuKey, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return skuKey{}, false
-	}
-	sku, wh, ok := strings.Cut(string(b), "\x00")
-	return skuKey{sku, wh}, ok
 }
 
 // resolveValue replaces variables in an argument value.

@@ -1,104 +1,58 @@
 package clarussim
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 )
 
-// The filter operators of the documented filter input types: String (eq,
-// in, like, ilike), Id (eq, in, gt, gteq, lt, lteq) and Datetime (eq, from,
-// to, between; gt, gteq, lt and lteq are an assumed extension that
-// lockstep's sweep uses).
+// The filter operators of the documented input types (String: eq, ilike,
+// like, in, between; Id: eq, in, gt, gteq, lt, lteq, filled; Decimal: eq,
+// gt, gteq, lt, lteq, between; Datetime: eq, from, to, between, and the
+// assumed gt, gteq, lt, lteq). Which fields and operators a query may use
+// is checked before, against clarus.graphql; these compile what passed.
 
-func stringFilter(ops map[string]any, get func(*store, skuKey, *balance) string) (balancePred, error) {
-	var preds []func(string) bool
-	for op, v := range ops {
-		switch op {
-		case "eq":
-			want, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("eq: expected a String")
-			}
-			preds = append(preds, func(s string) bool { return s == want })
-		case "in":
-			list, ok := v.([]any)
-			if !ok {
-				return nil, fmt.Errorf("in: expected a list of String")
-			}
-			var want []string
-			for _, e := range list {
-				s, ok := e.(string)
-				if !ok {
-					return nil, fmt.Errorf("in: expected a list of String")
-				}
-				want = append(want, s)
-			}
-			preds = append(preds, func(s string) bool { return slices.Contains(want, s) })
-		case "like", "ilike":
-			pat, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("%s: expected a String", op)
-			}
-			expr := "^" + strings.NewReplacer("%", ".*", "_", ".").Replace(regexp.QuoteMeta(pat)) + "$"
-			if op == "ilike" {
-				expr = "(?i)" + expr
-			}
-			re, err := regexp.Compile(expr)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %v", op, err)
-			}
-			preds = append(preds, re.MatchString)
-		default:
-			return nil, fmt.Errorf("unknown operator %q for String", op)
-		}
+type rowPred func(gqlRow) bool
+
+// compileFilter compiles a filter input object of typ.
+func compileFilter(typ string, spec filterSpec, v any) (rowPred, error) {
+	if v == nil {
+		return func(gqlRow) bool { return true }, nil
 	}
-	return func(st *store, k skuKey, b *balance) bool {
-		s := get(st, k, b)
-		for _, p := range preds {
-			if !p(s) {
-				return false
-			}
-		}
-		return true
-	}, nil
-}
-
-func idFilter(ops map[string]any, get func(*store, skuKey, *balance) int64) (balancePred, error) {
-	var preds []func(int64) bool
-	for op, v := range ops {
-		if op == "in" {
-			list, ok := v.([]any)
-			if !ok {
-				return nil, fmt.Errorf("in: expected a list of ID")
-			}
-			var want []int64
-			for _, e := range list {
-				n, ok := idValue(e)
-				if !ok {
-					return nil, fmt.Errorf("in: expected a list of ID")
-				}
-				want = append(want, n)
-			}
-			preds = append(preds, func(id int64) bool { return slices.Contains(want, id) })
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("expected an input object")
+	}
+	var preds []rowPred
+	for _, field := range slices.Sorted(maps.Keys(m)) {
+		ops := m[field]
+		if ops == nil {
 			continue
 		}
-		n, ok := idValue(v)
+		inputType, ok := spec[field]
 		if !ok {
-			return nil, fmt.Errorf("%s: expected an ID", op)
+			return nil, fmt.Errorf("unknown field %q of %s", field, typ)
 		}
-		cmp, ok := compare[op]
+		om, ok := ops.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("unknown operator %q for ID", op)
+			return nil, fmt.Errorf("%s: expected an input object of operators", field)
 		}
-		preds = append(preds, func(id int64) bool { return cmp(id, n) })
+		for _, op := range slices.Sorted(maps.Keys(om)) {
+			p, err := operator(inputType, op, om[op])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", field, err)
+			}
+			f := field
+			preds = append(preds, func(r gqlRow) bool { return p(r.value(f)) })
+		}
 	}
-	return func(st *store, k skuKey, b *balance) bool {
-		id := get(st, k, b)
+	return func(r gqlRow) bool {
 		for _, p := range preds {
-			if !p(id) {
+			if !p(r) {
 				return false
 			}
 		}
@@ -106,12 +60,135 @@ func idFilter(ops map[string]any, get func(*store, skuKey, *balance) int64) (bal
 	}, nil
 }
 
-var compare = map[string]func(a, b int64) bool{
-	"eq":   func(a, b int64) bool { return a == b },
-	"gt":   func(a, b int64) bool { return a > b },
-	"gteq": func(a, b int64) bool { return a >= b },
-	"lt":   func(a, b int64) bool { return a < b },
-	"lteq": func(a, b int64) bool { return a <= b },
+// operator compiles one operator of an input type into a predicate on a
+// row's value.
+func operator(inputType, op string, arg any) (func(any) bool, error) {
+	if op == "filled" && inputType == "Id" {
+		want, ok := arg.(bool)
+		if !ok {
+			return nil, fmt.Errorf("filled: expected a Boolean")
+		}
+		return func(v any) bool { return (v != nil) == want }, nil
+	}
+	conv := map[string]func(any) (any, bool){
+		"String": func(a any) (any, bool) { s, ok := a.(string); return s, ok },
+		"Id":     func(a any) (any, bool) { n, ok := idValue(a); return n, ok },
+		"Decimal": func(a any) (any, bool) {
+			if n, ok := toInt(a); ok {
+				return float64(n), true
+			}
+			f, ok := a.(float64)
+			return f, ok
+		},
+		"Datetime": func(a any) (any, bool) { t, err := parseTime(a); return t, err == nil },
+	}[inputType]
+	if conv == nil {
+		return nil, fmt.Errorf("unknown input type %s", inputType)
+	}
+	one := func() (any, error) {
+		w, ok := conv(arg)
+		if !ok {
+			return nil, fmt.Errorf("%s: expected a %s", op, inputType)
+		}
+		return w, nil
+	}
+	list := func() ([]any, error) {
+		l, ok := arg.([]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: expected a list of %s", op, inputType)
+		}
+		out := make([]any, len(l))
+		for i, e := range l {
+			w, ok := conv(e)
+			if !ok {
+				return nil, fmt.Errorf("%s: expected a list of %s", op, inputType)
+			}
+			out[i] = w
+		}
+		return out, nil
+	}
+	cmpTo := func(test func(int) bool) (func(any) bool, error) {
+		w, err := one()
+		if err != nil {
+			return nil, err
+		}
+		return func(v any) bool { c, ok := compareValues(v, w); return ok && test(c) }, nil
+	}
+	switch {
+	case op == "eq":
+		return cmpTo(func(c int) bool { return c == 0 })
+	case op == "in" && (inputType == "String" || inputType == "Id"):
+		l, err := list()
+		if err != nil {
+			return nil, err
+		}
+		return func(v any) bool {
+			return slices.ContainsFunc(l, func(w any) bool { c, ok := compareValues(v, w); return ok && c == 0 })
+		}, nil
+	case op == "between" && inputType != "Id":
+		l, err := list()
+		if err != nil || len(l) != 2 {
+			return nil, fmt.Errorf("between: expected a list of two %s", inputType)
+		}
+		return func(v any) bool {
+			lo, ok1 := compareValues(v, l[0])
+			hi, ok2 := compareValues(v, l[1])
+			return ok1 && ok2 && lo >= 0 && hi <= 0
+		}, nil
+	case (op == "like" || op == "ilike") && inputType == "String":
+		pat, ok := arg.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: expected a String", op)
+		}
+		// Clarus documents like and ilike as partial matches: % and _ are
+		// SQL wildcards, and a pattern without them matches anywhere.
+		expr := strings.NewReplacer("%", ".*", "_", ".").Replace(regexp.QuoteMeta(pat))
+		if op == "ilike" {
+			expr = "(?i)" + expr
+		}
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", op, err)
+		}
+		return func(v any) bool { s, ok := v.(string); return ok && re.MatchString(s) }, nil
+	case inputType == "Datetime" && (op == "from" || op == "to"):
+		if op == "from" {
+			return cmpTo(func(c int) bool { return c >= 0 })
+		}
+		return cmpTo(func(c int) bool { return c <= 0 })
+	case inputType != "String" && op == "gt":
+		return cmpTo(func(c int) bool { return c > 0 })
+	case inputType != "String" && op == "gteq":
+		return cmpTo(func(c int) bool { return c >= 0 })
+	case inputType != "String" && op == "lt":
+		return cmpTo(func(c int) bool { return c < 0 })
+	case inputType != "String" && op == "lteq":
+		return cmpTo(func(c int) bool { return c <= 0 })
+	}
+	return nil, fmt.Errorf("unknown operator %q for %s", op, inputType)
+}
+
+// compareValues compares a row's value with an operand of the same kind.
+func compareValues(v, w any) (int, bool) {
+	switch a := v.(type) {
+	case string:
+		b, ok := w.(string)
+		return strings.Compare(a, b), ok
+	case int64:
+		switch b := w.(type) {
+		case int64:
+			return cmp.Compare(a, b), true
+		case float64:
+			return cmp.Compare(float64(a), b), true
+		}
+	case time.Time:
+		b, ok := w.(time.Time)
+		if !ok || a.IsZero() {
+			return 0, false
+		}
+		return a.Compare(b), true
+	}
+	return 0, false
 }
 
 // idValue accepts an ID as GraphQL does: a string or an integer.
@@ -124,51 +201,6 @@ func idValue(v any) (int64, bool) {
 	return toInt(v)
 }
 
-func timeFilter(ops map[string]any) (balancePred, error) {
-	var preds []func(time.Time) bool
-	for op, v := range ops {
-		if op == "between" {
-			list, ok := v.([]any)
-			if !ok || len(list) != 2 {
-				return nil, fmt.Errorf("between: expected a list of two Datetime")
-			}
-			lo, err1 := parseTime(list[0])
-			hi, err2 := parseTime(list[1])
-			if err1 != nil || err2 != nil {
-				return nil, fmt.Errorf("between: expected a list of two Datetime")
-			}
-			preds = append(preds, func(t time.Time) bool { return !t.Before(lo) && !t.After(hi) })
-			continue
-		}
-		at, err := parseTime(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", op, err)
-		}
-		switch op {
-		case "eq":
-			preds = append(preds, func(t time.Time) bool { return t.Equal(at) })
-		case "from", "gteq":
-			preds = append(preds, func(t time.Time) bool { return !t.Before(at) })
-		case "to", "lteq":
-			preds = append(preds, func(t time.Time) bool { return !t.After(at) })
-		case "gt":
-			preds = append(preds, func(t time.Time) bool { return t.After(at) })
-		case "lt":
-			preds = append(preds, func(t time.Time) bool { return t.Before(at) })
-		default:
-			return nil, fmt.Errorf("unknown operator %q for Datetime", op)
-		}
-	}
-	return func(_ *store, _ skuKey, b *balance) bool {
-		for _, p := range preds {
-			if !p(b.UpdatedAt) {
-				return false
-			}
-		}
-		return true
-	}, nil
-}
-
 func parseTime(v any) (time.Time, error) {
 	s, ok := v.(string)
 	if !ok {
@@ -179,4 +211,9 @@ func parseTime(v any) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("expected an ISO 8601 Datetime string, got %q", s)
 	}
 	return t, nil
+}
+
+// sortRows sorts rows by sort key.
+func sortRows(rows []gqlRow) {
+	slices.SortFunc(rows, func(a, b gqlRow) int { return strings.Compare(a.sortKey(), b.sortKey()) })
 }

@@ -51,6 +51,11 @@ func (s *Sim) StartScenario(sc Scenario) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gen = &generator{sc: sc, rng: rand.New(rand.NewPCG(sc.Seed, 0x5ce4))}
+	// The scenario's warehouses exist from the start, in order: one not
+	// configured takes the next id, whichever the traffic reaches first.
+	for i := 1; i <= sc.Warehouses; i++ {
+		s.st.warehouseID(fmt.Sprintf("WH%d", i))
+	}
 	return s.generate(sc.Generate), nil
 }
 

@@ -1,4 +1,4 @@
-// Package clarussim simulates the Clarus WMS APIs lockstep uses: OAuth, GraphQL stock balances, automation webhooks and a /_sim/ control API.
+// Package clarussim simulates the Clarus WMS APIs lockstep uses: OAuth, GraphQL stock reads (balances, stock records, warehouses), automation webhooks and a /_sim/ control API.
 package clarussim
 
 import (
@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/lockstep-dev/lockstep/connectors/clarus"
 	"github.com/lockstep-dev/lockstep/connectors/simkit"
 )
 
@@ -33,6 +34,28 @@ type Config struct {
 	// so a simulator process needs no set-up call before it sends webhooks.
 	WebhookURL    string `env:"WEBHOOK_URL"`
 	IntegrationID string `env:"INTEGRATION_ID"`
+	// Domain and APIDomain are what webhooks carry in X-ClarusWMS-Domain
+	// and X-ClarusWMS-API-Domain; an empty Domain is
+	// SUBDOMAIN.claruswms.co.uk, an empty APIDomain clarus-api.com (the
+	// documented API host).
+	Domain    string `env:"DOMAIN"`
+	APIDomain string `env:"API_DOMAIN"`
+	// Warehouses are the tenant's warehouses, id=code. A warehouse an event
+	// names that is not among them is created with the next free id.
+	// Empty is DefaultWarehouses.
+	Warehouses map[string]string `env:"WAREHOUSES, separator==, default=1=WH1,2=WH2,3=WH3"`
+	// AllowAssumed serves the GraphQL fields and filters clarus.graphql
+	// marks as assumed. Off, the default, the simulator is in strict mode:
+	// it answers only what the documentation shows, and anything else is a
+	// GraphQL error, as it may be against the real Clarus.
+	AllowAssumed bool `env:"ALLOW_ASSUMED"`
+}
+
+// DefaultWarehouses are the warehouses of a Config that names none, id to
+// code: those of the scenario generator's first three warehouses, and the
+// default of lockstep's LOCKSTEP_CLARUS_WAREHOUSES.
+func DefaultWarehouses() map[string]string {
+	return map[string]string{"1": "WH1", "2": "WH2", "3": "WH3"}
 }
 
 // Option adjusts a Sim beyond its Config.
@@ -79,11 +102,27 @@ func New(cfg Config, opts ...Option) (*Sim, error) {
 	if cfg.Account == "" {
 		cfg.Account = "MAIN"
 	}
+	if cfg.Domain == "" {
+		cfg.Domain = cfg.Subdomain + ".claruswms.co.uk"
+	}
+	if cfg.APIDomain == "" {
+		cfg.APIDomain = "clarus-api.com"
+	}
+	if len(cfg.Warehouses) == 0 {
+		cfg.Warehouses = DefaultWarehouses()
+	}
+	st, err := newStore(cfg.Warehouses)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := clarus.Schema(cfg.AllowAssumed); err != nil {
+		return nil, err
+	}
 	s := &Sim{
 		cfg:        cfg,
 		clock:      time.Now,
 		log:        slog.New(slog.DiscardHandler),
-		st:         newStore(),
+		st:         st,
 		tokens:     map[string]time.Time{},
 		nextAutoID: 101,
 		hooks:      newDeliverer(cfg, cfg.Seed),

@@ -2,7 +2,9 @@ package clarussim
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -28,34 +30,57 @@ type heldStock struct {
 	LocID    int64
 }
 
-// goodsOut is a sales order that has allocated stock.
+// goodsOut is a sales order (goods out) and where it is in Clarus's status
+// machine.
 type goodsOut struct {
 	ID        int64
 	Reference string
 	Warehouse string
-	StatusID  int // Clarus goods_out_status_id: 5 ALLOCATED, 6 COMPLETED, 8 CANCELLED
+	StatusID  int   // Clarus goods_out_status_id
+	History   []int // every status it passed through, in order
 	Lines     []orderLine
 	CreatedAt time.Time
 }
 
 type orderLine struct {
-	ID       int64
-	SKU      string
-	Quantity int64
+	ID        int64
+	SKU       string
+	Quantity  int64 // ordered
+	Allocated int64
+	allocs    int // allocations made, for unique movement ids
 }
 
-// Goods-out status ids, from the Clarus documentation.
+// Goods-out status ids, from the Clarus documentation (core-resources/
+// goods-out). 4 PART is legacy and never used here. The documented order
+// of the statuses is DRAFT, PENDING (awaiting allocation), ALLOCATED or
+// PART_ALLOCATED, PICK, COMPLETED (dispatched); CANCELLED from any but
+// COMPLETED, DRAFT and PENDING orders being deleted rather than cancelled.
 const (
-	statusAllocated = 5
-	statusCompleted = 6
-	statusCancelled = 8
+	statusDraft         = 1
+	statusPending       = 2
+	statusPick          = 3
+	statusAllocated     = 5
+	statusCompleted     = 6
+	statusPartAllocated = 7
+	statusCancelled     = 8
 )
+
+var statusCodes = map[int]string{1: "DRAFT", 2: "PENDING", 3: "PICK", 4: "PART", 5: "ALLOCATED", 6: "COMPLETED", 7: "PART_ALLOCATED", 8: "CANCELLED"}
+
+var statusNames = map[int]string{1: "Draft", 2: "Pending", 3: "Picking", 4: "Part", 5: "Allocated", 6: "Completed", 7: "Part allocated", 8: "Cancelled"}
+
+// setStatus moves o to status, recording it.
+func (o *goodsOut) setStatus(status int) {
+	o.StatusID = status
+	o.History = append(o.History, status)
+}
 
 // Movement is one change to the ground truth, as lockstep should see it.
 type Movement struct {
 	Seq int64 `json:"seq"`
-	// ID is the movement id lockstep derives from the webhook record:
-	// resource/record id[/line id] (stock holds: stock/<id>/held|released).
+	// ID is the record path lockstep's movement id starts with:
+	// resource/record id[/line id] (stock holds: stock/<id>/held|released);
+	// lockstep appends a hash of the movement (clarus.RecordPath strips it).
 	ID        string    `json:"id"`
 	Kind      string    `json:"kind"` // the schemas.StockMovementKind
 	SKU       string    `json:"sku"`
@@ -80,8 +105,8 @@ type store struct {
 	nextID     int64
 }
 
-func newStore() *store {
-	return &store{
+func newStore(warehouses map[string]string) (*store, error) {
+	st := &store{
 		balances:   map[skuKey]*balance{},
 		products:   map[string]int64{},
 		warehouses: map[string]int64{},
@@ -89,6 +114,17 @@ func newStore() *store {
 		orders:     map[int64]*goodsOut{},
 		nextID:     1000,
 	}
+	for id, code := range warehouses {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || n <= 0 || code == "" {
+			return nil, fmt.Errorf("clarussim: warehouse %q=%q: want a positive integer id and a code", id, code)
+		}
+		if _, dup := st.warehouses[code]; dup {
+			return nil, fmt.Errorf("clarussim: warehouse code %q configured twice", code)
+		}
+		st.warehouses[code] = n
+	}
+	return st, nil
 }
 
 func (st *store) id() int64 { st.nextID++; return st.nextID }
@@ -102,13 +138,28 @@ func (st *store) productID(code string) int64 {
 	return id
 }
 
+// warehouseID returns the id of the warehouse code, creating it with the
+// next free id.
 func (st *store) warehouseID(code string) int64 {
 	if id, ok := st.warehouses[code]; ok {
 		return id
 	}
-	id := int64(len(st.warehouses) + 1)
-	st.warehouses[code] = id
-	return id
+	var id int64
+	for _, v := range st.warehouses {
+		id = max(id, v)
+	}
+	st.warehouses[code] = id + 1
+	return id + 1
+}
+
+// warehouseCode returns the code of warehouse id.
+func (st *store) warehouseCode(id int64) (string, bool) {
+	for code, v := range st.warehouses {
+		if v == id {
+			return code, true
+		}
+	}
+	return "", false
 }
 
 // bal returns the balance of k, creating an empty one.
@@ -165,7 +216,16 @@ type Order struct {
 	Reference string `json:"reference"`
 	Warehouse string `json:"warehouse"`
 	Status    string `json:"status"`
-	Lines     []Line `json:"lines"`
+	// History is every status the order passed through, oldest first.
+	History []string    `json:"history"`
+	Lines   []OrderLine `json:"lines"`
+}
+
+// OrderLine is a line of a goods-out order.
+type OrderLine struct {
+	SKU       string `json:"sku"`
+	Quantity  int64  `json:"quantity"`
+	Allocated int64  `json:"allocated"`
 }
 
 // HeldStock is a stock record on hold.
@@ -201,25 +261,16 @@ func (st *store) snapshot() State {
 	}
 	slices.SortFunc(out.Held, func(a, b HeldStock) int { return cmp.Compare(a.ID, b.ID) })
 	for _, o := range st.orders {
-		ord := Order{ID: o.ID, Reference: o.Reference, Warehouse: o.Warehouse, Status: statusCode(o.StatusID)}
+		ord := Order{ID: o.ID, Reference: o.Reference, Warehouse: o.Warehouse, Status: statusCodes[o.StatusID]}
+		for _, h := range o.History {
+			ord.History = append(ord.History, statusCodes[h])
+		}
 		for _, l := range o.Lines {
-			ord.Lines = append(ord.Lines, Line{SKU: l.SKU, Quantity: l.Quantity})
+			ord.Lines = append(ord.Lines, OrderLine{SKU: l.SKU, Quantity: l.Quantity, Allocated: l.Allocated})
 		}
 		out.Orders = append(out.Orders, ord)
 	}
 	slices.SortFunc(out.Orders, func(a, b Order) int { return cmp.Compare(a.ID, b.ID) })
 	out.Movements = slices.Clone(st.movements)
 	return out
-}
-
-func statusCode(id int) string {
-	switch id {
-	case statusAllocated:
-		return "ALLOCATED"
-	case statusCompleted:
-		return "COMPLETED"
-	case statusCancelled:
-		return "CANCELLED"
-	}
-	return "PENDING"
 }

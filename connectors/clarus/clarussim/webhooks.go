@@ -204,8 +204,8 @@ func (d *deliverer) send(ctx context.Context, dl *delivery) bool {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "ClarusWMS-Automations (simulator)")
-	req.Header.Set("X-ClarusWMS-Domain", d.cfg.Subdomain+".claruswms.co.uk")
-	req.Header.Set("X-ClarusWMS-API-Domain", "clarus-api.com")
+	req.Header.Set("X-ClarusWMS-Domain", d.cfg.Domain)
+	req.Header.Set("X-ClarusWMS-API-Domain", d.cfg.APIDomain)
 	req.Header.Set("X-ClarusWMS-Subdomain", d.cfg.Subdomain)
 	req.Header.Set("X-ClarusWMS-Automation-ID", strconv.FormatInt(dl.auto.ID, 10))
 	if dl.auto.IntegrationID != "" {

@@ -32,8 +32,12 @@ type sims struct {
 // scenario uses.
 func startSims(ctx context.Context, o Options, log *slog.Logger, errc chan<- error) (*sims, error) {
 	s := &sims{secret: randomHex(16), token: randomHex(24)}
+	// Strict mode (AllowAssumed false): the simulator answers only what
+	// Clarus's documentation shows, so the demo exercises the connector as
+	// the real system would.
 	cs, err := clarussim.New(clarussim.Config{
 		ClientID: "lockstep", ClientSecret: s.secret, Subdomain: "demo", Seed: o.Seed,
+		Warehouses: warehouses(o.Warehouses),
 	}, clarussim.WithLogger(log.With("sim", "clarus")))
 	if err != nil {
 		return nil, err
@@ -71,8 +75,9 @@ func (s *sims) settings(o Options) flows.Settings {
 		WebhookToken: s.token,
 		AutomationIDs: map[string]string{"101": "goods_out.completed", "102": "goods_in_receipt.completed",
 			"103": "stock_adjustment.positive", "104": "stock_adjustment.negative", "105": "stock.held", "106": "stock.released"},
+		APIDomain: "clarus-api.com", Warehouses: warehouses(o.Warehouses),
 		SweepInterval: 2 * time.Second, FullSweepInterval: 10 * time.Second, PageSize: 100,
-		WebhookMaxBytes: 1 << 20, RequestTimeout: 10 * time.Second,
+		WebhookMaxBytes: 1 << 20, WebhookMaxLines: 1000, RequestTimeout: 10 * time.Second,
 	}
 	pc := prima.DefaultConfig()
 	pc.BaseURL = s.primaURL
@@ -98,6 +103,16 @@ func (s *sims) receiveAt(addr string) {
 	for _, a := range clarussim.DefaultAutomations("http://" + addr + "/webhooks/clarus/" + s.token) {
 		s.clarus.AddAutomation(a)
 	}
+}
+
+// warehouses are the scenario's warehouses, WH1 to WHn, with ids 1 to n:
+// the simulator's and lockstep's configuration alike.
+func warehouses(n int) map[string]string {
+	out := map[string]string{}
+	for i := 1; i <= n; i++ {
+		out[fmt.Sprint(i)] = fmt.Sprintf("WH%d", i)
+	}
+	return out
 }
 
 func randomHex(n int) string {

@@ -1,0 +1,224 @@
+package clarussim
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Goods-out orders through Clarus's documented statuses: DRAFT, PENDING,
+// ALLOCATED or PART_ALLOCATED, PICK, COMPLETED, or CANCELLED. Only
+// completion sends a webhook (goods_out.completed); allocations reach
+// lockstep through the sweep's allocated quantities only.
+
+// createOrder creates a goods-out order, DRAFT and then PENDING (awaiting
+// allocation), allocating nothing.
+func (s *Sim) createOrder(ev Event, lines []Line, now time.Time) Result {
+	o := &goodsOut{ID: s.st.id(), Reference: ev.Reference, Warehouse: ev.Warehouse, CreatedAt: now}
+	if o.Reference == "" {
+		o.Reference = fmt.Sprintf("SO-%d", o.ID)
+	}
+	o.setStatus(statusDraft)
+	for _, l := range lines {
+		o.Lines = append(o.Lines, orderLine{ID: s.st.id(), SKU: l.SKU, Quantity: l.Quantity})
+		s.st.bal(skuKey{l.SKU, ev.Warehouse}) // the product exists in the warehouse, if with no stock
+	}
+	o.setStatus(statusPending)
+	s.st.orders[o.ID] = o
+	return Result{Type: ev.Type, RecordID: o.ID}
+}
+
+// orderAndAllocate creates an order and allocates it in full, or refuses
+// it whole when the stock is not there: the compound event the scenario
+// generator uses.
+func (s *Sim) orderAndAllocate(ev Event, lines []Line, now time.Time) (Result, error) {
+	need := map[skuKey]int64{}
+	for _, l := range lines {
+		need[skuKey{l.SKU, ev.Warehouse}] += l.Quantity
+	}
+	for k, q := range need {
+		if q > s.st.available(k) {
+			return Result{}, refused("allocate %d of %s: only %d available", q, k, s.st.available(k))
+		}
+	}
+	res := s.createOrder(ev, lines, now)
+	o := s.st.orders[res.RecordID]
+	res.Movements = s.allocate(o, now)
+	return res, nil
+}
+
+// allocate allocates what stock allows of every line of o, and moves it to
+// ALLOCATED, or PART_ALLOCATED when some is short. It returns the movement
+// ids.
+func (s *Sim) allocate(o *goodsOut, now time.Time) []string {
+	var ids []string
+	full := true
+	for i := range o.Lines {
+		l := &o.Lines[i]
+		k := skuKey{l.SKU, o.Warehouse}
+		q := min(l.Quantity-l.Allocated, max(s.st.available(k), 0))
+		if q < l.Quantity-l.Allocated {
+			full = false
+		}
+		if q <= 0 {
+			continue
+		}
+		l.Allocated += q
+		l.allocs++
+		b := s.st.bal(k)
+		b.Allocated += q
+		b.UpdatedAt = now
+		id := fmt.Sprintf("goods_out/%d/%d/allocated", o.ID, l.ID)
+		if l.allocs > 1 {
+			id = fmt.Sprintf("%s-%d", id, l.allocs)
+		}
+		s.st.record(Movement{ID: id, Kind: "allocation", SKU: l.SKU, Warehouse: o.Warehouse, Quantity: q, Reference: o.Reference, At: now})
+		ids = append(ids, id)
+	}
+	if full {
+		o.setStatus(statusAllocated)
+	} else {
+		o.setStatus(statusPartAllocated)
+	}
+	return ids
+}
+
+// orderEvent applies allocate, pick, dispatch or cancel to an existing
+// order, found by id or reference.
+func (s *Sim) orderEvent(ev Event, now time.Time) (Result, error) {
+	o, ok := s.st.orders[ev.OrderID]
+	if !ok && ev.Reference != "" {
+		for _, c := range s.sortedOrders() {
+			if c.Reference == ev.Reference && c.StatusID != statusCompleted && c.StatusID != statusCancelled {
+				o, ok = c, true
+				break
+			}
+		}
+	}
+	if !ok {
+		return Result{}, refused("%s: unknown order %d %q", ev.Type, ev.OrderID, ev.Reference)
+	}
+	res := Result{Type: ev.Type, RecordID: o.ID}
+	status := statusCodes[o.StatusID]
+	switch ev.Type {
+	case "allocate":
+		if o.StatusID != statusPending && o.StatusID != statusPartAllocated {
+			return Result{}, refused("allocate: order %d is %s, not PENDING or PART_ALLOCATED", o.ID, status)
+		}
+		if !s.canAllocate(o) {
+			// Clarus's error 39, not_enough_stocks_for_picking, is the
+			// nearest documented refusal.
+			return Result{}, refused("allocate: no stock to allocate to order %d", o.ID)
+		}
+		res.Movements = s.allocate(o, now)
+	case "pick":
+		if o.StatusID != statusAllocated && o.StatusID != statusPartAllocated {
+			return Result{}, refused("pick: order %d is %s, not ALLOCATED or PART_ALLOCATED", o.ID, status)
+		}
+		o.setStatus(statusPick)
+	case "dispatch":
+		switch o.StatusID {
+		case statusAllocated, statusPartAllocated:
+			o.setStatus(statusPick)
+		case statusPick:
+		default:
+			return Result{}, refused("dispatch: order %d is %s, not allocated or picking", o.ID, status)
+		}
+		res.Movements = s.dispatch(o, now)
+	case "cancel":
+		switch o.StatusID {
+		case statusDraft, statusPending:
+			delete(s.st.orders, o.ID) // documented: a draft or pending order is deleted
+		case statusAllocated, statusPartAllocated, statusPick:
+			res.Movements = s.deallocate(o, now)
+			o.setStatus(statusCancelled)
+		case statusCompleted:
+			return Result{}, refused("cancel: Cannot cancel - already dispatched (order %d)", o.ID)
+		default:
+			return Result{}, refused("cancel: order %d is %s", o.ID, status)
+		}
+	}
+	return res, nil
+}
+
+func (s *Sim) canAllocate(o *goodsOut) bool {
+	for _, l := range o.Lines {
+		if l.Allocated < l.Quantity && s.st.available(skuKey{l.SKU, o.Warehouse}) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// dispatch ships every allocated unit of o (the rest is shorted), completes
+// it and sends goods_out.completed.
+func (s *Sim) dispatch(o *goodsOut, now time.Time) []string {
+	var ids []string
+	rec := goodsOutRecord{ID: o.ID, Type: "goods_outs", GoodsOutType: "sales_order", Reference: o.Reference, GoodsOutStatusID: statusCompleted,
+		GoodsOutStatus: goodsOutStatus{ID: statusCompleted, Code: statusCodes[statusCompleted], Name: statusNames[statusCompleted]},
+		Warehouse:      s.warehouse(o.Warehouse), Account: s.account(), ActualDateOfDispatch: now, ExternalSystemReference1: &o.Reference}
+	for _, l := range o.Lines {
+		short := "none"
+		if l.Allocated < l.Quantity {
+			short = "short"
+		}
+		rec.Lines = append(rec.Lines, goodsOutLine{ID: l.ID, Product: s.product(l.SKU), OrderQuantity: l.Quantity, AllocatedQuantity: l.Allocated,
+			PickQuantity: l.Allocated, DispatchQuantity: l.Allocated, ShortStatus: short})
+		if l.Allocated == 0 {
+			continue
+		}
+		b := s.st.bal(skuKey{l.SKU, o.Warehouse})
+		b.Allocated -= l.Allocated
+		b.OnHand -= l.Allocated
+		b.Picked += l.Allocated
+		b.UpdatedAt = now
+		id := fmt.Sprintf("goods_out/%d/%d", o.ID, l.ID)
+		s.st.record(Movement{ID: id, Kind: "pick", SKU: l.SKU, Warehouse: o.Warehouse, Quantity: -l.Allocated, Reference: o.Reference, At: now, Trigger: TriggerGoodsOutCompleted})
+		ids = append(ids, id)
+	}
+	o.setStatus(statusCompleted)
+	s.notify(TriggerGoodsOutCompleted, rec)
+	return ids
+}
+
+// deallocate releases o's allocations.
+func (s *Sim) deallocate(o *goodsOut, now time.Time) []string {
+	var ids []string
+	for i := range o.Lines {
+		l := &o.Lines[i]
+		if l.Allocated == 0 {
+			continue
+		}
+		b := s.st.bal(skuKey{l.SKU, o.Warehouse})
+		b.Allocated -= l.Allocated
+		b.UpdatedAt = now
+		id := fmt.Sprintf("goods_out/%d/%d/deallocated", o.ID, l.ID)
+		s.st.record(Movement{ID: id, Kind: "deallocation", SKU: l.SKU, Warehouse: o.Warehouse, Quantity: -l.Allocated, Reference: o.Reference, At: now})
+		ids = append(ids, id)
+		l.Allocated = 0
+	}
+	return ids
+}
+
+// openOrders returns the orders that hold allocated stock (ALLOCATED,
+// PART_ALLOCATED or PICK), oldest first.
+func (s *Sim) openOrders() []*goodsOut {
+	var out []*goodsOut
+	for _, o := range s.sortedOrders() {
+		switch o.StatusID {
+		case statusAllocated, statusPartAllocated, statusPick:
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func (s *Sim) sortedOrders() []*goodsOut {
+	out := make([]*goodsOut, 0, len(s.st.orders))
+	for _, o := range s.st.orders {
+		out = append(out, o)
+	}
+	slices.SortFunc(out, func(a, b *goodsOut) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
