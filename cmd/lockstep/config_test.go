@@ -57,7 +57,7 @@ func TestLoadDefaults(t *testing.T) {
 			BaseURL: "http://127.0.0.1:8081", ClientID: "lockstep", Subdomain: "demo",
 			AutomationIDs: map[string]string{"101": "goods_out.completed", "102": "goods_in_receipt.completed",
 				"103": "stock_adjustment.positive", "104": "stock_adjustment.negative", "105": "stock.held", "106": "stock.released"},
-			SweepInterval: 5 * time.Minute, FullSweepInterval: time.Hour, PageSize: 100, WebhookMaxBytes: 1 << 20, RequestTimeout: 30 * time.Second,
+			SweepInterval: 5 * time.Minute, FullSweepInterval: 15 * time.Minute, PageSize: 100, WebhookMaxBytes: 1 << 20, RequestTimeout: 30 * time.Second,
 		},
 		Prima: prima.DefaultConfig(),
 		Stock: stock.Config{PushInterval: 5 * time.Minute, DedupeTTL: 168 * time.Hour, JournalWindow: 15 * time.Minute, FeedGapGrace: 2 * time.Minute},

@@ -53,7 +53,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.ClientSecret != "file-secret" || cfg.ClientID != "lockstep" || cfg.SweepInterval != 2*time.Minute ||
-		cfg.FullSweepInterval != time.Hour || cfg.PageSize != 100 || cfg.WebhookMaxBytes != 1<<20 ||
+		cfg.FullSweepInterval != 15*time.Minute || cfg.PageSize != 100 || cfg.WebhookMaxBytes != 1<<20 ||
 		len(cfg.AutomationIDs) != 2 || cfg.AutomationIDs["8"] != "stock.held" ||
 		!maps.Equal(cfg.Warehouses, map[string]string{"7": "MAN", "8": "LDS"}) || cfg.IntegrationID != "int-3" || cfg.AccountID != "12" ||
 		cfg.WebhookMaxLines != 50 || cfg.APIDomain != "clarus-api.com" || cfg.Domain != "" {
