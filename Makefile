@@ -41,17 +41,22 @@ test-short: vet
 
 # soak repeats the real-broker rebalance, crash and SIGKILL tests with a new
 # seed each run (SOAK_RUNS, default 20; SOAK_SEED, the first seed), stops at
-# the first failure and prints the seed to re-run it with.
+# the first failure and prints the seed to re-run it with. SOAK_KILLS (the
+# test binary's -kills, default 96 where make test uses 30) is how many times
+# each run's crash test kills the processor, spread over its whole input;
+# the SIGKILL test kills a sixth as often. A failure re-runs with
+#   bin/stream.test -test.run <test> -seed=<seed> -kills=<kills>
 SOAK_RUNS ?= 20
 SOAK_SEED ?= 1
+SOAK_KILLS ?= 96
 SOAK_TESTS ?= TestRebalanceKafka$$|TestExactlyOnceUnderCrashesKafka$$|TestSIGKILLKafka$$
 soak: services
 	$(GO) test -c -o bin/stream.test ./processors/stream/
 	@cd processors/stream && start=$$(date +%s); \
 	for i in $$(seq 0 $$(($(SOAK_RUNS) - 1))); do \
 		seed=$$(($(SOAK_SEED) + i)); t0=$$(date +%s); \
-		if ! CI=true ../../bin/stream.test -test.run '$(SOAK_TESTS)' -test.timeout 20m -seed=$$seed > ../../bin/soak-$$seed.log 2>&1; then \
-			tail -n 40 ../../bin/soak-$$seed.log; echo "soak: run $$((i + 1)) failed with -seed=$$seed (log: bin/soak-$$seed.log)"; exit 1; \
+		if ! CI=true ../../bin/stream.test -test.run '$(SOAK_TESTS)' -test.timeout 20m -seed=$$seed -kills=$(SOAK_KILLS) > ../../bin/soak-$$seed.log 2>&1; then \
+			tail -n 40 ../../bin/soak-$$seed.log; echo "soak: run $$((i + 1)) failed with -seed=$$seed -kills=$(SOAK_KILLS) (log: bin/soak-$$seed.log)"; exit 1; \
 		fi; \
 		echo "soak: run $$((i + 1))/$(SOAK_RUNS) seed $$seed passed in $$(($$(date +%s) - t0))s"; \
 	done; \

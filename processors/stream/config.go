@@ -73,9 +73,24 @@ type Config struct {
 	// partition (after its restore) and stops (on revoke or loss).
 	OnOwnership func(partition int32, owned bool)
 	// Failpoint, for tests, is called at each Failpoint; a non-nil error
-	// stops Run as a crash would.
+	// stops Run as a crash would, except at FailBeforeEnd, where it forces
+	// the transaction to abort and processing goes on.
 	Failpoint func(Failpoint) error
 }
+
+// More failpoints (the first ones are in topology.go).
+const (
+	// FailBeforeEnd fires once a transaction's records, timers and
+	// changelog were handled, produced and flushed (acknowledged by the
+	// brokers, so in the logs), just before it ends. An error
+	// there is not a crash: it forces the transaction to abort (as a
+	// produce error would), the overlay is dropped and processing goes on
+	// from the last committed offsets, re-polling the aborted records.
+	FailBeforeEnd Failpoint = "before-end"
+	// FailAfterApply fires once a committed transaction's overlay reached
+	// Pebble (unsynced), before the next transaction begins.
+	FailAfterApply Failpoint = "after-apply"
+)
 
 // EnsureDefaults fills unset fields.
 func (c *Config) EnsureDefaults() {

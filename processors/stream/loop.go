@@ -141,8 +141,20 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, deadline t
 	// client unusable, and the batch is nearly done anyway.
 	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.TransactionTimeout)
 	defer cancel()
+	forced := false
+	if err == nil && p.cfg.Failpoint != nil {
+		// Under test only: flush first, so that an abort forced here
+		// leaves the transaction's records, changelog included, in the
+		// logs, as a failure late in End would. (A flush cut short by
+		// endCtx fails End too, which reports it.)
+		_ = p.sess.Client().Flush(endCtx)
+		if ferr := p.cfg.failpoint(FailBeforeEnd); ferr != nil {
+			p.log.Info("failpoint forces an abort", "err", ferr)
+			forced = true
+		}
+	}
 	try := kgo.TryCommit
-	if err != nil || p.produced.failed() {
+	if err != nil || p.produced.failed() || forced {
 		try = kgo.TryAbort
 	}
 	committed, endErr := p.sess.End(endCtx, try)
@@ -160,7 +172,7 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, deadline t
 		if endErr != nil {
 			return fmt.Errorf("stream: %s: end transaction: %w", p.topo.Name, endErr)
 		}
-		p.log.Info("transaction aborted; its records will be re-polled", "records", len(p.stamps), "produce_err", p.produced.err)
+		p.log.Info("transaction aborted; its records will be re-polled", "records", len(p.stamps), "produce_err", p.produced.err, "forced", forced)
 		return nil
 	}
 	p.observeCommit(time.Now())
@@ -174,7 +186,10 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, deadline t
 	}
 	p.applyMu.Lock()
 	defer p.applyMu.Unlock()
-	return p.overlay.Apply(cps)
+	if err := p.overlay.Apply(cps); err != nil {
+		return err
+	}
+	return p.cfg.failpoint(FailAfterApply)
 }
 
 // observeCommit counts a committed transaction and times each of its

@@ -193,7 +193,10 @@ type killer struct {
 	restarts atomic.Int64
 }
 
-func (k *killer) failpoint(stream.Failpoint) error {
+func (k *killer) failpoint(f stream.Failpoint) error {
+	if f == stream.FailBeforeEnd {
+		return nil // an error there forces an abort, not a crash: no restart to wait for
+	}
 	if k.armed.CompareAndSwap(true, false) {
 		return errors.New("killed by the demo")
 	}
