@@ -145,6 +145,12 @@ func demoLedger(ctx context.Context, out io.Writer) *analytics.Config {
 func printSummary(w io.Writer, s demo.Summary) {
 	fmt.Fprintf(w, "\nsummary (%s): %d Clarus movements, %d stock commands, %d batches applied by Prima, %d restarts\n",
 		s.Duration, s.Movements, s.CommandBatches, s.Batches, s.Kills)
+	if s.CaughtUp != "" {
+		// No movements/s here: the demo's traffic runs at --rate for --for.
+		fmt.Fprintf(w, "caught up: Prima equalled Clarus %s after traffic started\n", s.CaughtUp)
+	} else {
+		fmt.Fprintln(w, "caught up: not within the settle window")
+	}
 	fmt.Fprintf(w, "drift events by kind: %v; injected: %v\n", s.Drift, s.InjectedDrift)
 	if s.Ledger {
 		fmt.Fprintf(w, "ledger: %d distinct drift events in ClickHouse\n", s.LedgerRows)

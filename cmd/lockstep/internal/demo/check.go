@@ -22,12 +22,13 @@ type truth struct {
 	prima    primasim.State
 	toPrima  map[string]string // Clarus code -> Prima SKU
 	pending  int               // webhooks Clarus still has to deliver
+	moves    int               // movements in Clarus's log
 	injected map[string]bool   // Prima sku@warehouse overwritten by hand
 }
 
 func readTruth(s *sims, injected map[string]bool) truth {
 	cs, ps := s.clarus.State(), s.prima.State()
-	t := truth{clarus: cs.Stock, prima: ps, toPrima: map[string]string{}, pending: cs.Webhooks.Pending, injected: injected}
+	t := truth{clarus: cs.Stock, prima: ps, toPrima: map[string]string{}, pending: cs.Webhooks.Pending, moves: len(cs.Movements), injected: injected}
 	for _, it := range ps.Items {
 		if it.ClarusCode != "" && it.StockItem {
 			t.toPrima[it.ClarusCode] = it.SKU
@@ -74,17 +75,27 @@ func (t truth) levelMismatches(levels map[string]schemas.StockLevel) []string {
 	return out
 }
 
-// check waits for lockstep to catch up with the traffic, injects drift in
-// Prima, waits for it to be flagged, and runs the checks.
-func check(ctx context.Context, o Options, s *sims, w *watcher, errc <-chan error) (Summary, error) {
+// check waits for lockstep to catch up with the traffic that started at
+// trafficStart, injects drift in Prima, waits for it to be flagged, and
+// runs the checks.
+func check(ctx context.Context, o Options, s *sims, w *watcher, errc <-chan error, trafficStart time.Time) (Summary, error) {
 	p := newProgress(o, s, w)
+	var caughtUpAt time.Time
+	var caughtUpMoves int
 	caughtUp := func() bool {
 		t := readTruth(s, nil)
 		levels, _, _, _ := w.snapshot()
-		return t.pending == 0 && len(t.primaMismatches()) == 0 && len(t.levelMismatches(levels)) == 0
+		ok := t.pending == 0 && len(t.primaMismatches()) == 0 && len(t.levelMismatches(levels)) == 0
+		if ok {
+			caughtUpAt, caughtUpMoves = time.Now(), t.moves
+		}
+		return ok
 	}
 	if err := waitUntil(ctx, o.Settle, p, errc, caughtUp); err != nil {
 		return Summary{}, err
+	}
+	if !caughtUpAt.IsZero() && o.Progress != nil {
+		fmt.Fprintf(o.Progress, "caught up: Prima equals Clarus %s after traffic started\n", caughtUpAt.Sub(trafficStart).Round(time.Millisecond))
 	}
 
 	// Overwrite a few Prima levels by hand, as someone at a Prima screen.
@@ -121,7 +132,15 @@ func check(ctx context.Context, o Options, s *sims, w *watcher, errc <-chan erro
 	})
 	// A moment more, for any drift that should not come to show up.
 	_ = waitUntil(ctx, 3*time.Second, p, errc, func() bool { return false })
-	return summarize(ctx, o, s, w, injected, flagged())
+	sum, err := summarize(ctx, o, s, w, injected, flagged())
+	if !caughtUpAt.IsZero() {
+		d := caughtUpAt.Sub(trafficStart)
+		sum.CaughtUp = d.Round(time.Millisecond).String()
+		if d > 0 {
+			sum.MovementsPerSecond = float64(caughtUpMoves) / d.Seconds()
+		}
+	}
+	return sum, err
 }
 
 func summarize(ctx context.Context, o Options, s *sims, w *watcher, injected, flagged map[string]bool) (Summary, error) {

@@ -78,6 +78,17 @@ type Summary struct {
 	// healed them; one still open at the end fails no_unexpected_drift.
 	PushFailures   []string `json:"push_failures,omitempty"`
 	CommandBatches int      `json:"command_batches"` // on lockstep.cmd.prima-stock
+	// CaughtUp is the time from the start of traffic (the first Clarus
+	// scenario started) until lockstep first caught up: no webhook
+	// pending, Prima's level equal to Clarus's available stock for every
+	// balance and lockstep's folded levels equal to Clarus's. Empty if
+	// that did not happen within Settle after the traffic.
+	CaughtUp string `json:"caught_up,omitempty"`
+	// MovementsPerSecond is the movements in Clarus's log when it caught
+	// up divided by CaughtUp: end-to-end throughput from Clarus webhook to
+	// Prima, catch-up included. 0 if it never caught up. With Rate and For
+	// it is bounded by Rate.
+	MovementsPerSecond float64 `json:"movements_per_second"`
 }
 
 // OK reports whether every check passed.
@@ -175,10 +186,15 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	o.Logger.Info("demo: every component is ready and the item master is read; traffic starts")
 
+	trafficStart := time.Now()
 	if err := drive(ctx, o, s, kill, w, errc); err != nil {
 		return Summary{}, err
 	}
-	sum, err := check(ctx, o, s, w, errc)
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, "traffic done: %d Clarus movements in %s; waiting for lockstep to catch up\n",
+			len(s.clarus.State().Movements), time.Since(trafficStart).Round(time.Millisecond))
+	}
+	sum, err := check(ctx, o, s, w, errc, trafficStart)
 	if err != nil {
 		return sum, err
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
 )
 
-func logger(t *testing.T) *slog.Logger {
+func logger(testing.TB) *slog.Logger {
 	if os.Getenv("LOCKSTEP_TEST_LOG") == "" {
 		return slog.New(slog.DiscardHandler)
 	}
