@@ -15,7 +15,7 @@ import (
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-// SinkGroup is the stock sink's consumer group.
+// SinkGroup is the stock sink's consumer group, after the topic prefix.
 const SinkGroup = "lockstep-prima-stock-sink"
 
 // sinkStage names the sink in DLQ records and drift events.
@@ -124,7 +124,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	defer func() { stop(); <-followed.done }()
 
 	cl, err := kgo.NewClient(append(slices.Clone(s.kopts),
-		kgo.ConsumerGroup(SinkGroup),
+		kgo.ConsumerGroup(s.o.TopicPrefix+SinkGroup), // the prefix namespaces a deployment
 		kgo.ConsumeTopics(s.cmdTopic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.DisableAutoCommit(),

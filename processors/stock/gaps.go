@@ -67,10 +67,21 @@ func Reportable(d Stock, allocation bool) bool {
 
 // Hold adds g to ps, in order of as_of, and returns the gaps to keep and
 // the oldest ones beyond maxPending, to settle at once. A gap of a
-// snapshot already held is a repeat, and is ignored. ps is not modified.
+// snapshot already held is a repeat, and is ignored. A gap that exactly
+// takes back the newest pending one drops both: the snapshot before was a
+// passing misreading (its balances and held stock come from separate
+// requests, and a hold and its release between them tear it), or Clarus
+// changed and changed back with both webhooks lost, which leaves nothing
+// for anyone to correct. ps is not modified.
 func (ps Pending) Hold(g PendingGap) (next, early Pending) {
 	if slices.ContainsFunc(ps, func(p PendingGap) bool { return p.SnapshotID == g.SnapshotID }) {
 		return ps, nil
+	}
+	if n := len(ps); n > 0 {
+		last := ps[n-1]
+		if g.AsOf.After(last.AsOf) && !g.Delta().IsZero() && g.Delta().Add(last.Delta()).IsZero() {
+			return slices.Clone(ps[:n-1]), nil
+		}
 	}
 	i, _ := slices.BinarySearchFunc(ps, g.AsOf, func(p PendingGap, t time.Time) int {
 		if p.AsOf.After(t) {

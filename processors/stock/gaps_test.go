@@ -253,3 +253,35 @@ func TestReportable(t *testing.T) {
 		}
 	}
 }
+
+// A snapshot that exactly takes back the newest pending gap (a torn read:
+// balances and held stock read apart, a hold and its release between them)
+// drops both; anything short of an exact reversal, or an older snapshot,
+// is held as usual.
+func TestPendingHoldDropsReversal(t *testing.T) {
+	torn := PendingGap{Gap: Gap{SnapshotID: "s1", AsOf: at(30), Expected: Stock{OnHand: 69, Held: 1}, Actual: Stock{OnHand: 68}}, Due: at(150)}
+	back := func(id string, asOf time.Time, expected, actual Stock) PendingGap {
+		return PendingGap{Gap: Gap{SnapshotID: id, AsOf: asOf, Expected: expected, Actual: actual}, Due: asOf.Add(2 * time.Minute)}
+	}
+	for _, tc := range []struct {
+		name string
+		g    PendingGap
+		want []string
+	}{
+		{"the next snapshot takes it back", back("s2", at(40), Stock{OnHand: 68}, Stock{OnHand: 69, Held: 1}), nil},
+		{"part of it back", back("s2", at(40), Stock{OnHand: 68, Held: 1}, Stock{OnHand: 69, Held: 1}), []string{"s1", "s2"}},
+		{"the same gap again, newer", back("s2", at(40), Stock{OnHand: 69, Held: 1}, Stock{OnHand: 68}), []string{"s1", "s2"}},
+		{"an older snapshot", back("s0", at(20), Stock{OnHand: 68}, Stock{OnHand: 69, Held: 1}), []string{"s0", "s1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next, early := Pending{torn}.Hold(tc.g)
+			var got []string
+			for _, p := range next {
+				got = append(got, p.SnapshotID)
+			}
+			if !slices.Equal(got, tc.want) || len(early) != 0 {
+				t.Fatalf("pending %v, early %v; want %v", got, early, tc.want)
+			}
+		})
+	}
+}

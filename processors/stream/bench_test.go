@@ -277,7 +277,7 @@ func abortedTxns(b testing.TB, reg *prometheus.Registry) float64 {
 
 // committed sums the group's committed offsets on the input.
 func (s *scenario) committed(b testing.TB) int64 {
-	offs, err := s.b.adm.FetchOffsets(context.Background(), s.name)
+	offs, err := s.b.adm.FetchOffsets(context.Background(), stream.GroupID(s.prefix, s.name))
 	if err != nil {
 		if errors.Is(err, kerr.GroupIDNotFound) || errors.Is(err, kerr.CoordinatorLoadInProgress) || errors.Is(err, kerr.CoordinatorNotAvailable) {
 			return 0

@@ -1018,7 +1018,7 @@ func (s *scenario) groupOffsets(t testing.TB, ctx context.Context, txnID string)
 			}
 		}
 		if err == nil && !strings.HasPrefix(txnState, "Prepare") {
-			offs, ferr := s.b.adm.FetchOffsets(kadm.RequireStable(ctx), s.name)
+			offs, ferr := s.b.adm.FetchOffsets(kadm.RequireStable(ctx), stream.GroupID(s.prefix, s.name))
 			if ferr == nil {
 				ferr = offs.Error()
 			}

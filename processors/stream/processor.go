@@ -117,9 +117,9 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 	p.overlay = p.store.NewOverlay()
 
 	gopts := append(append([]kgo.Opt(nil), p.opts...),
-		kgo.ConsumerGroup(p.topo.Name),
+		kgo.ConsumerGroup(GroupID(p.cfg.TopicPrefix, p.topo.Name)),
 		kgo.ConsumeTopics(p.topo.Inputs...),
-		kgo.TransactionalID(p.topo.Name+"-"+p.cfg.InstanceID),
+		kgo.TransactionalID(GroupID(p.cfg.TopicPrefix, p.topo.Name)+"-"+p.cfg.InstanceID),
 		kgo.TransactionTimeout(p.cfg.TransactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),

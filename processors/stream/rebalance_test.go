@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/processors/stream"
 )
 
 func TestRebalanceKfake(t *testing.T) { testRebalance(t, newKfake(t)) }
@@ -164,7 +166,7 @@ func (s *scenario) diagnose(own *owners, step string) string {
 	if err != nil {
 		fmt.Fprintf(&b, "list end offsets: %v\n", err)
 	}
-	committed, err := s.b.adm.FetchOffsets(ctx, s.name)
+	committed, err := s.b.adm.FetchOffsets(ctx, stream.GroupID(s.prefix, s.name))
 	if err != nil {
 		fmt.Fprintf(&b, "fetch group offsets: %v\n", err)
 	}

@@ -63,7 +63,7 @@ func TestStateAheadOfRecreatedChangelogKfake(t *testing.T) {
 	if _, err := b.adm.DeleteTopics(ctx, changelog); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.adm.DeleteGroups(ctx, s.name); err != nil {
+	if _, err := b.adm.DeleteGroups(ctx, stream.GroupID(s.prefix, s.name)); err != nil {
 		t.Fatal(err)
 	}
 	compact := "compact"

@@ -56,6 +56,11 @@ const (
 	seenStore  = "__seen"
 )
 
+// GroupID is a processor's consumer group, also the prefix of its
+// transactional ids: the topic prefix namespaces a deployment, so two
+// deployments on one cluster neither share a group nor fence each other.
+func GroupID(prefix, name string) string { return prefix + name }
+
 // ChangelogTopic is the changelog topic of a processor.
 func ChangelogTopic(prefix, name string) string {
 	return prefix + "lockstep." + name + ".changelog"

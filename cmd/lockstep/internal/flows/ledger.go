@@ -65,7 +65,7 @@ func (l *ledgerComponent) Run(ctx context.Context) error {
 
 func (l *ledgerComponent) sink(ctx context.Context, conn driver.Conn) error {
 	s, err := ledger.New(ledger.Config{
-		TopicPrefix: l.d.TopicPrefix, Registerer: l.d.Registerer,
+		TopicPrefix: l.d.TopicPrefix, Group: l.d.TopicPrefix + ledger.DefaultGroup, Registerer: l.d.Registerer,
 		Logger: l.d.Logger, SetReady: l.setReady,
 	}, conn, l.d.Serde, l.d.kafka()...)
 	if err != nil {

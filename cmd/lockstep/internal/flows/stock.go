@@ -56,7 +56,9 @@ func buildStock(d *Deps) ([]Component, error) {
 	clarusOpts := func(name string) clarus.Options {
 		return clarus.Options{
 			TopicPrefix: d.TopicPrefix, Logger: d.logger(name), Metrics: d.metrics.clarus,
-			SetReady: d.Ready(name), TransactionalID: "lockstep-clarus-sweep-" + cc.Subdomain,
+			// One sweep per Clarus tenant and deployment: a second one is
+			// fenced (a zombie), one of another deployment (topic prefix) is not.
+			SetReady: d.Ready(name), TransactionalID: d.TopicPrefix + "lockstep-clarus-sweep-" + cc.Subdomain,
 		}
 	}
 	rcv, err := clarus.NewReceiver(cc, d.Serde, clarusOpts("stock/clarus-webhooks"), d.kafka()...)
@@ -82,7 +84,7 @@ func buildStock(d *Deps) ([]Component, error) {
 	}
 	primaOpts := func(name string) prima.Options {
 		return prima.Options{TopicPrefix: d.TopicPrefix, Logger: d.logger(name), Metrics: d.metrics.prima,
-			SetReady: d.Ready(name), TransactionalID: "lockstep-prima-source"}
+			SetReady: d.Ready(name), TransactionalID: d.TopicPrefix + "lockstep-prima-source"}
 	}
 	src, err := prima.NewSource(pc, api, d.Serde, primaOpts("stock/prima-source"), d.kafka()...)
 	if err != nil {
