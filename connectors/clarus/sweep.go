@@ -42,10 +42,10 @@ const maxIncrementalKeys = 5000
 // next sweep.
 //
 // Balances and held stock come from different requests, so each page is
-// confirmed: balances, then held stock, then the balances of the same
-// products again. A key whose balance changed between the two reads is not
-// snapshotted (its held stock may belong to either side); it is read again
-// at the next sweep. A key a webhook touched that has no balance in Clarus
+// confirmed: balances, held stock, the balances of the same products
+// again, then their held stock again. A key whose balance or held stock
+// changed between its two reads is not snapshotted (the pair may belong
+// to different instants); it is read again at the next sweep. A key a webhook touched that has no balance in Clarus
 // gets a zero snapshot, so a movement invented for it is undone too.
 type Sweeper struct {
 	cfg        Config

@@ -159,10 +159,10 @@ func (s *Sweeper) skip(pass, reason, detail string) {
 	s.o.Logger.Warn("clarus sweep: balance refused", "reason", reason, "detail", detail)
 }
 
-// confirm reads the held stock of the keys of first and absent, then their
-// balances again, and returns a snapshot of each key whose balance did not
-// change between the two reads, and the keys that did. readAt is when
-// first was read.
+// confirm reads the held stock of the keys of first and absent, their
+// balances again, then their held stock again, and returns a snapshot of
+// each key whose balance and held stock did not change between the two
+// reads of each, and the keys that did. readAt is when first was read.
 func (s *Sweeper) confirm(ctx context.Context, first map[string]*entry, absent []string, readAt time.Time) (snaps []schemas.StockSnapshot, retry []string, skipped int, err error) {
 	keys := append(slices.Collect(maps.Keys(first)), absent...)
 	if len(keys) == 0 {
@@ -192,12 +192,21 @@ func (s *Sweeper) confirm(ctx context.Context, first map[string]*entry, absent [
 	if err != nil {
 		return nil, nil, 0, err
 	}
+	// Held stock read again too: a hold and its release both between the
+	// two balance reads leave the balance equal while the held read between
+	// them saw the hold (a snapshot that never existed: on hand counted
+	// twice). Tearing it now takes three changes of one key within the
+	// four reads.
+	held2, err := s.held(ctx, byWH)
+	if err != nil {
+		return nil, nil, 0, err
+	}
 	for _, k := range keys {
 		sku, wh, _ := strings.Cut(k, "@")
 		e1, ok1 := first[k]
 		e2, ok2 := second[k]
 		switch {
-		case ok1 != ok2 || ok1 && *e1 != *e2:
+		case ok1 != ok2 || ok1 && *e1 != *e2 || held[k] != held2[k]:
 			retry = append(retry, k)
 		case !ok2 && !isASCII(sku):
 			// Not found under the two spellings tried; a third cannot be

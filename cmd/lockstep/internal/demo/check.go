@@ -186,6 +186,11 @@ func summarize(ctx context.Context, o Options, s *sims, w *watcher, injected, fl
 		var gaps []string
 		if n := sum.Drift[string(schemas.DriftWMSFeedGap)]; n > 0 {
 			gaps = append(gaps, fmt.Sprintf("%d wms_feed_gap events with no webhook dropped", n))
+			for _, d := range drift {
+				if d.Kind == schemas.DriftWMSFeedGap {
+					gaps = append(gaps, fmt.Sprintf("%s %s: %s", d.DiscrepancyID, d.Status, d.Detail))
+				}
+			}
 		}
 		checkf("no_false_feed_gaps", gaps)
 	}
