@@ -247,8 +247,12 @@ func (p *Processor) handleRecord(hctx *Context, pctx context.Context, rec *kgo.R
 	mark := p.overlay.Mark()
 	start := time.Now()
 	err := p.topo.Handler.Handle(hctx, rec)
-	p.m.handlerSeconds.WithLabelValues(p.topo.Name).Observe(time.Since(start).Seconds())
-	p.m.recordsIn.WithLabelValues(p.topo.Name, rec.Topic).Inc()
+	p.handlerSeconds.Observe(time.Since(start).Seconds())
+	if c, ok := p.recordsIn[rec.Topic]; ok {
+		c.Inc()
+	} else {
+		p.m.recordsIn.WithLabelValues(p.topo.Name, rec.Topic).Inc()
+	}
 	if err == nil {
 		err = hctx.err
 	}
