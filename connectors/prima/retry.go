@@ -114,14 +114,7 @@ func (s *Sink) retryFailed(ctx context.Context) error {
 func (s *Sink) retryBatch(ctx context.Context, b retryBatch) error {
 	p := b.Partition
 	s.o.Logger.Info("prima sink: pushing again levels Prima refused", "batch", b.Ref, "warehouse", b.Warehouse, "lines", len(b.push))
-	marks, apply, _, err := s.pushedWrites(b.push, b.Warehouse, b.Ref, p, statePushing, "")
-	if err != nil {
-		return err
-	}
-	if err := s.write(ctx, p, nil, marks, apply); err != nil {
-		return err
-	}
-	res, err := s.push(ctx, p, StockBatch{Ref: b.Ref, Warehouse: b.Warehouse, AsOf: b.AsOf, Lines: stockLines(b.push)})
+	res, err := s.markAndPush(ctx, p, b.Warehouse, b.Ref, b.AsOf, b.push)
 	if err != nil {
 		return err
 	}
@@ -133,4 +126,18 @@ func (s *Sink) retryBatch(ctx context.Context, b retryBatch) error {
 			"reason", res.parkReason, "retry_in", s.cfg.RetryFailedAfter)
 	}
 	return s.settle(ctx, p, b.push, b.Warehouse, b.Ref, state, "", nil)
+}
+
+// markAndPush marks lines as being pushed under ref, then pushes them: the
+// path of the pushes that come from the sink's own state (held levels
+// re-driven, refused levels retried) rather than from a command.
+func (s *Sink) markAndPush(ctx context.Context, p int32, warehouse, ref string, asOf time.Time, lines []pushLine) (pushResult, error) {
+	marks, apply, _, err := s.pushedWrites(lines, warehouse, ref, p, statePushing, "")
+	if err != nil {
+		return pushResult{}, err
+	}
+	if err := s.write(ctx, p, nil, marks, apply); err != nil {
+		return pushResult{}, err
+	}
+	return s.push(ctx, p, StockBatch{Ref: ref, Warehouse: warehouse, AsOf: asOf, Lines: stockLines(lines)})
 }

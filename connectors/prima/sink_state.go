@@ -283,14 +283,7 @@ func (s *Sink) redriveBatch(ctx context.Context, b redriveBatch) error {
 	s.o.Logger.Info("prima sink: pushing held levels whose SKU mapping arrived", "batch", b.Ref, "warehouse", b.Warehouse,
 		"lines", len(b.push), "settled_without_push", len(b.entries)-len(b.push))
 	if len(b.push) > 0 {
-		marks, apply, _, err := s.pushedWrites(b.push, b.Warehouse, b.Ref, p, statePushing, "")
-		if err != nil {
-			return err
-		}
-		if err := s.write(ctx, p, nil, marks, apply); err != nil {
-			return err
-		}
-		res, err := s.push(ctx, p, StockBatch{Ref: b.Ref, Warehouse: b.Warehouse, AsOf: b.AsOf, Lines: stockLines(b.push)})
+		res, err := s.markAndPush(ctx, p, b.Warehouse, b.Ref, b.AsOf, b.push)
 		if err != nil {
 			return err
 		}

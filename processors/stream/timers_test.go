@@ -35,27 +35,40 @@ func (r reminder) OnTimer(ctx *stream.Context, key []byte, due time.Time) error 
 	return nil
 }
 
-func TestTimersAndDedupeKfake(t *testing.T) {
-	b := newKfake(t)
-	s := newScenario(t, b, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	var now atomic.Int64
-	now.Store(t0.UnixMilli())
-	dir := t.TempDir()
-	cfg := s.config("a", dir)
-	cfg.Topology.Stores = []string{"keys"}
-	cfg.Topology.Handler = reminder{out: s.out}
-	cfg.Clock = func() time.Time { return time.UnixMilli(now.Load()) }
-	cfg.TimerTick = 20 * time.Millisecond
+// reminderRig runs the reminder handler on kfake with an injected clock
+// (now, Unix ms, starting at t0); send produces key, value pairs.
+type reminderRig struct {
+	b    *broker
+	s    *scenario
+	ctx  context.Context
+	now  *atomic.Int64
+	dir  string
+	cfg  stream.Config
+	out  *collector
+	send func(kv ...string)
+}
 
-	cl, err := kgo.NewClient(append(b.opts(), kgo.DefaultProduceTopic(s.in))...)
+var reminderT0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+
+func newReminderRig(t *testing.T) *reminderRig {
+	t.Helper()
+	r := &reminderRig{b: newKfake(t), now: &atomic.Int64{}, dir: t.TempDir()}
+	r.s = newScenario(t, r.b, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	r.ctx = ctx
+	r.now.Store(reminderT0.UnixMilli())
+	r.cfg = r.s.config("a", r.dir)
+	r.cfg.Topology.Stores = []string{"keys"}
+	r.cfg.Topology.Handler = reminder{out: r.s.out}
+	r.cfg.Clock = func() time.Time { return time.UnixMilli(r.now.Load()) }
+	r.cfg.TimerTick = 20 * time.Millisecond
+	cl, err := kgo.NewClient(append(r.b.opts(), kgo.DefaultProduceTopic(r.s.in))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
-	send := func(kv ...string) {
+	t.Cleanup(cl.Close)
+	r.send = func(kv ...string) {
 		t.Helper()
 		var recs []*kgo.Record
 		for i := 0; i < len(kv); i += 2 {
@@ -65,7 +78,13 @@ func TestTimersAndDedupeKfake(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out := newCollector(t, ctx, b, s.out)
+	r.out = newCollector(t, ctx, r.b, r.s.out)
+	return r
+}
+
+func TestTimersAndDedupeKfake(t *testing.T) {
+	r := newReminderRig(t)
+	b, cfg, now, send, out := r.b, r.cfg, r.now, r.send, r.out
 
 	inst := start(t, cfg, b.opts()...)
 	send("k1", "e1", "k2", "e2", "k1", "e1", "k3", "e3", "k2", "e2", "k1", "e4")
@@ -76,14 +95,14 @@ func TestTimersAndDedupeKfake(t *testing.T) {
 	if out.count("fired:k1") != 0 {
 		t.Fatal("timer fired before its due time")
 	}
-	now.Store(t0.Add(2 * time.Minute).UnixMilli())
+	now.Store(reminderT0.Add(2 * time.Minute).UnixMilli())
 	out.waitFor(t, "fired:k1", "fired:k2", "fired:k3")
 	inst.stop(t)
 
 	// Restart on the same state, two hours later: no timer fires again, and
 	// the dedupe entries have expired (through their runtime timers), so a
 	// repeat of e1 counts as new.
-	now.Store(t0.Add(2 * time.Hour).UnixMilli())
+	now.Store(reminderT0.Add(2 * time.Hour).UnixMilli())
 	inst = start(t, cfg, b.opts()...)
 	send("k9", "sentinel")
 	out.waitFor(t, "seen:sentinel")
@@ -154,36 +173,16 @@ func (c *collector) waitFor(t testing.TB, vals ...string) {
 // bucket's sweep, Pebble holds nothing of them and the timers store only the
 // sweep of entries still live, one timer per bucket rather than one per id.
 func TestDedupeSweepForgetsExpiredKfake(t *testing.T) {
-	b := newKfake(t)
-	s := newScenario(t, b, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	var now atomic.Int64
-	now.Store(t0.UnixMilli())
-	dir := t.TempDir()
-	cfg := s.config("a", dir)
-	cfg.Topology.Stores = []string{"keys"}
-	cfg.Topology.Handler = reminder{out: s.out}
-	cfg.Clock = func() time.Time { return time.UnixMilli(now.Load()) }
-	cfg.TimerTick = 20 * time.Millisecond
-
-	cl, err := kgo.NewClient(append(b.opts(), kgo.DefaultProduceTopic(s.in))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	r := newReminderRig(t)
+	b, s, cfg, now, dir, out := r.b, r.s, r.cfg, r.now, r.dir, r.out
 	send := func(key string, ids ...string) {
 		t.Helper()
-		var recs []*kgo.Record
+		var kv []string
 		for _, id := range ids {
-			recs = append(recs, &kgo.Record{Key: []byte(key), Value: []byte(id)})
+			kv = append(kv, key, id)
 		}
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
+		r.send(kv...)
 	}
-	out := newCollector(t, ctx, b, s.out)
 	inst := start(t, cfg, b.opts()...)
 	var ids []string
 	for i := range 300 {
@@ -193,7 +192,7 @@ func TestDedupeSweepForgetsExpiredKfake(t *testing.T) {
 	out.waitFor(t, "seen:e299")
 	// Two hours on (the TTL is one hour): the sweep fires with the next
 	// transaction, which the late event starts.
-	now.Store(t0.Add(2 * time.Hour).UnixMilli())
+	now.Store(reminderT0.Add(2 * time.Hour).UnixMilli())
 	send("k", "late")
 	out.waitFor(t, "seen:late", "fired:k")
 	inst.stop(t)
