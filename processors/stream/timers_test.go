@@ -36,7 +36,7 @@ func (r reminder) OnTimer(ctx *stream.Context, key []byte, due time.Time) error 
 }
 
 // reminderRig runs the reminder handler on kfake with an injected clock
-// (now, Unix ms, starting at t0); send produces key, value pairs.
+// (now, Unix ms, starting at reminderT0); send produces key, value pairs.
 type reminderRig struct {
 	b    *broker
 	s    *scenario
