@@ -4,7 +4,7 @@ PKGS     ?= ./...
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: build test test-short services stop-services bench bench-e2e demo vet fmt lint-rules soak e2e
+.PHONY: build test test-short services stop-services bench bench-e2e bench-stock demo vet fmt lint-rules soak e2e
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lockstep ./cmd/lockstep
@@ -80,6 +80,14 @@ BENCH_COUNT ?= 3
 BENCH_FLAGS ?=
 bench-e2e: services
 	CI=true $(GO) test -run '^$$' -bench 'BenchmarkStockFlow' -benchtime 1x -count $(BENCH_COUNT) -timeout 60m $(BENCH_FLAGS) ./cmd/lockstep/internal/demo/
+
+# bench-stock is the stock processor alone on the real broker, default
+# runtime settings, BENCH_COUNT runs (LOCKSTEP_BENCH_STOCK_MOVEMENTS, default
+# 1,000,000). With LOCKSTEP_BENCH_KSTREAMS_CP set to the classpath of the
+# Kafka Streams peer (../shared/peers/kstreams, built outside shared/), each
+# run also measures the peer on the same movements (metrics prefixed ks-).
+bench-stock: services
+	CI=true $(GO) test -run '^$$' -bench 'BenchmarkStockKafka$$' -benchtime 1x -count $(BENCH_COUNT) -timeout 60m $(BENCH_FLAGS) ./processors/stock/
 
 # demo is the README's first command: the stock flow end to end with an
 # embedded Kafka, both simulators and the checks (DEMO_FLAGS, e.g.
