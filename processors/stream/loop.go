@@ -106,6 +106,7 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, deadline t
 	}
 	p.produced.reset()
 	p.stamps = p.stamps[:0]
+	clear(p.txnFirst)
 	hctx := &Context{ctx: ctx, p: p}
 	// Records are produced with a context that shutdown does not cancel: a
 	// record refused for a cancelled context is simply not in the
@@ -119,6 +120,7 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, deadline t
 		}
 		for _, r := range recs {
 			p.stamps = append(p.stamps, r.Timestamp)
+			p.noteFirst(r)
 		}
 		n := len(p.stamps)
 		if n >= p.cfg.MaxBatch || !time.Now().Before(deadline) ||
@@ -172,6 +174,11 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, deadline t
 		if endErr != nil {
 			return fmt.Errorf("stream: %s: end transaction: %w", p.topo.Name, endErr)
 		}
+		// End rewinds the partitions that have a committed offset; one
+		// whose first records were in this transaction has none, and its
+		// consumer would go on past them: rewind every partition of the
+		// transaction to its first record, which is where it began.
+		p.sess.Client().SetOffsets(p.txnFirst)
 		p.log.Info("transaction aborted; its records will be re-polled", "records", len(p.stamps), "produce_err", p.produced.err, "forced", forced)
 		return nil
 	}
@@ -280,4 +287,20 @@ func (p *Processor) observeLag(fetches kgo.Fetches) {
 		last := fp.Records[len(fp.Records)-1].Offset
 		p.m.lag.WithLabelValues(p.topo.Name, fp.Topic, strconv.Itoa(int(fp.Partition))).Set(float64(max(fp.HighWatermark-last-1, 0)))
 	})
+}
+
+// noteFirst remembers the first record of each input partition in the open
+// transaction: where an abort must rewind it to.
+func (p *Processor) noteFirst(r *kgo.Record) {
+	if p.txnFirst == nil {
+		p.txnFirst = map[string]map[int32]kgo.EpochOffset{}
+	}
+	parts := p.txnFirst[r.Topic]
+	if parts == nil {
+		parts = map[int32]kgo.EpochOffset{}
+		p.txnFirst[r.Topic] = parts
+	}
+	if _, ok := parts[r.Partition]; !ok {
+		parts[r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset}
+	}
 }

@@ -46,8 +46,9 @@ type Processor struct {
 	rearm    atomic.Bool // a revoke was reported: end an empty transaction before the next batch
 	applyMu  sync.Mutex
 	produced producedOffsets
-	stamps   []time.Time   // timestamps of the open transaction's records
-	polled   []*kgo.Record // the last poll's records (a reused buffer)
+	stamps   []time.Time                          // timestamps of the open transaction's records
+	txnFirst map[string]map[int32]kgo.EpochOffset // the open transaction's first record per input partition
+	polled   []*kgo.Record                        // the last poll's records (a reused buffer)
 }
 
 // New validates cfg and prepares a processor; opts are the Kafka connection
