@@ -1011,6 +1011,8 @@ func (s *scenario) groupOffsets(t testing.TB, ctx context.Context, txnID string)
 			dt := d[txnID]
 			switch {
 			case errors.Is(dt.Err, kerr.TransactionalIDNotFound):
+				// Before the first transaction only; a wrong id would make
+				// this wait a no-op, so the caller passes the runtime's.
 			case dt.Err != nil:
 				err = dt.Err
 			default:
@@ -1072,7 +1074,7 @@ func (r *outputReader) checkCommitted(committed map[int32]int64) (int64, error) 
 // how many inputs were committed.
 func (r *outputReader) checkKill(t testing.TB, ctx context.Context, what string) int64 {
 	t.Helper()
-	committed := r.s.groupOffsets(t, ctx, r.s.name+"-a")
+	committed := r.s.groupOffsets(t, ctx, stream.GroupID(r.s.prefix, r.s.name)+"-a") // the processor's transactional id
 	r.readToStable(t, ctx)
 	total, err := r.checkCommitted(committed)
 	if oerr := r.chk.err(); oerr != nil || err != nil {

@@ -174,10 +174,11 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record, deadline t
 		if endErr != nil {
 			return fmt.Errorf("stream: %s: end transaction: %w", p.topo.Name, endErr)
 		}
-		// End rewinds the partitions that have a committed offset; one
-		// whose first records were in this transaction has none, and its
-		// consumer would go on past them: rewind every partition of the
-		// transaction to its first record, which is where it began.
+		// End rewinds to the group's committed offsets. Rewinding every
+		// partition of the transaction to its first record as well (where
+		// the transaction began) covers a partition with no committed
+		// offset yet, whatever End does for it; for the others it is the
+		// same position.
 		p.sess.Client().SetOffsets(p.txnFirst)
 		p.log.Info("transaction aborted; its records will be re-polled", "records", len(p.stamps), "produce_err", p.produced.err, "forced", forced)
 		return nil
