@@ -146,7 +146,7 @@ func TestRejectLeavesNoTraceKfake(t *testing.T) {
 			t.Errorf("Pebble: key %s counts %x, want %d", k, got, want)
 		}
 	}
-	clRecs := edgeRead(t, ctx, b, changelog)
+	clRecs := readAll(t, ctx, b, changelog)
 	for _, r := range clRecs {
 		if m := rjMark(string(r.Key)+"\x00"+string(r.Value), marks); m != "" {
 			t.Errorf("changelog %d@%d: %q = %q carries %q of a rejected record", r.Partition, r.Offset, r.Key, r.Value, m)
@@ -169,7 +169,7 @@ func TestRejectLeavesNoTraceKfake(t *testing.T) {
 	// The DLQ holds each poison record once, with its coordinates and
 	// reason, and its original key and value.
 	letters := map[string]int{}
-	for _, d := range edgeRead(t, ctx, b, dlqTopic) {
+	for _, d := range readAll(t, ctx, b, dlqTopic) {
 		h := map[string]string{}
 		for _, x := range d.Headers {
 			h[x.Key] = string(x.Value)

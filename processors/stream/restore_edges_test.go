@@ -15,7 +15,6 @@ import (
 
 	"github.com/lockstep-dev/lockstep/processors/stream"
 	"github.com/lockstep-dev/lockstep/state"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -241,7 +240,7 @@ func TestWipedRestartAfterTimersAndExpiryKfake(t *testing.T) {
 	inst.stop(t)
 
 	// The changelog alone must say: no timer that fired, no expired entry.
-	fold := edgeFold(edgeRead(t, ctx, b, changelog))
+	fold := edgeFold(readAll(t, ctx, b, changelog))
 	for ck := range fold[0] {
 		store, key, err := state.SplitChangelogKey([]byte(ck))
 		if err != nil {
@@ -583,47 +582,6 @@ func edgeSend(t testing.TB, ctx context.Context, b *broker, recs ...*kgo.Record)
 	return recs
 }
 
-// edgeRead reads a topic read-committed up to its current stable end,
-// tombstones included, control records left out.
-func edgeRead(t testing.TB, ctx context.Context, b *broker, topic string) []*kgo.Record {
-	t.Helper()
-	ends, err := b.adm.ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(append(b.opts(), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	remaining := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			remaining[o.Partition] = o.Offset
-		}
-	})
-	var out []*kgo.Record
-	for len(remaining) > 0 {
-		fs := cl.PollFetches(ctx)
-		if err := fs.Err0(); err != nil {
-			t.Fatalf("read %s: %v", topic, err)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			end, ok := remaining[r.Partition]
-			if !ok || r.Offset >= end {
-				return
-			}
-			if r.Offset == end-1 {
-				delete(remaining, r.Partition)
-			}
-			if !r.Attrs.IsControl() {
-				out = append(out, r)
-			}
-		})
-	}
-	return out
-}
-
 // edgeFold folds changelog records into partition -> changelog key ->
 // value, a nil value deleting the key.
 func edgeFold(recs []*kgo.Record) map[int32]map[string]string {
@@ -705,7 +663,7 @@ func edgeDiff(got, want map[int32]map[string]string) error {
 func edgeStateIsChangelogFold(t testing.TB, ctx context.Context, b *broker, dir, changelog string, partitions int32, stores ...string) {
 	t.Helper()
 	stores = append(stores, edgeTimerStore, edgeSeenStore)
-	want := edgeFold(edgeRead(t, ctx, b, changelog))
+	want := edgeFold(readAll(t, ctx, b, changelog))
 	for p, m := range want {
 		if len(m) == 0 {
 			delete(want, p)
