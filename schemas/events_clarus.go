@@ -83,11 +83,14 @@ type Receipt struct {
 // key order ref).
 type OrderAck struct {
 	Meta
-	OrderRef     string         `avro:"order_ref"`
-	OrderVersion int64          `avro:"order_version"`
-	Status       OrderAckStatus `avro:"status"`
-	ClarusID     *string        `avro:"clarus_id"` // nil when rejected
-	Reason       *string        `avro:"reason"`
+	OrderRef     string `avro:"order_ref"`
+	OrderVersion int64  `avro:"order_version"`
+	// Action is the command answered: a cancel-and-recreate sends both
+	// for one version.
+	Action   ClarusOrderAction `avro:"action"`
+	Status   OrderAckStatus    `avro:"status"`
+	ClarusID *string           `avro:"clarus_id"` // nil when rejected
+	Reason   *string           `avro:"reason"`
 }
 
 // OrderAckStatus is what Clarus did with a goods-out command.

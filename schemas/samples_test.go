@@ -34,7 +34,7 @@ func samples() []Event {
 		&Receipt{Meta: meta("clarus-rcpt-1", SourceClarus), ReceiptID: "GI-500", PORef: new("PO-3001"),
 			Warehouse: "LON1", Lines: []Line{{"TSHIRT-BLK-M", 48}}},
 		&OrderAck{Meta: meta("clarus-ack-1", SourceClarus), OrderRef: "SO-1001", OrderVersion: 3,
-			Status: OrderRejected, ClarusID: new("GO-9001"), Reason: new("unknown product MUG-RED")},
+			Action: ClarusOrderCancel, Status: OrderRejected, ClarusID: new("GO-9001"), Reason: new("unknown product MUG-RED")},
 		&SalesOrder{Meta: meta("prima-so-1", SourcePrima), OrderRef: "SO-1001", Version: 3,
 			Status: SalesOrderReleased, Warehouse: "LON1", Currency: "GBP", CustomerRef: new("CUST-7"),
 			Channel: new("web"), Delivery: address, Lines: []SalesOrderLine{
