@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/connectors/broker"
 	"github.com/lockstep-dev/lockstep/connectors/clock"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
@@ -78,20 +79,20 @@ func (c *Parity) Run(ctx context.Context) error {
 	for _, st := range keyStates {
 		c.o.Metrics.parityKeys.WithLabelValues(string(st)).Set(0)
 	}
-	f, err := newFollower(c.kopts, c.o.Logger, func(r *kgo.Record) { c.apply(ctx, r) },
+	f, err := broker.NewFollower(c.kopts, c.o.Logger, func(r *kgo.Record) { c.apply(ctx, r) },
 		c.pushedTopic, c.levelsTopic, c.itemsTopic, c.stateTopic, c.cursorTopic)
 	if err != nil {
 		return fmt.Errorf("prima: parity: %w", err)
 	}
-	defer f.close()
-	if err := f.catchUp(ctx); err != nil {
+	defer f.Close()
+	if err := f.CatchUp(ctx); err != nil {
 		return c.stopped(ctx, fmt.Errorf("prima: parity: read tables: %w", err))
 	}
 	c.ready = true
 	for k := range c.keys {
 		c.dirty[k] = true
 	}
-	if err := c.pass(ctx, f.cl); err != nil {
+	if err := c.pass(ctx, f.Client()); err != nil {
 		return c.stopped(ctx, err)
 	}
 	c.o.setReady(true)
@@ -106,7 +107,7 @@ func (c *Parity) Run(ctx context.Context) error {
 			wake = c.due[0].at
 		}
 		pctx, cancel := afterCtx(ctx, c.o.Clock, wake.Sub(c.o.Clock.Now()))
-		err := f.step(pctx)
+		err := f.Step(pctx)
 		cancel()
 		if ctx.Err() != nil {
 			return nil
@@ -114,7 +115,7 @@ func (c *Parity) Run(ctx context.Context) error {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("prima: parity: read: %w", err)
 		}
-		if err := c.pass(ctx, f.cl); err != nil {
+		if err := c.pass(ctx, f.Client()); err != nil {
 			return c.stopped(ctx, err)
 		}
 	}

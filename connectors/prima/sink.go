@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/connectors/broker"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -51,7 +52,7 @@ type Sink struct {
 
 	// Opened by Run and closed before it returns.
 	cl *kgo.Client
-	f  *follower
+	f  *broker.Follower
 
 	// mu is held around every call to Prima, every state write and by the
 	// revoke callback, so once a partition is revoked nothing for it is in
@@ -100,16 +101,16 @@ func (s *Sink) Run(ctx context.Context) error {
 		return errors.New("prima: sink: Run called twice")
 	}
 	defer s.o.setReady(false)
-	f, err := newFollower(s.kopts, s.o.Logger, func(r *kgo.Record) { s.applyTable(ctx, r) },
+	f, err := broker.NewFollower(s.kopts, s.o.Logger, func(r *kgo.Record) { s.applyTable(ctx, r) },
 		s.itemsTopic, s.heldTopic, s.pushedTopic)
 	if err != nil {
 		return fmt.Errorf("prima: sink: %w", err)
 	}
 	s.f = f
-	defer f.close()
+	defer f.Close()
 	// Nothing is pushed before the item table has caught up: a code
 	// mapped an hour ago must not be held for want of reading it.
-	if err := f.catchUp(ctx); err != nil {
+	if err := f.CatchUp(ctx); err != nil {
 		return s.stopped(ctx, fmt.Errorf("prima: sink: read tables: %w", err))
 	}
 	s.o.Logger.Info("prima sink: tables read", "items", s.st.count())
@@ -118,7 +119,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	go func() {
 		defer close(followed.done)
 		for followed.err == nil {
-			followed.err = f.step(fctx)
+			followed.err = f.Step(fctx)
 		}
 	}()
 	defer func() { stop(); <-followed.done }()

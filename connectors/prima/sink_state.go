@@ -236,9 +236,9 @@ func (s *Sink) syncAssigned(ctx context.Context) error {
 		return nil
 	}
 	slices.Sort(parts)
-	m, err := s.f.mark(ctx, s.itemsTopic, s.heldTopic, s.pushedTopic)
+	m, err := s.f.Mark(ctx, s.itemsTopic, s.heldTopic, s.pushedTopic)
 	if err == nil {
-		err = s.f.wait(ctx, m)
+		err = s.f.Wait(ctx, m)
 	}
 	if err != nil {
 		return fmt.Errorf("prima: sink: catch up for partitions %v: %w", parts, err)

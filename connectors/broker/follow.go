@@ -1,4 +1,4 @@
-package prima
+package broker
 
 import (
 	"context"
@@ -13,12 +13,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// follower reads topics as global tables: every partition from its start,
+// Follower reads topics as global tables: every partition from its start,
 // read committed, then follows them, handing each record to apply in
-// partition order. mark and reached tell a reader when it has caught up
-// with what the topics held at a moment: the sink pushes nothing before
-// its item table has, and the parity check judges nothing before.
-type follower struct {
+// partition order. Mark and Reached tell a reader when it has caught up
+// with what the topics held at a moment: the Prima sink pushes nothing
+// before its item table has, the parity check judges nothing before, and
+// a stream processor handles no record before its global tables have.
+// Step runs in one goroutine; Mark, Reached and Wait in any.
+type Follower struct {
 	cl     *kgo.Client
 	adm    *kadm.Client
 	log    *slog.Logger
@@ -32,10 +34,12 @@ type follower struct {
 	progress chan struct{}              // closed and replaced after each fetch is applied
 }
 
-// offsets are, per topic and partition, the offset a reader must reach.
-type offsets map[string]map[int32]int64
+// Offsets are, per topic and partition, the offset a reader must reach.
+type Offsets map[string]map[int32]int64
 
-func newFollower(kopts []kgo.Opt, log *slog.Logger, apply func(*kgo.Record), topics ...string) (*follower, error) {
+// NewFollower returns a follower of topics that hands each record to apply;
+// kopts are the connection options. Nothing is read before the first Step.
+func NewFollower(kopts []kgo.Opt, log *slog.Logger, apply func(*kgo.Record), topics ...string) (*Follower, error) {
 	cl, err := kgo.NewClient(append(slices.Clone(kopts),
 		kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -47,23 +51,28 @@ func newFollower(kopts []kgo.Opt, log *slog.Logger, apply func(*kgo.Record), top
 	if err != nil {
 		return nil, fmt.Errorf("kafka client for %v: %w", topics, err)
 	}
-	return &follower{cl: cl, adm: kadm.NewClient(cl), log: log, apply: apply, topics: topics,
+	return &Follower{cl: cl, adm: kadm.NewClient(cl), log: log, apply: apply, topics: topics,
 		next: map[string]map[int32]int64{}, progress: make(chan struct{})}, nil
 }
 
-func (f *follower) close() { f.cl.Close() }
+// Client is the follower's client, for a reader that also produces with
+// it (the parity check writes its drift and state through it).
+func (f *Follower) Client() *kgo.Client { return f.cl }
 
-// step applies the records of one fetch. It returns ctx's error when ctx
+// Close closes the follower's client.
+func (f *Follower) Close() { f.cl.Close() }
+
+// Step applies the records of one fetch. It returns ctx's error when ctx
 // has ended, having applied what the fetch held even then (records a poll
 // returns are consumed), and an error when the client is closed.
-func (f *follower) step(ctx context.Context) error {
+func (f *Follower) Step(ctx context.Context) error {
 	fs := f.cl.PollRecords(ctx, 1000)
 	if fs.IsClientClosed() {
 		return kgo.ErrClientClosed
 	}
 	fs.EachError(func(t string, p int32, err error) {
 		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			f.log.Warn("prima: table fetch error", "topic", t, "partition", p, "err", err)
+			f.log.Warn("table fetch error", "topic", t, "partition", p, "err", err)
 		}
 	})
 	read := map[string]map[int32]int64{}
@@ -91,10 +100,10 @@ func (f *follower) step(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// mark returns the end of every non-empty partition of topics now: once
+// Mark returns the end of every non-empty partition of topics now: once
 // past it, a reader has seen everything committed before the call, and
 // every transaction then open has ended. A missing topic is empty.
-func (f *follower) mark(ctx context.Context, topics ...string) (offsets, error) {
+func (f *Follower) Mark(ctx context.Context, topics ...string) (Offsets, error) {
 	starts, err := f.adm.ListStartOffsets(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("start offsets of %v: %w", topics, err)
@@ -103,7 +112,7 @@ func (f *follower) mark(ctx context.Context, topics ...string) (offsets, error) 
 	if err != nil {
 		return nil, fmt.Errorf("end offsets of %v: %w", topics, err)
 	}
-	want := offsets{}
+	want := Offsets{}
 	var lerr error
 	ends.Each(func(o kadm.ListedOffset) {
 		switch {
@@ -122,9 +131,9 @@ func (f *follower) mark(ctx context.Context, topics ...string) (offsets, error) 
 	return want, lerr
 }
 
-// reached reports whether every partition of m has been read and applied
+// Reached reports whether every partition of m has been read and applied
 // up to its mark, and returns a channel closed at the next progress.
-func (f *follower) reached(m offsets) (bool, <-chan struct{}) {
+func (f *Follower) Reached(m Offsets) (bool, <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for t, ps := range m {
@@ -137,11 +146,11 @@ func (f *follower) reached(m offsets) (bool, <-chan struct{}) {
 	return true, f.progress
 }
 
-// wait blocks until the follower, stepping in another goroutine, has
+// Wait blocks until the follower, stepping in another goroutine, has
 // reached m.
-func (f *follower) wait(ctx context.Context, m offsets) error {
+func (f *Follower) Wait(ctx context.Context, m Offsets) error {
 	for {
-		ok, progressed := f.reached(m)
+		ok, progressed := f.Reached(m)
 		if ok {
 			return nil
 		}
@@ -153,18 +162,18 @@ func (f *follower) wait(ctx context.Context, m offsets) error {
 	}
 }
 
-// catchUp steps in the calling goroutine until the follower has reached
+// CatchUp steps in the calling goroutine until the follower has reached
 // what its topics hold now.
-func (f *follower) catchUp(ctx context.Context) error {
-	m, err := f.mark(ctx, f.topics...)
+func (f *Follower) CatchUp(ctx context.Context) error {
+	m, err := f.Mark(ctx, f.topics...)
 	if err != nil {
 		return err
 	}
 	for {
-		if ok, _ := f.reached(m); ok {
+		if ok, _ := f.Reached(m); ok {
 			return nil
 		}
-		if err := f.step(ctx); err != nil {
+		if err := f.Step(ctx); err != nil {
 			return err
 		}
 	}
