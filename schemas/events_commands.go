@@ -42,10 +42,14 @@ type ClarusOrderCommand struct {
 	OrderRef     string            `avro:"order_ref"`
 	OrderVersion int64             `avro:"order_version"`
 	Action       ClarusOrderAction `avro:"action"`
-	Warehouse    string            `avro:"warehouse"`
-	CustomerRef  *string           `avro:"customer_ref"`
-	Delivery     *DeliveryAddress  `avro:"delivery"`
-	Lines        []ClarusLine      `avro:"lines"`
+	// Replace marks a cancel that makes way for the re-created amended
+	// order: the sink refuses it once Clarus has started picking, where a
+	// plain cancellation goes on until dispatch.
+	Replace     bool             `avro:"replace"`
+	Warehouse   string           `avro:"warehouse"`
+	CustomerRef *string          `avro:"customer_ref"`
+	Delivery    *DeliveryAddress `avro:"delivery"`
+	Lines       []ClarusLine     `avro:"lines"`
 }
 
 // ClarusLine is a line sent to Clarus, with both sides of the SKU mapping.
