@@ -21,6 +21,7 @@ type Metrics struct {
 	// many input records each committed transaction held.
 	commitLatency      *prometheus.HistogramVec
 	transactionRecords *prometheus.HistogramVec
+	globalRejected     *prometheus.CounterVec
 }
 
 // NewMetrics registers the runtime's metrics on reg (never the global
@@ -63,11 +64,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "lockstep_transaction_records", Help: "Input records per committed transaction.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 10), // 1 .. 262,144
 		}, []string{"processor"}),
+		globalRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_global_table_rejected_total", Help: "Global table records that could not be decoded, so their key reads as absent.",
+		}, []string{"processor", "topic"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.recordsIn, m.recordsOut, m.transactions, m.dlq, m.lag,
 			m.restoreRemaining, m.restoreRecords, m.handlerSeconds, m.ready,
-			m.commitLatency, m.transactionRecords)
+			m.commitLatency, m.transactionRecords, m.globalRejected)
 	}
 	return m
 }

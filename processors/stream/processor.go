@@ -36,6 +36,7 @@ type Processor struct {
 	sess    *kgo.GroupTransactSession
 	admin   *kadm.Client
 	topicID kadm.TopicID
+	globals *globals // nil without global tables
 
 	mu       sync.Mutex     // guards owned and fatal; serialises Pebble writes per partition with restore
 	owned    map[int32]bool // partitions assigned and restored
@@ -126,6 +127,14 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 	}
 	defer p.store.Close()
 	p.overlay = p.store.NewOverlay()
+
+	// Global tables are read to their end before the group is joined: no
+	// record is handled against a table still being restored.
+	stopGlobals, err := p.startGlobals(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { p.cancel(); stopGlobals() }()
 
 	gopts := append(append([]kgo.Opt(nil), p.opts...),
 		kgo.ConsumerGroup(GroupID(p.cfg.TopicPrefix, p.topo.Name)),

@@ -25,6 +25,8 @@ type Topology struct {
 	Stores []string
 	// Outputs are the topics the handler may emit to.
 	Outputs []string
+	// Globals are tables every instance reads in full (Context.Global).
+	Globals []GlobalTable
 	// Handler handles each input record. If it also implements
 	// TimerHandler, scheduled timers fire through it.
 	Handler Handler
@@ -75,6 +77,11 @@ func (t Topology) Validate() error {
 		return fmt.Errorf("stream: topology %s: no input topics", t.Name)
 	case t.Handler == nil:
 		return fmt.Errorf("stream: topology %s: no handler", t.Name)
+	}
+	for _, g := range t.Globals {
+		if g.Topic == "" || g.Decode == nil {
+			return fmt.Errorf("stream: topology %s: a global table needs a topic and a decoder", t.Name)
+		}
 	}
 	for _, s := range t.Stores {
 		if s == "" || strings.HasPrefix(s, "__") || strings.IndexByte(s, 0) >= 0 {

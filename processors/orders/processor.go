@@ -1,0 +1,219 @@
+package orders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/processors/stream"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// Name is the processor's name: its consumer group and changelog.
+const Name = "orders"
+
+// StoreOrders holds each order's State, by order ref.
+const StoreOrders = "orders"
+
+// redrivePrefix starts the key of a held order's re-drive timer.
+const redrivePrefix = "redrive/"
+
+// Topology declares the orders processor for the stream runtime: inputs
+// prima.sales-orders and clarus.order-acks (co-partitioned by order ref),
+// the global table prima.items, outputs lockstep.cmd.clarus-orders and
+// lockstep.drift, all with cfg.TopicPrefix.
+func Topology(cfg Config, serde *schemas.Serde) (stream.Topology, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return stream.Topology{}, fmt.Errorf("orders: %w", err)
+	}
+	if serde == nil {
+		return stream.Topology{}, errors.New("orders: no serde")
+	}
+	p := cfg.TopicPrefix
+	h := &handler{cfg: cfg, rules: cfg.Rules(), serde: serde,
+		orders: p + schemas.TopicSalesOrders, acks: p + schemas.TopicOrderAcks, items: p + schemas.TopicItems,
+		commands: p + schemas.TopicCmdClarusOrders, drift: p + schemas.TopicDrift,
+	}
+	return stream.Topology{
+		Name:    Name,
+		Inputs:  []string{h.orders, h.acks},
+		Globals: []stream.GlobalTable{{Topic: h.items, Decode: h.decodeItem}},
+		Stores:  []string{StoreOrders},
+		Outputs: []string{h.commands, h.drift},
+		Handler: h,
+	}, nil
+}
+
+// handler is the orders processor's stream.Handler and TimerHandler.
+type handler struct {
+	cfg                                    Config
+	rules                                  Rules
+	serde                                  *schemas.Serde
+	orders, acks, items, commands, drift string
+}
+
+func (h *handler) decodeItem(ctx context.Context, v []byte) (any, error) {
+	var ev schemas.Item
+	if err := h.serde.Decode(ctx, v, &ev); err != nil {
+		return nil, err
+	}
+	it := Item{StockItem: ev.StockItem, Active: ev.Active}
+	if ev.ClarusCode != nil {
+		it.ClarusCode = *ev.ClarusCode
+	}
+	return it, nil
+}
+
+func (h *handler) lookup(ctx *stream.Context) Items {
+	return func(sku string) (Item, bool) {
+		v, ok := ctx.Global(h.items, sku)
+		if !ok {
+			return Item{}, false
+		}
+		it, ok := v.(Item)
+		return it, ok
+	}
+}
+
+// Handle folds a sales order or an ack; a record that cannot be decoded
+// or breaks the order rules goes to the DLQ.
+func (h *handler) Handle(ctx *stream.Context, rec *kgo.Record) error {
+	switch rec.Topic {
+	case h.orders:
+		var o schemas.SalesOrder
+		if err := h.decode(ctx, rec, &o); err != nil {
+			return err
+		}
+		if string(rec.Key) != o.OrderRef {
+			return stream.Reject(fmt.Errorf("orders: record key %q is not the order ref %q", rec.Key, o.OrderRef))
+		}
+		if err := h.rules.Validate(&o); err != nil {
+			return stream.Reject(err)
+		}
+		st, err := h.load(ctx, o.OrderRef)
+		if err != nil {
+			return err
+		}
+		if o.Version <= st.Version {
+			return nil // a repeat, or older than what was folded
+		}
+		next, eff := h.rules.Order(st, &o, h.lookup(ctx))
+		return h.apply(ctx, next, eff, o.OccurredAt)
+	case h.acks:
+		var a schemas.OrderAck
+		if err := h.decode(ctx, rec, &a); err != nil {
+			return err
+		}
+		st, err := h.load(ctx, a.OrderRef)
+		if err != nil {
+			return err
+		}
+		if st.Phase == PhaseNew {
+			return stream.Reject(fmt.Errorf("orders: ack of order %s version %d, which this processor never sent", a.OrderRef, a.OrderVersion))
+		}
+		next, eff := h.rules.Ack(st, &a)
+		return h.apply(ctx, next, eff, a.OccurredAt)
+	}
+	return stream.Reject(fmt.Errorf("orders: record from unexpected topic %q", rec.Topic))
+}
+
+// OnTimer re-drives a held order.
+func (h *handler) OnTimer(ctx *stream.Context, key []byte, due time.Time) error {
+	k := string(key)
+	if len(k) <= len(redrivePrefix) || k[:len(redrivePrefix)] != redrivePrefix {
+		return nil
+	}
+	st, err := h.load(ctx, k[len(redrivePrefix):])
+	if err != nil || st.RedriveAt != due.UnixMilli() {
+		return err // gone, or a timer replaced by a later one
+	}
+	st.RedriveAt = 0
+	next, eff := h.rules.Redrive(st, h.lookup(ctx), fmt.Sprintf("redrive-%d", due.UnixMilli()))
+	return h.apply(ctx, next, eff, ctx.Now())
+}
+
+func (h *handler) decode(ctx *stream.Context, rec *kgo.Record, ev schemas.Event) error {
+	err := h.serde.Decode(ctx.Context(), rec.Value, ev)
+	switch {
+	case err == nil:
+		return nil
+	case schemas.IsPermanent(err):
+		return stream.Reject(fmt.Errorf("orders: decode %s: %w", rec.Topic, err))
+	default: // the registry is unreachable: retrying the batch can help
+		return fmt.Errorf("orders: decode %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+	}
+}
+
+func (h *handler) load(ctx *stream.Context, ref string) (State, error) {
+	v, ok, err := ctx.Get(StoreOrders, []byte(ref))
+	if err != nil || !ok {
+		return State{Ref: ref}, err
+	}
+	return decodeState(v)
+}
+
+// apply emits a step's commands and drift, arms the re-drive timer and
+// stores the state.
+func (h *handler) apply(ctx *stream.Context, st State, eff Effects, occurred time.Time) error {
+	now := ctx.Now().UTC()
+	for i := range eff.Commands {
+		c := eff.Commands[i]
+		c.Meta = schemas.Meta{EventID: fmt.Sprintf("lockstep:clarus-order:%s:v%d:%s", c.OrderRef, c.OrderVersion, c.Action),
+			Source: schemas.SourceLockstep, OccurredAt: occurred, IngestedAt: now}
+		if err := h.emit(ctx, h.commands, c.OrderRef, &c); err != nil {
+			return err
+		}
+	}
+	for _, d := range eff.Drift {
+		if err := h.emit(ctx, h.drift, d.ID, h.driftEvent(st, d, occurred, now)); err != nil {
+			return err
+		}
+	}
+	if eff.Redrive && st.RedriveAt == 0 {
+		due := now.Add(h.cfg.RedriveInterval)
+		st.RedriveAt = due.UnixMilli()
+		ctx.Schedule(time.UnixMilli(st.RedriveAt), []byte(redrivePrefix+st.Ref))
+	}
+	v, err := encodeState(st)
+	if err != nil {
+		return err
+	}
+	ctx.Put(StoreOrders, []byte(st.Ref), v)
+	return nil
+}
+
+func (h *handler) driftEvent(st State, d Drift, occurred, now time.Time) *schemas.DriftEvent {
+	ref := st.Ref
+	ev := &schemas.DriftEvent{
+		Meta: schemas.Meta{EventID: d.ID + ":" + string(d.Status) + ":" + d.Cause,
+			Source: schemas.SourceLockstep, OccurredAt: occurred, IngestedAt: now},
+		DiscrepancyID: d.ID, Kind: d.Kind, Owner: d.Owner, Status: d.Status,
+		OrderRef: &ref, ExpectedQty: d.Qty, ActualQty: d.Actual, Detail: d.Detail,
+	}
+	if st.Order != nil {
+		wh := st.Order.Warehouse
+		ev.Warehouse = &wh
+	}
+	if d.SKU != "" {
+		sku := d.SKU
+		ev.SKU = &sku
+	}
+	if d.Qty != nil && d.Actual != nil {
+		delta := *d.Actual - *d.Qty
+		ev.DeltaQty = &delta
+	}
+	return ev
+}
+
+func (h *handler) emit(ctx *stream.Context, topic, key string, ev schemas.Event) error {
+	v, err := h.serde.Encode(ctx.Context(), ev)
+	if err != nil {
+		return fmt.Errorf("orders: encode %s: %w", ev.SchemaName(), err)
+	}
+	ctx.Emit(topic, []byte(key), v)
+	return nil
+}
