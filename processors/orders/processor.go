@@ -50,9 +50,9 @@ func Topology(cfg Config, serde *schemas.Serde) (stream.Topology, error) {
 
 // handler is the orders processor's stream.Handler and TimerHandler.
 type handler struct {
-	cfg                                    Config
-	rules                                  Rules
-	serde                                  *schemas.Serde
+	cfg                                  Config
+	rules                                Rules
+	serde                                *schemas.Serde
 	orders, acks, items, commands, drift string
 }
 
