@@ -164,7 +164,7 @@ func TestHeldOrderRedrivenWhenItsMappingArrives(t *testing.T) {
 	// table read to its end first maps SO-1 at once.
 	r.send(t, schemas.TopicSalesOrders, "SO-1", salesOrder("SO-1", 1, ln(1, "BOOT/9", 2), ln(2, "GIFT", 1)))
 	r.send(t, schemas.TopicSalesOrders, "SO-2", salesOrder("SO-2", 1, ln(1, "BOOT/9", 1), ln(2, "NEW/7", 3)))
-	r.send(t, schemas.TopicSalesOrders, "SO-3", salesOrder("SO-3", 1))                                        // no lines
+	r.send(t, schemas.TopicSalesOrders, "SO-3", salesOrder("SO-3", 1))                                       // no lines
 	r.send(t, schemas.TopicSalesOrders, "SO-4", salesOrder("SO-4", 1, ln(1, "BOOT/9", 1), ln(1, "GIFT", 1))) // duplicate line 1
 	r.send(t, schemas.TopicSalesOrders, "SO-1", salesOrder("SO-1", 1, ln(1, "BOOT/9", 2), ln(2, "GIFT", 1))) // a repeat
 	stop := r.start(t)
