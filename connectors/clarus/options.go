@@ -66,6 +66,13 @@ type Metrics struct {
 	lastSweep     prometheus.Gauge
 	apiRetries    *prometheus.CounterVec
 	tokenRefreshs prometheus.Counter
+
+	// The order sink's.
+	orderRequests    *prometheus.CounterVec
+	orderAcks        *prometheus.CounterVec
+	orderDeadLetters prometheus.Counter
+	orderRateWaits   prometheus.Counter
+	orderPaused      prometheus.Gauge
 }
 
 // NewMetrics registers the metrics on reg; nil registers them nowhere.
@@ -96,9 +103,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		tokenRefreshs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lockstep_clarus_token_requests_total", Help: "OAuth access tokens requested.",
 		}),
+		orderRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_order_requests_total",
+			Help: "Clarus calls made by the order sink, by call (products, lookup, lines, create, cancel) and outcome (ok, refused, throttled, failed).",
+		}, []string{"call", "outcome"}),
+		orderAcks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_order_acks_total", Help: "Order acks committed by the order sink, by action (create, cancel) and status (created, rejected, cancelled).",
+		}, []string{"action", "status"}),
+		orderDeadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lockstep_clarus_order_dead_letters_total", Help: "Order commands the order sink could not read, committed to the DLQ.",
+		}),
+		orderRateWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lockstep_clarus_order_rate_limited_waits_total", Help: "Order sink calls that waited for the token bucket (rate or Retry-After).",
+		}),
+		orderPaused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lockstep_clarus_order_sink_paused", Help: "1 while Clarus is failing the order sink's calls and it waits for Clarus to come back.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.webhooks, m.movements, m.snapshots, m.sweepSkipped, m.sweeps, m.lastSweep, m.apiRetries, m.tokenRefreshs)
+		reg.MustRegister(m.webhooks, m.movements, m.snapshots, m.sweepSkipped, m.sweeps, m.lastSweep, m.apiRetries, m.tokenRefreshs,
+			m.orderRequests, m.orderAcks, m.orderDeadLetters, m.orderRateWaits, m.orderPaused)
 	}
 	return m
 }

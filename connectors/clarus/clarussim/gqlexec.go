@@ -21,7 +21,8 @@ import (
 // The GraphQL endpoint: a request is first validated against
 // clarus.graphql (in strict mode without its assumed declarations), as
 // Clarus's own GraphQL server validates against its schema; then executed
-// over stock_balances, stocks and warehouses, each a Relay connection,
+// over stock_balances, stocks, warehouses, products, goods_outs and
+// goods_out_lines, each a Relay connection,
 // answering exactly the fields asked for.
 
 const (
@@ -66,9 +67,12 @@ func (s *Sim) handleGraphQL(w http.ResponseWriter, r *http.Request) {
 	readAt := s.tick()
 	x := &executor{s: s, vars: vars}
 	data, err := selectObject("Query", op.Sel, map[string]gqlResolver{
-		"stock_balances": x.root("StockBalancesQuery", "StockBalancesFilterType", balanceFilters, x.balanceRows),
-		"stocks":         x.root("StocksQuery", "StockFilterType", stockFilters, x.stockRows),
-		"warehouses":     x.root("WarehousesQuery", "WarehouseFilterType", warehouseFilters, x.warehouseRows),
+		"stock_balances":  x.root("StockBalancesQuery", "StockBalancesFilterType", balanceFilters, x.balanceRows),
+		"stocks":          x.root("StocksQuery", "StockFilterType", stockFilters, x.stockRows),
+		"warehouses":      x.root("WarehousesQuery", "WarehouseFilterType", warehouseFilters, x.warehouseRows),
+		"products":        x.root("ProductsQuery", "ProductsFilterType", productFilters, x.productRows),
+		"goods_outs":      x.root("GoodsOutsQuery", "GoodsOutsFilterType", goodsOutFilters, x.goodsOutRows),
+		"goods_out_lines": x.root("GoodsOutLinesQuery", "GoodsOutLineFilterType", goodsOutLineFilters, x.goodsOutLineRows),
 	})
 	s.mu.Unlock()
 	if err != nil {

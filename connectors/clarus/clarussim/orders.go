@@ -15,18 +15,25 @@ import (
 // createOrder creates a goods-out order, DRAFT and then PENDING (awaiting
 // allocation), allocating nothing.
 func (s *Sim) createOrder(ev Event, lines []Line, now time.Time) Result {
-	o := &goodsOut{ID: s.st.id(), Reference: ev.Reference, Warehouse: ev.Warehouse, CreatedAt: now}
+	o := &goodsOut{ID: s.st.id(), Reference: ev.Reference, Warehouse: ev.Warehouse, CreatedAt: now, GoodsOutType: "sales_order"}
 	if o.Reference == "" {
 		o.Reference = fmt.Sprintf("SO-%d", o.ID)
 	}
+	o.ExternalRefs[0] = o.Reference
+	s.addOrder(o, lines)
+	return Result{Type: ev.Type, RecordID: o.ID}
+}
+
+// addOrder gives o its lines and stores it, DRAFT and then PENDING
+// (awaiting allocation), allocating nothing.
+func (s *Sim) addOrder(o *goodsOut, lines []Line) {
 	o.setStatus(statusDraft)
 	for _, l := range lines {
 		o.Lines = append(o.Lines, orderLine{ID: s.st.id(), SKU: l.SKU, Quantity: l.Quantity})
-		s.st.bal(skuKey{l.SKU, ev.Warehouse}) // the product exists in the warehouse, if with no stock
+		s.st.bal(skuKey{l.SKU, o.Warehouse}) // the product exists in the warehouse, if with no stock
 	}
 	o.setStatus(statusPending)
 	s.st.orders[o.ID] = o
-	return Result{Type: ev.Type, RecordID: o.ID}
 }
 
 // orderAndAllocate creates an order and allocates it in full, or refuses
@@ -127,19 +134,41 @@ func (s *Sim) orderEvent(ev Event, now time.Time) (Result, error) {
 		}
 		res.Movements = s.dispatch(o, now)
 	case "cancel":
-		switch o.StatusID {
-		case statusDraft, statusPending:
-			delete(s.st.orders, o.ID) // documented: a draft or pending order is deleted
-		case statusAllocated, statusPartAllocated, statusPick:
-			res.Movements = s.deallocate(o, now)
-			o.setStatus(statusCancelled)
-		case statusCompleted:
-			return Result{}, refused("cancel: Cannot cancel - already dispatched (order %d)", o.ID)
-		default:
-			return Result{}, refused("cancel: order %d is %s", o.ID, status)
+		mv, _, err := s.cancel(o, now)
+		if err != nil {
+			return Result{}, refused("cancel: %s (order %d)", err.Reason, o.ID)
 		}
+		res.Movements = mv
 	}
 	return res, nil
+}
+
+// Cancel refusals, in the documented words where there are some.
+const (
+	reasonDispatched       = "Cannot cancel - already dispatched"
+	reasonAlreadyCancelled = "Cannot cancel - already cancelled" // assumed
+)
+
+// cancel applies Clarus's documented cancel behaviour to o: a DRAFT or
+// PENDING order is deleted, an allocated or picking one deallocated and
+// CANCELLED, a COMPLETED one refused. It returns the deallocations and
+// whether o was deleted; both the control API's cancel event and POST
+// /api/goods_outs/{id}/cancel go through it.
+func (s *Sim) cancel(o *goodsOut, now time.Time) ([]string, bool, *EventError) {
+	switch o.StatusID {
+	case statusDraft, statusPending:
+		delete(s.st.orders, o.ID)
+		return nil, true, nil
+	case statusAllocated, statusPartAllocated, statusPick:
+		mv := s.deallocate(o, now)
+		o.setStatus(statusCancelled)
+		return mv, false, nil
+	case statusCompleted:
+		return nil, false, &EventError{Reason: reasonDispatched}
+	case statusCancelled:
+		return nil, false, &EventError{Reason: reasonAlreadyCancelled}
+	}
+	return nil, false, &EventError{Reason: "Cannot cancel - order is " + statusCodes[o.StatusID]}
 }
 
 func (s *Sim) canAllocate(o *goodsOut) bool {
@@ -157,7 +186,8 @@ func (s *Sim) dispatch(o *goodsOut, now time.Time) []string {
 	var ids []string
 	rec := goodsOutRecord{ID: o.ID, Type: "goods_outs", GoodsOutType: "sales_order", Reference: o.Reference, GoodsOutStatusID: statusCompleted,
 		GoodsOutStatus: goodsOutStatus{ID: statusCompleted, Code: statusCodes[statusCompleted], Name: statusNames[statusCompleted]},
-		Warehouse:      s.warehouse(o.Warehouse), Account: s.account(), ActualDateOfDispatch: now, ExternalSystemReference1: &o.Reference}
+		Warehouse:      s.warehouse(o.Warehouse), Account: s.account(), ActualDateOfDispatch: now,
+		ExternalSystemReference1: optional(o.ExternalRefs[0]), String1: optional(o.Strings[0])}
 	for _, l := range o.Lines {
 		short := "none"
 		if l.Allocated < l.Quantity {
@@ -221,4 +251,12 @@ func (s *Sim) sortedOrders() []*goodsOut {
 	}
 	slices.SortFunc(out, func(a, b *goodsOut) int { return cmp.Compare(a.ID, b.ID) })
 	return out
+}
+
+// optional is s as a JSON string, or null when empty.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

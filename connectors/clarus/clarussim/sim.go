@@ -1,4 +1,4 @@
-// Package clarussim simulates the Clarus WMS APIs lockstep uses: OAuth, GraphQL stock reads (balances, stock records, warehouses), automation webhooks and a /_sim/ control API.
+// Package clarussim simulates the Clarus WMS APIs lockstep uses: OAuth, GraphQL reads (balances, stock records, warehouses, products, goods outs and their lines), REST goods-out creation and cancellation, automation webhooks and a /_sim/ control API.
 package clarussim
 
 import (
@@ -193,6 +193,10 @@ func (s *Sim) routes() {
 	m.HandleFunc("POST /api/automations", s.api(s.handleCreateAutomation, true))
 	m.HandleFunc("POST /api/v1/automations", s.api(s.handleCreateAutomation, true))
 	m.HandleFunc("GET /api/automations", s.api(s.handleListAutomations, true))
+	for _, p := range []string{"/api", "/api/v1"} { // the documentation shows both prefixes
+		m.HandleFunc("POST "+p+"/goods_outs", s.api(s.handleCreateGoodsOut, true))
+		m.HandleFunc("POST "+p+"/goods_outs/{id}/cancel", s.api(s.handleCancelGoodsOut, true))
+	}
 	m.HandleFunc("GET /_sim/state", simkit.Query(s.State))
 	m.HandleFunc("POST /_sim/events", s.handleEvents)
 	m.HandleFunc("GET /_sim/faults", simkit.Query(s.Faults))

@@ -40,6 +40,14 @@ type goodsOut struct {
 	History   []int // every status it passed through, in order
 	Lines     []orderLine
 	CreatedAt time.Time
+	// What POST /api/goods_outs sets besides the above; orders made
+	// through /_sim/events carry their reference in
+	// external_system_reference1 and nothing else.
+	GoodsOutType     string
+	ExternalRefs     [3]string // external_system_reference1-3
+	Strings          [5]string // string1-5
+	ExpectedDispatch *time.Time
+	Address          *Address
 }
 
 type orderLine struct {
@@ -98,6 +106,7 @@ type Movement struct {
 type store struct {
 	balances   map[skuKey]*balance
 	products   map[string]int64
+	codes      map[int64]string // product id -> code
 	warehouses map[string]int64
 	held       map[int64]*heldStock
 	orders     map[int64]*goodsOut
@@ -109,6 +118,7 @@ func newStore(warehouses map[string]string) (*store, error) {
 	st := &store{
 		balances:   map[skuKey]*balance{},
 		products:   map[string]int64{},
+		codes:      map[int64]string{},
 		warehouses: map[string]int64{},
 		held:       map[int64]*heldStock{},
 		orders:     map[int64]*goodsOut{},
@@ -135,6 +145,7 @@ func (st *store) productID(code string) int64 {
 	}
 	id := int64(len(st.products) + 1)
 	st.products[code] = id
+	st.codes[id] = code
 	return id
 }
 
@@ -210,7 +221,8 @@ type Balance struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// Order is a goods-out order of the ground truth.
+// Order is a goods-out order of the ground truth. A DRAFT or PENDING
+// order that is cancelled is deleted (documented), so it is not here.
 type Order struct {
 	ID        int64  `json:"id"`
 	Reference string `json:"reference"`
@@ -219,13 +231,30 @@ type Order struct {
 	// History is every status the order passed through, oldest first.
 	History []string    `json:"history"`
 	Lines   []OrderLine `json:"lines"`
+	// ExternalSystemReference1 and String1 are as created (lockstep puts
+	// its order ref and "v<version>" there).
+	ExternalSystemReference1 string   `json:"external_system_reference1,omitempty"`
+	String1                  string   `json:"string1,omitempty"`
+	Address                  *Address `json:"address,omitempty"`
 }
 
-// OrderLine is a line of a goods-out order.
+// OrderLine is a line of a goods-out order; SKU is the Clarus product code.
 type OrderLine struct {
 	SKU       string `json:"sku"`
 	Quantity  int64  `json:"quantity"`
 	Allocated int64  `json:"allocated"`
+}
+
+// Address is a goods-out's delivery address, the attributes of its
+// related addresses record.
+type Address struct {
+	Name        string `json:"name"`
+	Address1    string `json:"address_1"`
+	Address2    string `json:"address_2,omitempty"`
+	Address3    string `json:"address_3,omitempty"` // town
+	Address4    string `json:"address_4,omitempty"`
+	Postcode    string `json:"postcode,omitempty"`
+	CountryCode string `json:"country_code"`
 }
 
 // HeldStock is a stock record on hold.
@@ -261,7 +290,12 @@ func (st *store) snapshot() State {
 	}
 	slices.SortFunc(out.Held, func(a, b HeldStock) int { return cmp.Compare(a.ID, b.ID) })
 	for _, o := range st.orders {
-		ord := Order{ID: o.ID, Reference: o.Reference, Warehouse: o.Warehouse, Status: statusCodes[o.StatusID]}
+		ord := Order{ID: o.ID, Reference: o.Reference, Warehouse: o.Warehouse, Status: statusCodes[o.StatusID],
+			ExternalSystemReference1: o.ExternalRefs[0], String1: o.Strings[0]}
+		if o.Address != nil {
+			a := *o.Address
+			ord.Address = &a
+		}
 		for _, h := range o.History {
 			ord.History = append(ord.History, statusCodes[h])
 		}

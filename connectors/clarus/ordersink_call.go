@@ -1,0 +1,147 @@
+package clarus
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/lockstep-dev/lockstep/connectors/clock"
+)
+
+// How the order sink calls Clarus: one attempt at a time through the token
+// bucket, under the revoke guard, counted by outcome; failures wait for
+// Retry-After or a jittered, growing backoff, and enough of them in a row
+// mark the sink paused (not ready) until a call succeeds again.
+
+// retry makes the read call until it succeeds, however long Clarus fails
+// it: a look-up has no refusal to ack, and a command is never dropped for
+// want of one. It returns only ctx's error or errRevoked.
+func (s *OrderSink) retry(ctx context.Context, call string, fn func(context.Context) error) error {
+	backoff := orderBackoffBase
+	for {
+		err := s.attempt(ctx, call, fn)
+		if err == nil || stopped(ctx, err) {
+			return err
+		}
+		var ge *GraphQLError
+		if errors.As(err, &ge) {
+			// Clarus refused the query itself: no wait mends that, but
+			// dropping the command would be worse. Operations must see it.
+			s.o.Logger.Error("clarus order sink: Clarus refused a look-up; retrying", "call", call, "err", err)
+		}
+		if err := s.wait(ctx, err, &backoff); err != nil {
+			return err
+		}
+	}
+}
+
+// stopped reports that work on the command must stop: ctx ended, or a
+// partition was revoked.
+func stopped(ctx context.Context, err error) bool {
+	return errors.Is(err, errRevoked) || ctx.Err() != nil
+}
+
+// attempt makes one call, after a token of the bucket, unless a partition
+// was revoked since the transaction began.
+func (s *OrderSink) attempt(ctx context.Context, call string, fn func(context.Context) error) error {
+	if err := s.take(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.revoked {
+		s.mu.Unlock()
+		return errRevoked
+	}
+	err := fn(ctx)
+	s.mu.Unlock()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var te *TransientError
+	_, refused := refusal(err)
+	switch {
+	case err == nil:
+		s.o.Metrics.orderRequests.WithLabelValues(call, "ok").Inc()
+		s.succeeded()
+	case refused:
+		// Clarus answered: it is up, if unwilling.
+		s.o.Metrics.orderRequests.WithLabelValues(call, "refused").Inc()
+		s.succeeded()
+	case errors.As(err, &te) && te.Throttled():
+		s.o.Metrics.orderRequests.WithLabelValues(call, "throttled").Inc()
+	default:
+		s.o.Metrics.orderRequests.WithLabelValues(call, "failed").Inc()
+		s.o.Logger.Warn("clarus order sink: call failed; retrying", "call", call, "err", err)
+		s.failed()
+	}
+	return err
+}
+
+// wait waits out a failed call: a 429 holds the bucket for its Retry-After
+// (at least a second), which the next call's token then waits for; any
+// other failure waits the jittered backoff, or Retry-After if longer.
+func (s *OrderSink) wait(ctx context.Context, err error, backoff *time.Duration) error {
+	var te *TransientError
+	var after time.Duration
+	if errors.As(err, &te) {
+		after = te.RetryAfter
+		if te.Throttled() {
+			s.bucket.hold(s.o.Clock.Now().Add(max(after, time.Second)))
+			return ctx.Err()
+		}
+	}
+	if after > 0 {
+		s.bucket.hold(s.o.Clock.Now().Add(after))
+	}
+	d := max(s.jitter(*backoff), after)
+	*backoff = min(2**backoff, orderBackoffMax)
+	return clock.Sleep(ctx, s.o.Clock, d)
+}
+
+// take waits for a token of the bucket.
+func (s *OrderSink) take(ctx context.Context) error {
+	wait := s.bucket.reserve(s.o.Clock.Now())
+	if wait <= 0 {
+		return ctx.Err()
+	}
+	s.o.Metrics.orderRateWaits.Inc()
+	return clock.Sleep(ctx, s.o.Clock, wait)
+}
+
+// jitter spreads a backoff over [d/2, d), so sinks that failed together
+// do not retry in step.
+func (s *OrderSink) jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(s.rng.Int64N(int64(max(d/2, 1))))
+}
+
+func (s *OrderSink) succeeded() {
+	s.mu.Lock()
+	s.failures = 0
+	resumed := s.paused
+	s.paused = false
+	joined := s.joined
+	s.mu.Unlock()
+	if resumed {
+		s.o.Metrics.orderPaused.Set(0)
+		s.o.Logger.Info("clarus order sink: Clarus answers again; resumed")
+		if joined {
+			s.o.setReady(true)
+		}
+	}
+}
+
+func (s *OrderSink) failed() {
+	s.mu.Lock()
+	s.failures++
+	pause := !s.paused && s.failures >= orderDownAfter
+	if pause {
+		s.paused = true
+	}
+	n := s.failures
+	s.mu.Unlock()
+	if pause {
+		s.o.Metrics.orderPaused.Set(1)
+		s.o.Logger.Error("clarus order sink: Clarus keeps failing; waiting for it, commands are held", "failures", n)
+		s.o.setReady(false)
+	}
+}
