@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/connectors/ratelimit"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -65,7 +66,7 @@ type OrderSink struct {
 	cmdTopic, ackTopic, dlqTopic string
 	warehouseIDs                 map[string]string // code -> Clarus id
 
-	bucket *bucket
+	bucket *ratelimit.Bucket
 	rng    *rand.Rand
 	ran    atomic.Bool
 
@@ -120,7 +121,7 @@ func NewOrderSink(cfg Config, api *Client, serde *schemas.Serde, o Options, kopt
 	p := o.TopicPrefix
 	return &OrderSink{cfg: cfg, api: api.oneShot(), serde: serde, o: o, kopts: slices.Clone(kopts),
 		cmdTopic: p + schemas.TopicCmdClarusOrders, ackTopic: p + schemas.TopicOrderAcks, dlqTopic: p + schemas.TopicDLQ,
-		warehouseIDs: ids, bucket: newBucket(orderRate, orderBurst),
+		warehouseIDs: ids, bucket: ratelimit.New(orderRate, orderBurst),
 		rng:            rand.New(rand.NewPCG(uint64(o.Clock.Now().UnixNano()), 0x0de5)),
 		refusedCancels: map[string]refusedCancel{},
 	}, nil

@@ -86,12 +86,12 @@ func (s *OrderSink) wait(ctx context.Context, err error, backoff *time.Duration)
 	if errors.As(err, &te) {
 		after = te.RetryAfter
 		if te.Throttled() {
-			s.bucket.hold(s.o.Clock.Now().Add(max(after, time.Second)))
+			s.bucket.Hold(s.o.Clock.Now().Add(max(after, time.Second)))
 			return ctx.Err()
 		}
 	}
 	if after > 0 {
-		s.bucket.hold(s.o.Clock.Now().Add(after))
+		s.bucket.Hold(s.o.Clock.Now().Add(after))
 	}
 	d := max(s.jitter(*backoff), after)
 	*backoff = min(2**backoff, orderBackoffMax)
@@ -100,7 +100,7 @@ func (s *OrderSink) wait(ctx context.Context, err error, backoff *time.Duration)
 
 // take waits for a token of the bucket.
 func (s *OrderSink) take(ctx context.Context) error {
-	wait := s.bucket.reserve(s.o.Clock.Now())
+	wait := s.bucket.Reserve(s.o.Clock.Now())
 	if wait <= 0 {
 		return ctx.Err()
 	}
