@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -75,7 +74,7 @@ func (s *Sink) push(ctx context.Context, part int32, b StockBatch) (pushResult, 
 		if ae.Throttled() {
 			throttled++
 			s.o.Metrics.retries.WithLabelValues("429").Inc()
-			s.bucket.hold(s.o.Clock.Now().Add(max(ae.RetryAfter, time.Second)))
+			s.bucket.Hold(s.o.Clock.Now().Add(max(ae.RetryAfter, time.Second)))
 			if throttled >= s.cfg.MaxThrottled {
 				res.parkReason = fmt.Sprintf("throttled %d times: %v", throttled, err)
 				return res, nil
@@ -93,7 +92,7 @@ func (s *Sink) push(ctx context.Context, part int32, b StockBatch) (pushResult, 
 			return res, nil
 		}
 		if ae.RetryAfter > 0 {
-			s.bucket.hold(s.o.Clock.Now().Add(ae.RetryAfter))
+			s.bucket.Hold(s.o.Clock.Now().Add(ae.RetryAfter))
 		}
 		if s.failures >= s.cfg.DownAfter {
 			s.pause()
@@ -132,7 +131,7 @@ func (s *Sink) probe(ctx context.Context, part int32, ref string, backoff *time.
 			s.resume()
 			return applied, nil
 		case ae != nil && ae.RetryAfter > 0:
-			s.bucket.hold(s.o.Clock.Now().Add(ae.RetryAfter))
+			s.bucket.Hold(s.o.Clock.Now().Add(ae.RetryAfter))
 		}
 	}
 }
@@ -150,7 +149,7 @@ func (s *Sink) done(res pushResult, err error) (pushResult, error) {
 
 // take waits for a token of the bucket.
 func (s *Sink) take(ctx context.Context) error {
-	wait := s.bucket.reserve(s.o.Clock.Now())
+	wait := s.bucket.Reserve(s.o.Clock.Now())
 	if wait <= 0 {
 		return nil
 	}
@@ -177,55 +176,4 @@ func reason(ae *APIError) string {
 		return "busy" // an ERROR answer Prima may not give next time (locked, busy)
 	}
 	return "malformed"
-}
-
-// bucket is the token bucket in front of one system: rate tokens a second,
-// up to burst, and none at all before a server's Retry-After has passed.
-// Tokens may go negative: a caller reserves its token and waits for it, so
-// waits queue fairly without polling.
-type bucket struct {
-	mu        sync.Mutex
-	rate      float64
-	burst     float64
-	tokens    float64
-	last      time.Time
-	holdUntil time.Time
-}
-
-func newBucket(rate float64, burst int) *bucket {
-	return &bucket{rate: rate, burst: float64(burst), tokens: float64(burst)}
-}
-
-// reserve takes a token at now and returns how long to wait before using it.
-func (b *bucket) reserve(now time.Time) time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	t := now
-	if b.holdUntil.After(t) {
-		t = b.holdUntil
-	}
-	if b.last.IsZero() {
-		b.last = t
-	}
-	if t.After(b.last) {
-		b.tokens = min(b.burst, b.tokens+t.Sub(b.last).Seconds()*b.rate)
-		b.last = t
-	}
-	b.tokens--
-	wait := t.Sub(now)
-	if b.tokens < 0 {
-		wait += time.Duration(-b.tokens / b.rate * float64(time.Second))
-	}
-	return wait
-}
-
-// hold stops handing out tokens before until: the server said when to
-// come back, and every caller of the system honours it, not only the one
-// that was told.
-func (b *bucket) hold(until time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if until.After(b.holdUntil) {
-		b.holdUntil = until
-	}
 }

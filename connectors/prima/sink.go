@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lockstep-dev/lockstep/connectors/broker"
+	"github.com/lockstep-dev/lockstep/connectors/ratelimit"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -46,7 +47,7 @@ type Sink struct {
 
 	cmdTopic, dlqTopic, driftTopic, itemsTopic, heldTopic, pushedTopic string
 
-	bucket *bucket
+	bucket *ratelimit.Bucket
 	rng    *rand.Rand
 	ran    atomic.Bool
 
@@ -83,7 +84,7 @@ func NewSink(cfg Config, api StockWriter, serde *schemas.Serde, o Options, kopts
 	return &Sink{cfg: cfg, api: api, serde: serde, o: o, kopts: slices.Clone(kopts),
 		cmdTopic: p + schemas.TopicCmdPrimaStock, dlqTopic: p + schemas.TopicDLQ, driftTopic: p + schemas.TopicDrift,
 		itemsTopic: p + schemas.TopicItems, heldTopic: p + schemas.TopicStockHeld, pushedTopic: p + schemas.TopicStockPushed,
-		bucket: newBucket(cfg.RatePerSecond, cfg.Burst),
+		bucket: ratelimit.New(cfg.RatePerSecond, cfg.Burst),
 		rng:    rand.New(rand.NewPCG(o.Seed, 0x5eed)),
 		owned:  map[int32]bool{},
 		st:     newSinkState(),
