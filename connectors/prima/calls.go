@@ -22,6 +22,13 @@ type Cursor struct {
 	// stock-level feed has caught up past it, so a lagging poll (Prima
 	// throttling or failing) is not read as drift.
 	CaughtUpAt time.Time `json:"caught_up_at,omitzero"`
+	// DeadLettered lists, space-separated, a digest of each record after
+	// the cursor that was dead-lettered though the cursor could not move
+	// past it (its Modified stamp is unreadable, and no readable record
+	// follows it yet), so that the next poll, meeting it again, does not
+	// dead-letter it twice. Only the sales-order feed dead-letters
+	// records. A string, not a slice, so that a Cursor stays comparable.
+	DeadLettered string `json:"dead_lettered,omitempty"`
 }
 
 // Item is an item of Prima's item master.

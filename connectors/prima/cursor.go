@@ -9,6 +9,7 @@ import (
 const (
 	CursorKeyItems       = "prima/items"
 	CursorKeyStockLevels = "prima/stock-levels"
+	CursorKeySalesOrders = "prima/sales-orders"
 )
 
 // decodeCursors decodes the committed cursors by key from the values the

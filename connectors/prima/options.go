@@ -23,6 +23,11 @@ type Options struct {
 	// TransactionalID identifies the source's producer, so a restarted
 	// source fences the one it replaces. Default lockstep-prima-source.
 	TransactionalID string
+	// Feeds are the cursor keys (CursorKeyItems, CursorKeyStockLevels,
+	// CursorKeySalesOrders) of the feeds the source polls; empty polls
+	// them all. One source polls every feed a process needs: one
+	// transactional id and one cursor per feed allow no second poller.
+	Feeds []string
 	// Seed seeds the sink's backoff jitter; 0 seeds from the clock.
 	Seed uint64
 	// SetReady is told true when the component is ready (the source has
@@ -65,14 +70,15 @@ func sleep(ctx context.Context, c clock.Clock, d time.Duration) error { return c
 // Registerer and share them between the source, the sink and the parity
 // check.
 type Metrics struct {
-	events    *prometheus.CounterVec
-	polls     *prometheus.CounterVec
-	cursorAge *prometheus.GaugeVec
-	pushes    *prometheus.CounterVec
-	retries   *prometheus.CounterVec
-	parked    prometheus.Counter
-	rateWaits prometheus.Counter
-	paused    prometheus.Gauge
+	events      *prometheus.CounterVec
+	deadLetters *prometheus.CounterVec
+	polls       *prometheus.CounterVec
+	cursorAge   *prometheus.GaugeVec
+	pushes      *prometheus.CounterVec
+	retries     *prometheus.CounterVec
+	parked      prometheus.Counter
+	rateWaits   prometheus.Counter
+	paused      prometheus.Gauge
 
 	heldLines  prometheus.Counter
 	held       prometheus.Gauge
@@ -88,7 +94,10 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lockstep_prima_source_events_total", Help: "Events produced by the Prima source in committed transactions, by resource (items, stock-levels).",
+			Name: "lockstep_prima_source_events_total", Help: "Events produced by the Prima source in committed transactions, by resource (items, stock-levels, sales-orders).",
+		}, []string{"resource"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_prima_source_dead_letters_total", Help: "Records the Prima source could not turn into events and sent to the DLQ in committed transactions, by resource (sales-orders).",
 		}, []string{"resource"}),
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lockstep_prima_source_polls_total", Help: "Prima modified-since polls, by resource and outcome (ok, failed).",
@@ -134,7 +143,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.polls, m.cursorAge, m.pushes, m.retries, m.parked, m.rateWaits, m.paused,
+		reg.MustRegister(m.events, m.deadLetters, m.polls, m.cursorAge, m.pushes, m.retries, m.parked, m.rateWaits, m.paused,
 			m.heldLines, m.held, m.staleLines, m.parityKeys, m.parityEvents, m.parityRecords, m.parityChecked)
 	}
 	return m

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -15,12 +16,14 @@ import (
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-// Source polls Prima's items and stock levels modified since its cursors
-// and produces them to prima.items and prima.stock-levels, each page in
-// one Kafka transaction with its cursor on lockstep.source-cursors: a
-// restart resumes after the last committed page, with no gap and no
-// repeat. Prima documents no webhooks, so polling is all of its change
-// capture. A Source is used from one goroutine: Run, or Poll then Close.
+// Source polls Prima's items, stock levels and sales orders modified
+// since its cursors and produces them to prima.items, prima.stock-levels
+// and prima.sales-orders, each page in one Kafka transaction with its
+// cursor on lockstep.source-cursors: a restart resumes after the last
+// committed page, with no gap and no repeat. A sales order it cannot turn
+// into an event goes to lockstep.dlq in the same transaction. Prima
+// documents no webhooks, so polling is all of its change capture. A
+// Source is used from one goroutine: Run, or Poll then Close.
 type Source struct {
 	cfg   Config
 	api   *Client
@@ -28,14 +31,16 @@ type Source struct {
 	tx    *cursor.Committer
 	o     Options
 
-	itemsTopic, levelsTopic string
+	itemsTopic, levelsTopic, ordersTopic, dlqTopic string
 
 	cursors map[string]Cursor
 }
 
 // PollStats says what one Poll committed.
 type PollStats struct {
-	Items, StockLevels, Pages int
+	Items, StockLevels, SalesOrders, Pages int
+	// DeadLetters counts the sales orders sent to the DLQ instead.
+	DeadLetters int
 }
 
 // NewSource returns a source that will produce with a transactional client
@@ -49,6 +54,14 @@ func NewSource(cfg Config, api *Client, serde *schemas.Serde, o Options, kopts .
 		return nil, errors.New("prima: source: needs a Prima client and a serde")
 	}
 	o = o.withDefaults()
+	for _, f := range o.Feeds {
+		if !slices.Contains(allFeeds, f) {
+			return nil, fmt.Errorf("prima: source: unknown feed %q (want one of %v)", f, allFeeds)
+		}
+	}
+	if len(o.Feeds) == 0 {
+		o.Feeds = allFeeds
+	}
 	tx, err := cursor.NewCommitter(cursor.Config{Topic: o.TopicPrefix + schemas.TopicSourceCursors,
 		TransactionalID: o.TransactionalID, Logger: o.Logger}, kopts...)
 	if err != nil {
@@ -57,6 +70,8 @@ func NewSource(cfg Config, api *Client, serde *schemas.Serde, o Options, kopts .
 	return &Source{cfg: cfg, api: api, serde: serde, tx: tx, o: o,
 		itemsTopic:  o.TopicPrefix + schemas.TopicItems,
 		levelsTopic: o.TopicPrefix + schemas.TopicPrimaStockLevels,
+		ordersTopic: o.TopicPrefix + schemas.TopicSalesOrders,
+		dlqTopic:    o.TopicPrefix + schemas.TopicDLQ,
 	}, nil
 }
 
@@ -105,7 +120,8 @@ func (s *Source) Run(ctx context.Context) error {
 		default:
 			failures, backoff = 0, s.cfg.BackoffBase
 			if st.Pages > 0 {
-				s.o.Logger.Info("prima poll committed", "items", st.Items, "stock_levels", st.StockLevels, "pages", st.Pages)
+				s.o.Logger.Info("prima poll committed", "items", st.Items, "stock_levels", st.StockLevels,
+					"sales_orders", st.SalesOrders, "dead_letters", st.DeadLetters, "pages", st.Pages)
 			}
 		}
 		if sleep(ctx, s.o.Clock, wait) != nil {
@@ -121,7 +137,7 @@ func (s *Source) load(ctx context.Context) error {
 	if s.tx.Loaded() {
 		return nil
 	}
-	vals, err := s.tx.Load(ctx, CursorKeyItems, CursorKeyStockLevels)
+	vals, err := s.tx.Load(ctx, s.o.Feeds...)
 	if err != nil {
 		return fmt.Errorf("prima: source: read cursors: %w", err)
 	}
@@ -131,11 +147,15 @@ func (s *Source) load(ctx context.Context) error {
 	}
 	s.cursors = cur
 	s.o.setReady(true)
-	s.o.Logger.Info("prima source cursors loaded", "items", cur[CursorKeyItems], "stock_levels", cur[CursorKeyStockLevels])
+	s.o.Logger.Info("prima source cursors loaded", "items", cur[CursorKeyItems], "stock_levels", cur[CursorKeyStockLevels],
+		"sales_orders", cur[CursorKeySalesOrders])
 	return nil
 }
 
 // Poll reads each feed until it is caught up, committing page by page.
+// A feed Prima fails (down, or answering what breaks the feed's contract)
+// does not keep the others from their turn: its error is returned with
+// theirs. A failed commit ends the poll, as Kafka would fail them all.
 // Outside Run, the first Poll opens the producer and the caller releases
 // it with Close.
 func (s *Source) Poll(ctx context.Context) (PollStats, error) {
@@ -143,63 +163,103 @@ func (s *Source) Poll(ctx context.Context) (PollStats, error) {
 	if err := s.load(ctx); err != nil {
 		return st, err
 	}
-	for _, feed := range []struct {
-		key, resource string
-		page          func(context.Context, Cursor) ([]*kgo.Record, Cursor, error)
-		count         *int
-	}{
+	var errs []error
+	for _, f := range []feed{
 		{CursorKeyItems, "items", s.itemsPage, &st.Items},
 		{CursorKeyStockLevels, "stock-levels", s.levelsPage, &st.StockLevels},
+		{CursorKeySalesOrders, "sales-orders", s.ordersPage, &st.SalesOrders},
 	} {
-		started := s.o.Clock.Now()
-		for {
-			since := s.cursors[feed.key]
-			recs, next, err := feed.page(ctx, since)
-			if err != nil {
-				s.o.Metrics.polls.WithLabelValues(feed.resource, "failed").Inc()
-				return st, err
-			}
-			next.CaughtUpAt = since.CaughtUpAt
-			end := len(recs) < s.cfg.PageSize
-			if end {
-				next.CaughtUpAt = started
-			}
-			if len(recs) == 0 {
-				// Nothing new: record that the feed is caught up to the
-				// start of this poll, in a transaction of its own.
-				if next.CaughtUpAt.After(since.CaughtUpAt) {
-					cur := since
-					cur.CaughtUpAt = next.CaughtUpAt
-					if err := s.commit(ctx, feed.key, cur, nil); err != nil {
-						s.o.Metrics.polls.WithLabelValues(feed.resource, "failed").Inc()
-						return st, err
-					}
-					s.cursors[feed.key] = cur
-				}
-				break
-			}
-			if err := s.commit(ctx, feed.key, next, recs); err != nil {
-				s.o.Metrics.polls.WithLabelValues(feed.resource, "failed").Inc()
-				return st, err
-			}
-			s.cursors[feed.key] = next
-			*feed.count += len(recs)
-			st.Pages++
-			s.o.Metrics.events.WithLabelValues(feed.resource).Add(float64(len(recs)))
-			s.o.Metrics.cursorAge.WithLabelValues(feed.resource).Set(float64(next.Modified.UnixMilli()) / 1000)
-			if end {
-				break // caught up; a server capping pages lower resumes next poll
-			}
+		if !slices.Contains(s.o.Feeds, f.key) {
+			continue
 		}
-		s.o.Metrics.polls.WithLabelValues(feed.resource, "ok").Inc()
+		err := s.pollFeed(ctx, f, &st)
+		if err == nil {
+			s.o.Metrics.polls.WithLabelValues(f.resource, "ok").Inc()
+			continue
+		}
+		s.o.Metrics.polls.WithLabelValues(f.resource, "failed").Inc()
+		var ce *commitError
+		if errors.As(err, &ce) || ctx.Err() != nil {
+			return st, err
+		}
+		errs = append(errs, err)
 	}
-	return st, nil
+	return st, errors.Join(errs...)
 }
 
-func (s *Source) itemsPage(ctx context.Context, since Cursor) ([]*kgo.Record, Cursor, error) {
+// allFeeds are the cursor keys of every feed, in the order Poll reads
+// them.
+var allFeeds = []string{CursorKeyItems, CursorKeyStockLevels, CursorKeySalesOrders}
+
+// feed is one modified-since query, its cursor and what it counts.
+type feed struct {
+	key, resource string
+	page          func(context.Context, Cursor) (page, error)
+	count         *int
+}
+
+// pollFeed reads f until it is caught up.
+func (s *Source) pollFeed(ctx context.Context, f feed, st *PollStats) error {
+	started := s.o.Clock.Now()
+	for {
+		since := s.cursors[f.key]
+		p, err := f.page(ctx, since)
+		if err != nil {
+			return err
+		}
+		p.next.CaughtUpAt = since.CaughtUpAt
+		if !p.more {
+			p.next.CaughtUpAt = started
+		}
+		if len(p.recs) == 0 {
+			// Nothing new: record that the feed is caught up to the
+			// start of this poll, in a transaction of its own.
+			if p.next.CaughtUpAt.After(since.CaughtUpAt) {
+				cur := since
+				cur.CaughtUpAt = p.next.CaughtUpAt
+				if err := s.commit(ctx, f.key, cur, nil); err != nil {
+					return err
+				}
+				s.cursors[f.key] = cur
+			}
+			return nil
+		}
+		if err := s.commit(ctx, f.key, p.next, p.recs); err != nil {
+			return err
+		}
+		s.cursors[f.key] = p.next
+		*f.count += p.events
+		st.DeadLetters += len(p.dead)
+		st.Pages++
+		s.o.Metrics.events.WithLabelValues(f.resource).Add(float64(p.events))
+		s.o.Metrics.deadLetters.WithLabelValues(f.resource).Add(float64(len(p.dead)))
+		s.o.Metrics.cursorAge.WithLabelValues(f.resource).Set(float64(p.next.Modified.UnixMilli()) / 1000)
+		for _, d := range p.dead {
+			s.o.Logger.Warn("prima source: record dead-lettered", "resource", f.resource, "key", d.key, "reason", d.reason)
+		}
+		if !p.more {
+			return nil // caught up; a server capping pages lower resumes next poll
+		}
+	}
+}
+
+// page is what one modified-since request yields: the records to produce
+// in one transaction with the cursor after them.
+type page struct {
+	recs   []*kgo.Record
+	next   Cursor
+	events int        // records that are events on the feed's topic
+	dead   []deadNote // records that went to the DLQ instead, to log once committed
+	more   bool       // Prima holds more after next: ask again at once
+}
+
+// deadNote is what the log says of a dead-lettered record.
+type deadNote struct{ key, reason string }
+
+func (s *Source) itemsPage(ctx context.Context, since Cursor) (page, error) {
 	items, next, err := s.api.Items(ctx, since, s.cfg.PageSize)
 	if err != nil {
-		return nil, since, err
+		return page{}, err
 	}
 	now := s.o.Clock.Now().UTC()
 	recs := make([]*kgo.Record, 0, len(items))
@@ -215,17 +275,17 @@ func (s *Source) itemsPage(ctx context.Context, since Cursor) ([]*kgo.Record, Cu
 		}
 		v, err := s.serde.Encode(ctx, ev)
 		if err != nil {
-			return nil, since, fmt.Errorf("prima: source: encode item %s: %w", it.SKU, err)
+			return page{}, fmt.Errorf("prima: source: encode item %s: %w", it.SKU, err)
 		}
 		recs = append(recs, &kgo.Record{Topic: s.itemsTopic, Key: []byte(it.SKU), Value: v})
 	}
-	return recs, next, nil
+	return page{recs: recs, next: next, events: len(recs), more: len(recs) >= s.cfg.PageSize}, nil
 }
 
-func (s *Source) levelsPage(ctx context.Context, since Cursor) ([]*kgo.Record, Cursor, error) {
+func (s *Source) levelsPage(ctx context.Context, since Cursor) (page, error) {
 	levels, next, err := s.api.StockLevels(ctx, since, s.cfg.PageSize)
 	if err != nil {
-		return nil, since, err
+		return page{}, err
 	}
 	now := s.o.Clock.Now().UTC()
 	recs := make([]*kgo.Record, 0, len(levels))
@@ -237,11 +297,11 @@ func (s *Source) levelsPage(ctx context.Context, since Cursor) ([]*kgo.Record, C
 			SKU: l.SKU, Warehouse: l.Warehouse, Available: l.Available, OnHand: l.OnHand, AsOf: l.Modified,
 		})
 		if err != nil {
-			return nil, since, fmt.Errorf("prima: source: encode stock level %s: %w", key, err)
+			return page{}, fmt.Errorf("prima: source: encode stock level %s: %w", key, err)
 		}
 		recs = append(recs, &kgo.Record{Topic: s.levelsTopic, Key: []byte(key), Value: v})
 	}
-	return recs, next, nil
+	return page{recs: recs, next: next, events: len(recs), more: len(recs) >= s.cfg.PageSize}, nil
 }
 
 // commit produces a page's events and the cursor after them in one
@@ -257,7 +317,13 @@ func (s *Source) commit(ctx context.Context, key string, next Cursor, recs []*kg
 		if !s.tx.Loaded() {
 			s.o.setReady(false)
 		}
-		return fmt.Errorf("prima: source: %s page: %w", key, err)
+		return &commitError{fmt.Errorf("prima: source: %s page: %w", key, err)}
 	}
 	return nil
 }
+
+// commitError is a page Kafka did not take: no feed can commit then.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }

@@ -14,8 +14,13 @@ import (
 // demo, never part of what Prima serves.
 
 // Event is a business change made in Prima by hand, as a person at a Prima
-// screen would: Type is add_item (or update it), set_item_cost, map_item,
-// discontinue_item or set_stock (overwrite a level: an injected drift).
+// screen would: Type is add_item (or update it), set_item_cost, map_item
+// (to clarus_code, or when it is left out to the item's intended code),
+// discontinue_item or set_stock (overwrite a level: an injected drift);
+// or, for sales orders, release_order (order_ref, warehouse, currency,
+// customer_ref, channel, delivery, lines), amend_order (order_ref and
+// lines, replacing every line, or delivery, or both) or cancel_order
+// (order_ref). Every change stamps what it touches modified.
 type Event struct {
 	Type        string           `json:"type"`
 	SKU         string           `json:"sku"`
@@ -26,6 +31,15 @@ type Event struct {
 	Currency    string           `json:"currency,omitempty"`
 	Warehouse   string           `json:"warehouse,omitempty"`
 	Available   *int64           `json:"available,omitempty"`
+
+	// Sales order events.
+	OrderRef    string   `json:"order_ref,omitempty"`
+	CustomerRef string   `json:"customer_ref,omitempty"`
+	Channel     string   `json:"channel,omitempty"`
+	Delivery    *Address `json:"delivery,omitempty"`
+	// Lines, when not nil, are all the order's lines: an amendment
+	// replaces every line with them (an empty, non-nil list: none).
+	Lines []OrderLine `json:"lines,omitempty"`
 }
 
 // EventError is an event the ground truth refuses.
@@ -53,6 +67,10 @@ func (s *Server) Apply(ev Event) error {
 
 // apply runs under s.mu.
 func (s *Server) apply(ev Event) error {
+	switch ev.Type {
+	case "release_order", "amend_order", "cancel_order":
+		return s.applyOrder(ev)
+	}
 	m, err := wire.ParseSKU(ev.SKU)
 	if err != nil {
 		return &EventError{err.Error()}
@@ -91,10 +109,14 @@ func (s *Server) apply(ev Event) error {
 			it.Currency = ev.Currency
 		}
 	case "map_item":
-		if ev.ClarusCode == nil {
-			return &EventError{"map_item: clarus_code is required (\"\" unmaps)"}
+		switch {
+		case ev.ClarusCode != nil:
+			it.ClarusCode = *ev.ClarusCode
+		case it.IntendedCode != "":
+			it.ClarusCode = it.IntendedCode
+		default:
+			return &EventError{fmt.Sprintf("map_item: %s has no intended code: clarus_code is required (\"\" unmaps)", ev.SKU)}
 		}
-		it.ClarusCode = *ev.ClarusCode
 	case "discontinue_item":
 		it.Active = false
 	case "set_stock":
@@ -162,8 +184,21 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	simkit.WriteJSON(w, http.StatusOK, map[string]any{"applied": len(events)})
 }
 
-// scenario is POST /_sim/scenario.
-func (s *Server) scenario(sc Scenario) (map[string]int, error) {
+// ScenarioResult is what POST /_sim/scenario answers.
+type ScenarioResult struct {
+	Items  int          `json:"items"`
+	Orders *OrderReport `json:"orders,omitempty"` // when the scenario asked for orders
+}
+
+// scenario is POST /_sim/scenario: the item master, then the orders over
+// it when sc.Orders asks for them.
+func (s *Server) scenario(sc Scenario) (ScenarioResult, error) {
 	n, err := s.RunScenario(sc)
-	return map[string]int{"items": n}, err
+	res := ScenarioResult{Items: n}
+	if err != nil || sc.Orders == nil {
+		return res, err
+	}
+	rep, err := s.GenerateOrders(*sc.Orders)
+	res.Orders = &rep
+	return res, err
 }

@@ -12,7 +12,7 @@ import (
 func (s *Server) dispatch(req wire.Request) wire.Response {
 	d := req.Data
 	switch req.RequestType {
-	case wire.TypeItemsModifiedSince, wire.TypeStockLevelsModifiedSince:
+	case wire.TypeItemsModifiedSince, wire.TypeStockLevelsModifiedSince, wire.TypeSalesOrdersModifiedSince:
 		return s.modifiedSince(req.RequestType, d)
 	case wire.TypeStockLevelUpdate:
 		return s.stockUpdate(d)
@@ -47,6 +47,14 @@ func (s *Server) modifiedSince(typ string, d wire.RequestData) wire.Response {
 		limit = s.opts.MaxPageSize
 	}
 	out := &wire.ResponseData{}
+	if typ == wire.TypeSalesOrdersModifiedSince {
+		orders, more := s.st.ordersSince(since, d.AfterKey, limit)
+		for _, o := range orders {
+			out.SalesOrders = append(out.SalesOrders, wireOrder(o))
+		}
+		out.More = more
+		return okResponse(out)
+	}
 	if typ == wire.TypeItemsModifiedSince {
 		items, more := s.st.itemsSince(since, d.AfterKey, limit)
 		for _, it := range items {

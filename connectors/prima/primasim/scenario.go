@@ -24,6 +24,9 @@ type Scenario struct {
 	// every stock item, as Prima's view before lockstep pushed anything.
 	Warehouses      int   `json:"warehouses"`
 	MaxInitialStock int64 `json:"max_initial_stock"`
+	// Orders, when set, releases orders over the item master once it is
+	// seeded (GenerateOrders).
+	Orders *OrderScenario `json:"orders,omitempty"`
 }
 
 var (
@@ -62,9 +65,15 @@ func (s *Server) RunScenario(sc Scenario) (int, error) {
 		}
 		sku, _ := m.SKU()
 		code := fmt.Sprintf(sc.ClarusCodeFormat, i)
+		intended := ""
 		stock := rng.Float64() >= sc.NonStockFraction
 		if rng.Float64() < sc.UnmappedFraction || !stock {
 			code = ""
+			if stock {
+				// Remembered, so that map_item can map it later as the
+				// warehouse team would, to the product Clarus has.
+				intended = fmt.Sprintf(sc.ClarusCodeFormat, i)
+			}
 		}
 		desc := adjectives[rng.IntN(len(adjectives))] + " " + nouns[style%len(nouns)]
 		if !stock {
@@ -74,6 +83,7 @@ func (s *Server) RunScenario(sc Scenario) (int, error) {
 		if err := s.apply(Event{Type: "add_item", SKU: sku, Description: desc, ClarusCode: &code, StockItem: &stock, UnitCost: &cost}); err != nil {
 			return i - 1, err
 		}
+		s.st.items[sku].IntendedCode = intended
 		if !stock {
 			continue
 		}

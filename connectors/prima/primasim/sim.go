@@ -38,7 +38,8 @@ type Options struct {
 }
 
 // Server is one simulated Prima instance: an http.Handler over its ground
-// truth (items, stock per sku@warehouse, applied stock batches).
+// truth (items, stock per sku@warehouse, applied stock batches, sales
+// orders).
 type Server struct {
 	opts   Options
 	log    *slog.Logger
@@ -83,6 +84,7 @@ func New(opts Options) *Server {
 	m.HandleFunc("GET /_sim/faults", simkit.Query(s.Faults))
 	m.HandleFunc("POST /_sim/faults", simkit.Command(s.setFaults))
 	m.HandleFunc("POST /_sim/scenario", simkit.Command(s.scenario))
+	m.HandleFunc("POST /_sim/scenario/orders", simkit.Command(s.GenerateOrders))
 	s.mux = m
 	return s
 }

@@ -11,15 +11,18 @@ import (
 
 // Item is one item of the simulated item master.
 type Item struct {
-	SKU         string          `json:"sku"` // product code plus matrix codes, wire.SKUSeparator between
-	Matrix      wire.Matrix     `json:"-"`
-	Description string          `json:"description"`
-	ClarusCode  string          `json:"clarus_code,omitempty"` // empty while unmapped
-	StockItem   bool            `json:"stock_item"`
-	Active      bool            `json:"active"`
-	UnitCost    schemas.Decimal `json:"unit_cost"`
-	Currency    string          `json:"currency"`
-	Modified    time.Time       `json:"modified"`
+	SKU         string      `json:"sku"` // product code plus matrix codes, wire.SKUSeparator between
+	Matrix      wire.Matrix `json:"-"`
+	Description string      `json:"description"`
+	ClarusCode  string      `json:"clarus_code,omitempty"` // empty while unmapped
+	// IntendedCode is the Clarus code a scenario meant for an item it
+	// left unmapped: what map_item sets when it names no code.
+	IntendedCode string          `json:"intended_clarus_code,omitempty"`
+	StockItem    bool            `json:"stock_item"`
+	Active       bool            `json:"active"`
+	UnitCost     schemas.Decimal `json:"unit_cost"`
+	Currency     string          `json:"currency"`
+	Modified     time.Time       `json:"modified"`
 }
 
 // StockLevel is what Prima holds for a SKU in a warehouse.
@@ -53,10 +56,12 @@ type store struct {
 	items   map[string]*Item
 	stock   map[string]*StockLevel // by sku@warehouse
 	batches map[string]*Batch
+	orders  map[string]*SalesOrder
 }
 
 func newStore() *store {
-	return &store{items: map[string]*Item{}, stock: map[string]*StockLevel{}, batches: map[string]*Batch{}}
+	return &store{items: map[string]*Item{}, stock: map[string]*StockLevel{}, batches: map[string]*Batch{},
+		orders: map[string]*SalesOrder{}}
 }
 
 // after reports whether (t, key) sorts after the cursor (ct, ckey).
@@ -120,7 +125,7 @@ func (st *store) setLevel(sku, warehouse string, available int64, setBy string, 
 
 // snapshot copies the ground truth in a stable order.
 func (st *store) snapshot() State {
-	s := State{Items: []Item{}, Stock: []StockLevel{}, Batches: []Batch{}}
+	s := State{Items: []Item{}, Stock: []StockLevel{}, Batches: []Batch{}, SalesOrders: []SalesOrder{}}
 	for _, it := range st.items {
 		s.Items = append(s.Items, *it)
 	}
@@ -130,6 +135,10 @@ func (st *store) snapshot() State {
 	for _, b := range st.batches {
 		s.Batches = append(s.Batches, *b)
 	}
+	for _, o := range st.orders {
+		s.SalesOrders = append(s.SalesOrders, *o)
+	}
+	slices.SortFunc(s.SalesOrders, func(a, b SalesOrder) int { return cmp.Compare(a.Ref, b.Ref) })
 	slices.SortFunc(s.Items, func(a, b Item) int { return cmp.Compare(a.SKU, b.SKU) })
 	slices.SortFunc(s.Stock, func(a, b StockLevel) int {
 		return cmp.Compare(schemas.StockKey(a.SKU, a.Warehouse), schemas.StockKey(b.SKU, b.Warehouse))
@@ -146,8 +155,10 @@ type State struct {
 	Items     []Item       `json:"items"`
 	Stock     []StockLevel `json:"stock"`
 	Batches   []Batch      `json:"batches"`
-	Faults    Faults       `json:"faults"`
-	Counters  Counters     `json:"counters"`
+	// SalesOrders are the orders as they stand, by ref.
+	SalesOrders []SalesOrder `json:"sales_orders"`
+	Faults      Faults       `json:"faults"`
+	Counters    Counters     `json:"counters"`
 }
 
 // Level returns the available level of sku in warehouse.

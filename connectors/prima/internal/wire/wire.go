@@ -22,6 +22,7 @@ const (
 	TypeStockLevelsModifiedSince = "StockLevelsModifiedSince" // assumed
 	TypeStockLevelUpdate         = "StockLevelUpdate"         // assumed
 	TypeStockLevelUpdateStatus   = "StockLevelUpdateStatus"   // assumed
+	TypeSalesOrdersModifiedSince = "SalesOrdersModifiedSince" // assumed
 )
 
 // Documented reports, per request type the XSD lists, whether Prima's public
@@ -36,6 +37,7 @@ var Documented = map[string]bool{
 	TypeStockLevelsModifiedSince: false,
 	TypeStockLevelUpdate:         false,
 	TypeStockLevelUpdateStatus:   false,
+	TypeSalesOrdersModifiedSince: false,
 }
 
 // Request statuses, as Prima answers them.
@@ -65,7 +67,8 @@ type Request struct {
 // RequestData is the union of every request type's Data, as in Prima's
 // schema: one element whose attributes each request type picks from.
 type RequestData struct {
-	// ItemsModifiedSince, StockLevelsModifiedSince: the cursor is the
+	// ItemsModifiedSince, StockLevelsModifiedSince,
+	// SalesOrdersModifiedSince: the cursor is the
 	// (ModifiedSince, AfterKey) pair, exclusive; AfterKey breaks ties
 	// between records modified in the same millisecond.
 	ModifiedSince string `xml:"ModifiedSince,attr,omitempty"`
@@ -129,6 +132,7 @@ type ResponseData struct {
 	Items       []Item       `xml:"Item"`
 	StockLevels []StockLevel `xml:"StockLevel"`
 	SKUs        []Available  `xml:"SKU"`
+	SalesOrders []SalesOrder `xml:"SalesOrder"`
 }
 
 // Item is an item of the item master.

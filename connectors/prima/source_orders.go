@@ -1,0 +1,127 @@
+package prima
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/connectors/deadletter"
+	"github.com/lockstep-dev/lockstep/connectors/prima/internal/wire"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// The sales-order feed: each order Prima shows becomes a schemas.SalesOrder
+// on prima.sales-orders, keyed by its ref; one the source cannot turn
+// into an event goes to lockstep.dlq with why, in the same transaction as
+// the page and its cursor, and the feed goes on.
+
+// maxOrderEventBytes bounds an encoded sales order event. Kafka refuses a
+// record over the broker's message.max.bytes (1 MiB by default) and the
+// producer's max.request.size, and a refused record would fail the
+// page's transaction, again at every poll: the feed would stall on one
+// order. Under the limit, with room for the key, headers and batch
+// overhead, such an order is dead-lettered instead.
+const maxOrderEventBytes = 900 << 10
+
+// maxDeadRawBytes bounds the element text a dead letter carries, for the
+// same reason: the letter itself must fit in a Kafka record. A longer
+// text is cut, and the reason says so.
+const maxDeadRawBytes = 256 << 10
+
+// sourceStage names the source in the DLQ's stage header.
+const sourceStage = "prima-source"
+
+func (s *Source) ordersPage(ctx context.Context, since Cursor) (page, error) {
+	op, err := s.api.SalesOrders(ctx, since, s.cfg.PageSize)
+	if err != nil {
+		return page{}, err
+	}
+	p := page{next: op.Next, more: op.More}
+	if len(op.Records) == 0 {
+		return p, nil
+	}
+	// Encoding fails for the registry's sake (down, refusing the schema)
+	// or for the record's. Only the second is the order's fault: check
+	// the first before blaming any order for it.
+	if _, err := s.serde.Encode(ctx, schemaProbe); err != nil {
+		return page{}, fmt.Errorf("prima: source: encode sales order: %w", err)
+	}
+	now := s.o.Clock.Now().UTC()
+	for _, r := range op.Records {
+		v, reason := s.orderValue(ctx, r, now)
+		if reason != "" {
+			p.recs = append(p.recs, s.deadLetter(ctx, r, reason, now))
+			p.dead = append(p.dead, deadNote{key: r.Order.Ref, reason: reason})
+			continue
+		}
+		p.recs = append(p.recs, &kgo.Record{Topic: s.ordersTopic, Key: []byte(r.Order.Ref), Value: v})
+		p.events++
+	}
+	return p, nil
+}
+
+// schemaProbe is a valid sales order event, encoded to check the schema
+// registry answers.
+var schemaProbe = &schemas.SalesOrder{Meta: schemas.Meta{EventID: "probe", Source: schemas.SourcePrima},
+	Status: schemas.SalesOrderReleased}
+
+// orderValue encodes r's event, or says why it is none.
+func (s *Source) orderValue(ctx context.Context, r OrderRecord, now time.Time) ([]byte, string) {
+	name := orderName(r.Order)
+	if r.Err != nil {
+		return nil, fmt.Sprintf("prima sales order %s is unreadable: %v", name, r.Err)
+	}
+	ev, err := salesOrderEvent(r.Order, now)
+	if err != nil {
+		return nil, fmt.Sprintf("prima sales order %s is unreadable: %v", name, err)
+	}
+	v, err := s.serde.Encode(ctx, ev)
+	if err != nil {
+		return nil, fmt.Sprintf("prima sales order %s cannot be encoded: %v", name, err)
+	}
+	if len(v) > maxOrderEventBytes {
+		return nil, fmt.Sprintf("prima sales order %s is too large: its event is %d bytes, over the %d-byte limit under Kafka's default 1 MiB message.max.bytes (%d lines)",
+			name, len(v), maxOrderEventBytes, len(ev.Lines))
+	}
+	return v, ""
+}
+
+// orderName names an order in a reason, as far as it could be read.
+func orderName(o SalesOrder) string {
+	name := fmt.Sprintf("%q", cleanMessage(o.Ref))
+	if o.Version > 0 {
+		name += fmt.Sprintf(" version %d", o.Version)
+	}
+	if !o.Modified.IsZero() {
+		name += " modified " + wire.FormatTime(o.Modified)
+	}
+	return name
+}
+
+// deadLetter is r as a dead letter: keyed by the order ref, the element's
+// text as the original value, addressed to the topic the event was meant
+// for. The record never reached Kafka, so it has no partition or offset
+// (-1 for both); its timestamp is the order's Modified, or now when that
+// is unreadable.
+func (s *Source) deadLetter(ctx context.Context, r OrderRecord, reason string, now time.Time) *kgo.Record {
+	raw := r.Raw
+	if len(raw) > maxDeadRawBytes {
+		reason += fmt.Sprintf("; the element's text is cut to its first %d of %d bytes", maxDeadRawBytes, len(raw))
+		raw = wire.CutUTF8(raw, maxDeadRawBytes)
+	}
+	orig := &kgo.Record{Topic: s.ordersTopic, Partition: -1, Offset: -1, Timestamp: r.Order.Modified, Value: []byte(raw)}
+	if orig.Timestamp.IsZero() {
+		orig.Timestamp = now
+	}
+	if r.Order.Ref != "" {
+		orig.Key = []byte(r.Order.Ref)
+	}
+	l := deadletter.Letter{Record: orig, Reason: reason, Stage: sourceStage, FailedAt: now}
+	rec, err := deadletter.Record(ctx, s.dlqTopic, l, deadletter.Avro(s.serde))
+	if err != nil {
+		s.o.Logger.Warn("prima source: dead letter envelope failed; keeping the element's text", "err", err)
+	}
+	return rec
+}
