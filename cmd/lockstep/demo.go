@@ -49,6 +49,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	skus := fs.Int("skus", 200, "Clarus products in the scenario")
 	warehouses := fs.Int("warehouses", 3, "warehouses in the scenario")
 	rate := fs.Float64("rate", 200, "Clarus movements per second")
+	nOrders := fs.Int("orders", 500, "Prima sales orders released after the stock traffic (some with non-stock lines, unmapped SKUs, amendments, cancellations)")
 	inject := fs.Int("inject", 3, "Prima levels overwritten by hand, each to be flagged as stock_parity drift")
 	seed := fs.Uint64("seed", 1, "seed of the scenario and the injected drift")
 	noLedger := fs.Bool("no-ledger", false, "run without ClickHouse even if it is available")
@@ -85,7 +86,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 	o := demo.Options{
 		Kafka: []kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...)}, StateDir: filepath.Join(*dir, "state"),
-		Seed: *seed, SKUs: *skus, Warehouses: *warehouses, Rate: *rate, For: *dur, Injected: *inject,
+		Seed: *seed, SKUs: *skus, Warehouses: *warehouses, Rate: *rate, For: *dur, Injected: *inject, Orders: *nOrders,
 		Progress: progress, Logger: log, Settle: 90 * time.Second,
 	}
 	if !*noLedger {

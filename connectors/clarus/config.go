@@ -77,6 +77,12 @@ type Config struct {
 	// larger one is refused whole.
 	WebhookMaxLines int           `env:"WEBHOOK_MAX_LINES, default=1000"`
 	RequestTimeout  time.Duration `env:"REQUEST_TIMEOUT, default=30s"`
+	// OrderRatePerSecond and OrderBurst pace the goods-out sink's calls
+	// (a create is about three: products, a look-up by reference, the
+	// create). Clarus documents no limits, only "throttling"; a 429's
+	// Retry-After holds every call. Zero takes the default.
+	OrderRatePerSecond float64 `env:"ORDER_RATE_PER_SECOND, default=20"`
+	OrderBurst         int     `env:"ORDER_BURST, default=20"`
 }
 
 // Validate checks the settings without touching the file system and
@@ -118,6 +124,9 @@ func (c Config) Validate() error {
 		if !slices.Contains(Triggers(), Trigger(t)) {
 			fail("AUTOMATION_IDS", "automation %s: unknown trigger %q (want one of %v)", id, t, Triggers())
 		}
+	}
+	if c.OrderRatePerSecond < 0 || c.OrderBurst < 0 {
+		fail("ORDER_RATE_PER_SECOND", "%g (burst %d): want positive values, or 0 for the defaults", c.OrderRatePerSecond, c.OrderBurst)
 	}
 	if strings.TrimSpace(c.APIDomain) == "" || strings.ContainsAny(c.APIDomain, " /") {
 		fail("API_DOMAIN", "%q: want a host name", c.APIDomain)

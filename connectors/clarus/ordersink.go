@@ -1,6 +1,7 @@
 package clarus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,13 +23,10 @@ const OrderSinkGroup = "lockstep-clarus-orders"
 // orderSinkStage names the sink in DLQ records.
 const orderSinkStage = "clarus-order-sink"
 
-// The sink's pace. Clarus documents no limits ("throttling" is mentioned),
-// so these are modest and Retry-After rules over them. They are constants
-// because Config has no order settings yet.
+// The sink's pace beyond Config's rate. Clarus documents no limits
+// ("throttling" is mentioned), so Retry-After rules over them.
 const (
 	orderPollMax      = 32 // commands per poll, and so per transaction
-	orderRate         = 5  // calls a second
-	orderBurst        = 5
 	orderBackoffBase  = 500 * time.Millisecond
 	orderBackoffMax   = time.Minute
 	orderDownAfter    = 5 // consecutive failed calls before the sink says it is paused
@@ -121,7 +119,7 @@ func NewOrderSink(cfg Config, api *Client, serde *schemas.Serde, o Options, kopt
 	p := o.TopicPrefix
 	return &OrderSink{cfg: cfg, api: api.oneShot(), serde: serde, o: o, kopts: slices.Clone(kopts),
 		cmdTopic: p + schemas.TopicCmdClarusOrders, ackTopic: p + schemas.TopicOrderAcks, dlqTopic: p + schemas.TopicDLQ,
-		warehouseIDs: ids, bucket: ratelimit.New(orderRate, orderBurst),
+		warehouseIDs: ids, bucket: ratelimit.New(cmp.Or(cfg.OrderRatePerSecond, 20), cmp.Or(cfg.OrderBurst, 20)),
 		rng:            rand.New(rand.NewPCG(uint64(o.Clock.Now().UnixNano()), 0x0de5)),
 		refusedCancels: map[string]refusedCancel{},
 	}, nil

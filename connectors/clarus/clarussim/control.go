@@ -14,6 +14,14 @@ import (
 // The control API under /_sim/: unauthenticated, for tests and the demo.
 // simkit decodes and answers it; what is Clarus's own is here.
 
+// Orders is the goods-out orders of State alone: cheap enough to poll
+// while the movement log grows.
+func (s *Sim) Orders() []Order {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.orderViews()
+}
+
 // State returns the ground truth.
 func (s *Sim) State() State {
 	s.mu.Lock()

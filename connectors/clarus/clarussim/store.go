@@ -289,6 +289,14 @@ func (st *store) snapshot() State {
 		out.Held = append(out.Held, HeldStock{ID: h.ID, SKU: h.Key.SKU, Warehouse: h.Key.Warehouse, Quantity: h.Quantity, Reason: h.Reason})
 	}
 	slices.SortFunc(out.Held, func(a, b HeldStock) int { return cmp.Compare(a.ID, b.ID) })
+	out.Orders = st.orderViews()
+	out.Movements = slices.Clone(st.movements)
+	return out
+}
+
+// orderViews copies the goods-out orders out, by id. Callers hold Sim.mu.
+func (st *store) orderViews() []Order {
+	out := make([]Order, 0, len(st.orders))
 	for _, o := range st.orders {
 		ord := Order{ID: o.ID, Reference: o.Reference, Warehouse: o.Warehouse, Status: statusCodes[o.StatusID],
 			ExternalSystemReference1: o.ExternalRefs[0], String1: o.Strings[0]}
@@ -302,9 +310,19 @@ func (st *store) snapshot() State {
 		for _, l := range o.Lines {
 			ord.Lines = append(ord.Lines, OrderLine{SKU: l.SKU, Quantity: l.Quantity, Allocated: l.Allocated})
 		}
-		out.Orders = append(out.Orders, ord)
+		out = append(out, ord)
 	}
-	slices.SortFunc(out.Orders, func(a, b Order) int { return cmp.Compare(a.ID, b.ID) })
-	out.Movements = slices.Clone(st.movements)
+	slices.SortFunc(out, func(a, b Order) int { return cmp.Compare(a.ID, b.ID) })
 	return out
+}
+
+// AddProducts puts product codes in Clarus's product master, as a
+// warehouse has its products defined before any stock of them moves: a
+// goods-out may name a product that never had stock.
+func (s *Sim) AddProducts(codes ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range codes {
+		s.st.productID(c)
+	}
 }

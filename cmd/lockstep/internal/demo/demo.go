@@ -48,6 +48,9 @@ type Options struct {
 	// caught up: each must come back as stock_parity drift, and nothing
 	// else may.
 	Injected int
+	// Orders are the Prima sales orders released (the orders flow's
+	// traffic, after the stock traffic); 0 runs no orders phase.
+	Orders int
 	// Kills stops the stock processor this many times, as a crash does (no
 	// commit, no leave), at seeded points of the run; it restarts at once.
 	Kills        int
@@ -194,7 +197,11 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		fmt.Fprintf(o.Progress, "traffic done: %d Clarus movements in %s; waiting for lockstep to catch up\n",
 			len(s.clarus.State().Movements), time.Since(trafficStart).Round(time.Millisecond))
 	}
-	sum, err := check(ctx, o, s, w, errc, trafficStart)
+	orders, err := driveOrders(ctx, o, s, w, errc)
+	if err != nil {
+		return Summary{}, err
+	}
+	sum, err := check(ctx, o, s, w, errc, trafficStart, orders)
 	if err != nil {
 		return sum, err
 	}

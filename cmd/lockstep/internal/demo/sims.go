@@ -14,6 +14,7 @@ import (
 	"github.com/lockstep-dev/lockstep/connectors/clarus/clarussim"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
 	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
+	"github.com/lockstep-dev/lockstep/processors/orders"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 )
 
@@ -43,6 +44,11 @@ func startSims(ctx context.Context, o Options, log *slog.Logger, errc chan<- err
 		return nil, err
 	}
 	cs.SetFaults(o.ClarusFaults)
+	// Clarus's product master has every product of the scenario, stock
+	// or not yet: Prima's items map to them (SKU-00001...).
+	for i := 1; i <= o.SKUs; i++ {
+		cs.AddProducts(fmt.Sprintf("SKU-%05d", i))
+	}
 	s.clarus = cs
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -75,9 +81,10 @@ func (s *sims) settings(o Options) flows.Settings {
 		WebhookToken: s.token,
 		AutomationIDs: map[string]string{"101": "goods_out.completed", "102": "goods_in_receipt.completed",
 			"103": "stock_adjustment.positive", "104": "stock_adjustment.negative", "105": "stock.held", "106": "stock.released"},
-		APIDomain: "clarus-api.com", Warehouses: warehouses(o.Warehouses),
+		APIDomain: "clarus-api.com", Warehouses: warehouses(o.Warehouses), AccountID: "1",
 		SweepInterval: 2 * time.Second, FullSweepInterval: 10 * time.Second, PageSize: 100,
 		WebhookMaxBytes: 1 << 20, WebhookMaxLines: 1000, RequestTimeout: 10 * time.Second,
+		OrderRatePerSecond: 5000, OrderBurst: 500,
 	}
 	pc := prima.DefaultConfig()
 	pc.BaseURL = s.primaURL
@@ -88,6 +95,7 @@ func (s *sims) settings(o Options) flows.Settings {
 	settings := flows.Settings{
 		Clarus: cc, Prima: pc,
 		Stock:      stock.Config{PushInterval: time.Second, DedupeTTL: time.Hour, JournalWindow: time.Minute, FeedGapGrace: 10 * time.Second},
+		Orders:     orders.Config{NonStockSKUs: []string{"SHIPPING*", "CARRIAGE*", "FEE-*"}, RedriveInterval: 2 * time.Second},
 		Webhook:    flows.WebhookConfig{Addr: "127.0.0.1:0"},
 		InstanceID: "demo",
 	}

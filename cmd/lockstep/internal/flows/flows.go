@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/lockstep-dev/lockstep/analytics"
 	"github.com/lockstep-dev/lockstep/connectors/clarus"
+	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
+	"github.com/lockstep-dev/lockstep/processors/orders"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 	"github.com/lockstep-dev/lockstep/processors/stream"
 	"github.com/lockstep-dev/lockstep/schemas"
@@ -35,6 +38,7 @@ type Settings struct {
 	Clarus  clarus.Config
 	Prima   prima.Config
 	Stock   stock.Config
+	Orders  orders.Config
 	Webhook WebhookConfig
 	// InstanceID names this instance in transactional ids: unique per
 	// instance, stable across restarts.
@@ -73,6 +77,19 @@ type Deps struct {
 	Failpoint func(stream.Failpoint) error
 
 	metrics *sharedMetrics
+	// primaFeeds are the Prima feeds (cursor keys) the built flows need:
+	// one Prima source polls them all, as one transactional id and one
+	// cursor per feed allow no second poller.
+	primaFeeds []string
+}
+
+// needPrima asks the shared Prima source to poll feeds.
+func (d *Deps) needPrima(feeds ...string) {
+	for _, f := range feeds {
+		if !slices.Contains(d.primaFeeds, f) {
+			d.primaFeeds = append(d.primaFeeds, f)
+		}
+	}
 }
 
 // sharedMetrics are created once per registerer: two flows of one process
@@ -94,6 +111,7 @@ type Flow struct {
 // registry lists every flow, in the order `lockstep run` starts them.
 var registry = []Flow{
 	{Name: "stock", Build: buildStock},
+	{Name: "orders", Build: buildOrders},
 	{Name: "ledger", Build: buildLedger},
 }
 
@@ -141,7 +159,34 @@ func Build(names []string, d *Deps) ([]Component, error) {
 		}
 		all = append(all, cs...)
 	}
+	if len(d.primaFeeds) > 0 {
+		src, err := d.primaSource()
+		if err != nil {
+			return nil, fmt.Errorf("prima source: %w", err)
+		}
+		all = append(all, src)
+	}
 	return all, nil
+}
+
+// primaSource is the one Prima poller of the process, for the feeds the
+// flows asked for.
+func (d *Deps) primaSource() (Component, error) {
+	pc := d.Settings.Prima
+	if err := pc.Validate(); err != nil {
+		return Component{}, err
+	}
+	api, err := prima.NewClient(pc, nil)
+	if err != nil {
+		return Component{}, err
+	}
+	const name = "prima/source"
+	src, err := prima.NewSource(pc, api, d.Serde, prima.Options{TopicPrefix: d.TopicPrefix, Logger: d.logger(name), Metrics: d.metrics.prima,
+		SetReady: d.Ready(name), TransactionalID: d.TopicPrefix + "lockstep-prima-source", Feeds: d.primaFeeds}, d.kafka()...)
+	if err != nil {
+		return Component{}, err
+	}
+	return Component{Name: name, Run: src.Run}, nil
 }
 
 func (d *Deps) validate() error {
@@ -172,4 +217,26 @@ func (d *Deps) kafka(extra ...kgo.Opt) []kgo.Opt {
 // logger is the process logger tagged with the component.
 func (d *Deps) logger(component string) *slog.Logger {
 	return d.Logger.With("component", component)
+}
+
+// processor builds a stream processor of topo, as every flow runs them;
+// component names it in logs and readiness. Each processor has its own
+// Pebble directory under the state dir (Pebble locks it).
+func (d *Deps) processor(component string, topo stream.Topology) (*stream.Processor, error) {
+	return stream.New(stream.Config{
+		Topology:   topo,
+		StateDir:   filepath.Join(d.StateDir, topo.Name),
+		InstanceID: d.Settings.InstanceID,
+		// Static membership: a restarted instance takes its partitions
+		// back at once instead of waiting out the session timeout. It is
+		// why LOCKSTEP_INSTANCE_ID must be stable and unique.
+		StaticMembership: true,
+		TopicPrefix:      d.TopicPrefix,
+		EncodeDeadLetter: deadletter.Avro(d.Serde),
+		Clock:            d.Now,
+		Metrics:          d.metrics.stream,
+		Logger:           d.logger(component),
+		SetReady:         d.Ready(component),
+		Failpoint:        d.Failpoint,
+	}, d.Kafka...)
 }

@@ -4,17 +4,16 @@ import (
 	"net/http"
 
 	"github.com/lockstep-dev/lockstep/connectors/clarus"
-	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
 	"github.com/lockstep-dev/lockstep/processors/stock"
-	"github.com/lockstep-dev/lockstep/processors/stream"
 )
 
 // buildStock wires flow 1 of the design: Clarus webhooks and sweeps into
 // clarus.stock-movements and clarus.stock-snapshots, the stock processor
 // folding them into levels and scheduled pushes, the Prima sink applying
-// the pushes, and the Prima source polling items (the SKU mapping and unit
-// costs) and Prima's stock levels (for the parity check).
+// the pushes and the parity check comparing them with Prima's levels; it
+// asks the shared Prima source for items (the SKU mapping and unit costs)
+// and Prima's stock levels.
 func buildStock(d *Deps) ([]Component, error) {
 	s := d.Settings
 	if err := s.Webhook.Validate(); err != nil {
@@ -33,22 +32,7 @@ func buildStock(d *Deps) ([]Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	proc, err := stream.New(stream.Config{
-		Topology:   topo,
-		StateDir:   d.StateDir,
-		InstanceID: s.InstanceID,
-		// Static membership: a restarted instance takes its partitions
-		// back at once instead of waiting out the session timeout. It is
-		// why LOCKSTEP_INSTANCE_ID must be stable and unique.
-		StaticMembership: true,
-		TopicPrefix:      d.TopicPrefix,
-		EncodeDeadLetter: deadletter.Avro(d.Serde),
-		Clock:            d.Now,
-		Metrics:          d.metrics.stream,
-		Logger:           d.logger("stock/processor"),
-		SetReady:         d.Ready("stock/processor"),
-		Failpoint:        d.Failpoint,
-	}, d.Kafka...)
+	proc, err := d.processor("stock/processor", topo)
 	if err != nil {
 		return nil, err
 	}
@@ -84,11 +68,7 @@ func buildStock(d *Deps) ([]Component, error) {
 	}
 	primaOpts := func(name string) prima.Options {
 		return prima.Options{TopicPrefix: d.TopicPrefix, Logger: d.logger(name), Metrics: d.metrics.prima,
-			SetReady: d.Ready(name), TransactionalID: d.TopicPrefix + "lockstep-prima-source"}
-	}
-	src, err := prima.NewSource(pc, api, d.Serde, primaOpts("stock/prima-source"), d.kafka()...)
-	if err != nil {
-		return nil, err
+			SetReady: d.Ready(name)}
 	}
 	sink, err := prima.NewSink(pc, api, d.Serde, primaOpts("stock/prima-sink"), d.kafka()...)
 	if err != nil {
@@ -98,12 +78,12 @@ func buildStock(d *Deps) ([]Component, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.needPrima(prima.CursorKeyItems, prima.CursorKeyStockLevels)
 	return []Component{
 		{Name: "stock/processor", Run: proc.Run},
 		{Name: "stock/clarus-webhooks", Run: rcv.Run},
 		{Name: "stock/webhook-server", Run: hooks.Run},
 		{Name: "stock/clarus-sweep", Run: sweep.Run},
-		{Name: "stock/prima-source", Run: src.Run},
 		{Name: "stock/prima-sink", Run: sink.Run},
 		{Name: "stock/prima-parity", Run: parity.Run},
 	}, nil
