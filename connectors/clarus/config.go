@@ -83,6 +83,10 @@ type Config struct {
 	// Retry-After holds every call. Zero takes the default.
 	OrderRatePerSecond float64 `env:"ORDER_RATE_PER_SECOND, default=20"`
 	OrderBurst         int     `env:"ORDER_BURST, default=20"`
+	// OrderBackoffBase doubles up to OrderBackoffMax between the sink's
+	// attempts at a failed call. Zero takes the default.
+	OrderBackoffBase time.Duration `env:"ORDER_BACKOFF_BASE, default=500ms"`
+	OrderBackoffMax  time.Duration `env:"ORDER_BACKOFF_MAX, default=1m"`
 }
 
 // Validate checks the settings without touching the file system and
@@ -124,6 +128,9 @@ func (c Config) Validate() error {
 		if !slices.Contains(Triggers(), Trigger(t)) {
 			fail("AUTOMATION_IDS", "automation %s: unknown trigger %q (want one of %v)", id, t, Triggers())
 		}
+	}
+	if c.OrderBackoffBase < 0 || c.OrderBackoffMax < c.OrderBackoffBase {
+		fail("ORDER_BACKOFF_BASE", "%s (max %s): want 0 <= base <= max", c.OrderBackoffBase, c.OrderBackoffMax)
 	}
 	if c.OrderRatePerSecond < 0 || c.OrderBurst < 0 {
 		fail("ORDER_RATE_PER_SECOND", "%g (burst %d): want positive values, or 0 for the defaults", c.OrderRatePerSecond, c.OrderBurst)

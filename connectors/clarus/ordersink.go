@@ -27,9 +27,7 @@ const orderSinkStage = "clarus-order-sink"
 // ("throttling" is mentioned), so Retry-After rules over them.
 const (
 	orderPollMax      = 32 // commands per poll, and so per transaction
-	orderBackoffBase  = 500 * time.Millisecond
-	orderBackoffMax   = time.Minute
-	orderDownAfter    = 5 // consecutive failed calls before the sink says it is paused
+	orderDownAfter    = 5  // consecutive failed calls before the sink says it is paused
 	orderTxnTimeout   = 30 * time.Second
 	maxRefusedCancels = 10_000
 )
@@ -295,3 +293,10 @@ func (s *OrderSink) isRevoked() bool {
 
 // errRevoked stops work on a batch once a partition was revoked.
 var errRevoked = errors.New("clarus: order sink: partitions revoked")
+
+func (s *OrderSink) backoffBase() time.Duration {
+	return cmp.Or(s.cfg.OrderBackoffBase, 500*time.Millisecond)
+}
+func (s *OrderSink) backoffMax() time.Duration {
+	return max(cmp.Or(s.cfg.OrderBackoffMax, time.Minute), s.backoffBase())
+}

@@ -17,7 +17,7 @@ import (
 // it: a look-up has no refusal to ack, and a command is never dropped for
 // want of one. It returns only ctx's error or errRevoked.
 func (s *OrderSink) retry(ctx context.Context, call string, fn func(context.Context) error) error {
-	backoff := orderBackoffBase
+	backoff := s.backoffBase()
 	for {
 		err := s.attempt(ctx, call, fn)
 		if err == nil || stopped(ctx, err) {
@@ -94,7 +94,7 @@ func (s *OrderSink) wait(ctx context.Context, err error, backoff *time.Duration)
 		s.bucket.Hold(s.o.Clock.Now().Add(after))
 	}
 	d := max(s.jitter(*backoff), after)
-	*backoff = min(2**backoff, orderBackoffMax)
+	*backoff = min(2**backoff, s.backoffMax())
 	return clock.Sleep(ctx, s.o.Clock, d)
 }
 

@@ -16,7 +16,7 @@ import (
 func (s *OrderSink) cancel(ctx context.Context, cmd *schemas.ClarusOrderCommand) (answer, error) {
 	s.takeRefusedCancel(cmd.OrderRef)
 	var sent []string // goods outs a cancel was sent for: a deleted one is no longer listed
-	backoff := orderBackoffBase
+	backoff := s.backoffBase()
 	for {
 		var all []GoodsOut
 		if err := s.retry(ctx, "lookup", func(ctx context.Context) (err error) {

@@ -104,7 +104,7 @@ func (s *OrderSink) create(ctx context.Context, cmd *schemas.ClarusOrderCommand)
 	for i, l := range cmd.Lines {
 		g.Lines[i].ProductID = ids[norm.NFC.String(l.ClarusCode)]
 	}
-	backoff := orderBackoffBase
+	backoff := s.backoffBase()
 	for look := true; ; {
 		if look {
 			a, found, err := s.standing(ctx, cmd)

@@ -61,7 +61,7 @@ func driveOrders(ctx context.Context, o Options, s *sims, w *watcher, errc <-cha
 	}
 	// Every release is in Clarus or held before anything changes, so that
 	// the changes are amendments after release, as the rules are about.
-	released := func() bool {
+	pending := func() []string {
 		inClarus := activeByRef(s.clarus.Orders())
 		_, drift, _, _ := w.snapshot()
 		held := map[string]bool{}
@@ -71,20 +71,24 @@ func driveOrders(ctx context.Context, o Options, s *sims, w *watcher, errc <-cha
 			}
 		}
 		want := run.expect(st.Items)
+		var out []string
 		for _, t := range rep.Orders {
 			switch {
 			case t.UnmappedSKU != "":
 				if !held[t.Ref] {
-					return false
+					out = append(out, t.Ref+" not held")
 				}
 			case want[t.Ref].lines != nil && len(inClarus[t.Ref]) == 0:
-				return false
+				out = append(out, t.Ref+" not in Clarus")
 			}
 		}
-		return true
+		return out
 	}
-	if err := waitUntil(ctx, o.Settle, p, errc, released); err != nil {
+	if err := waitUntil(ctx, o.Settle, p, errc, func() bool { return len(pending()) == 0 }); err != nil {
 		return nil, err
+	}
+	if left := pending(); len(left) > 0 && o.Progress != nil {
+		fmt.Fprintf(o.Progress, "orders: %d not sent or held after %s, e.g. %v\n", len(left), o.Settle, left[:min(5, len(left))])
 	}
 	for _, ev := range rep.Changes {
 		if err := s.prima.Apply(ev); err != nil {

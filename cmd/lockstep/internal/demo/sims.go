@@ -84,7 +84,7 @@ func (s *sims) settings(o Options) flows.Settings {
 		APIDomain: "clarus-api.com", Warehouses: warehouses(o.Warehouses), AccountID: "1",
 		SweepInterval: 2 * time.Second, FullSweepInterval: 10 * time.Second, PageSize: 100,
 		WebhookMaxBytes: 1 << 20, WebhookMaxLines: 1000, RequestTimeout: 10 * time.Second,
-		OrderRatePerSecond: 5000, OrderBurst: 500,
+		OrderRatePerSecond: 5000, OrderBurst: 500, OrderBackoffBase: 20 * time.Millisecond, OrderBackoffMax: time.Second,
 	}
 	pc := prima.DefaultConfig()
 	pc.BaseURL = s.primaURL
