@@ -60,8 +60,8 @@ func TestLoadDefaults(t *testing.T) {
 				"103": "stock_adjustment.positive", "104": "stock_adjustment.negative", "105": "stock.held", "106": "stock.released"},
 			SweepInterval: 5 * time.Minute, FullSweepInterval: 15 * time.Minute, PageSize: 100, WebhookMaxBytes: 1 << 20, RequestTimeout: 30 * time.Second,
 		},
-		Prima: prima.DefaultConfig(),
-		Stock: stock.Config{PushInterval: 5 * time.Minute, DedupeTTL: 168 * time.Hour, JournalWindow: 15 * time.Minute, FeedGapGrace: 2 * time.Minute},
+		Prima:  prima.DefaultConfig(),
+		Stock:  stock.Config{PushInterval: 5 * time.Minute, DedupeTTL: 168 * time.Hour, JournalWindow: 15 * time.Minute, FeedGapGrace: 2 * time.Minute},
 		Orders: orders.Config{NonStockSKUs: []string{"SHIPPING*", "CARRIAGE*", "FEE-*"}, RedriveInterval: 30 * time.Second, MaxLines: 1000},
 	}
 	if got, want := fmt.Sprintf("%+v", cfg), fmt.Sprintf("%+v", want); got != want {
