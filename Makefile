@@ -62,11 +62,13 @@ soak: services
 	done; \
 	echo "soak: $(SOAK_RUNS) of $(SOAK_RUNS) passed in $$(($$(date +%s) - start))s"
 
-# e2e runs only the stock flow's end-to-end test on the real broker and
-# ClickHouse (E2E_MOVEMENTS, default 50,000, as in make test).
+# e2e runs only the flows' end-to-end tests on the real broker and
+# ClickHouse (E2E_MOVEMENTS, default 50,000, and E2E_ORDERS, default
+# 20,000, as in make test).
 E2E_MOVEMENTS ?= 50000
+E2E_ORDERS ?= 20000
 e2e: services
-	CI=true LOCKSTEP_E2E_MOVEMENTS=$(E2E_MOVEMENTS) $(GO) test -count=1 -timeout 60m -run 'TestStockFlowKafka$$' -v ./cmd/lockstep/internal/demo/
+	CI=true LOCKSTEP_E2E_MOVEMENTS=$(E2E_MOVEMENTS) LOCKSTEP_E2E_ORDERS=$(E2E_ORDERS) $(GO) test -count=1 -timeout 60m -run 'Test(Stock|Orders)FlowKafka$$' -v ./cmd/lockstep/internal/demo/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./schemas/ ./state/ ./processors/...
