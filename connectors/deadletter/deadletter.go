@@ -40,6 +40,9 @@ type Letter struct {
 	// Attempts is how many tries were made before giving up (0 when the
 	// record was never tried, e.g. it did not decode).
 	Attempts int32
+	// ID identifies a record that never reached Kafka (a source's, with
+	// no coordinates): the envelope's event id is built from it instead.
+	ID string
 }
 
 // Encoder encodes a letter as the DLQ record's value.
@@ -49,12 +52,16 @@ type Encoder func(context.Context, Letter) ([]byte, error)
 // can replay to the original topic.
 func (l Letter) envelope() *schemas.DeadLetter {
 	r := l.Record
+	id := fmt.Sprintf("dlq:%s:%s/%d@%d", l.Stage, r.Topic, r.Partition, r.Offset)
+	if l.ID != "" {
+		id = fmt.Sprintf("dlq:%s:%s", l.Stage, l.ID)
+	}
 	ev := &schemas.DeadLetter{
 		Meta: schemas.Meta{
 			// The coordinates identify the failure: a replayed batch that
 			// dead-letters the same record again yields the same id, so
 			// consumers of the DLQ can drop the repeat.
-			EventID:    fmt.Sprintf("dlq:%s:%s/%d@%d", l.Stage, r.Topic, r.Partition, r.Offset),
+			EventID:    id,
 			Source:     schemas.SourceLockstep,
 			OccurredAt: l.FailedAt,
 			IngestedAt: l.FailedAt,

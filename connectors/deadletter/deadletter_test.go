@@ -103,3 +103,27 @@ func TestRecord(t *testing.T) {
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// A record that never reached Kafka has no coordinates to name its letter:
+// its ID does, so two of a source's letters never share an event id.
+func TestLetterIDNamesUnproducedRecords(t *testing.T) {
+	ctx := context.Background()
+	serde := schemas.NewSerde(schemas.NewMemRegistry())
+	ids := map[string]bool{}
+	for _, id := range []string{"prima.sales-orders/aa", "prima.sales-orders/bb", ""} {
+		rec, err := deadletter.Record(ctx, "lockstep.dlq", deadletter.Letter{
+			Record: &kgo.Record{Topic: "prima.sales-orders", Partition: -1, Offset: -1, Value: []byte("<SalesOrder/>")},
+			Reason: "bad", Stage: "prima-source", FailedAt: time.Unix(1, 0), ID: id}, deadletter.Avro(serde))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev schemas.DeadLetter
+		if err := serde.Decode(ctx, rec.Value, &ev); err != nil {
+			t.Fatal(err)
+		}
+		ids[ev.EventID] = true
+	}
+	if !ids["dlq:prima-source:prima.sales-orders/aa"] || !ids["dlq:prima-source:prima.sales-orders/-1@-1"] || len(ids) != 3 {
+		t.Fatalf("event ids %v", ids)
+	}
+}

@@ -2,6 +2,8 @@ package prima
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -118,7 +120,12 @@ func (s *Source) deadLetter(ctx context.Context, r OrderRecord, reason string, n
 	if r.Order.Ref != "" {
 		orig.Key = []byte(r.Order.Ref)
 	}
-	l := deadletter.Letter{Record: orig, Reason: reason, Stage: sourceStage, FailedAt: now}
+	// The element's content names the letter: the same bad element
+	// dead-lettered again (a poll repeated after a failed commit) has the
+	// same id, another one another.
+	sum := sha256.Sum256([]byte(r.Raw))
+	l := deadletter.Letter{Record: orig, Reason: reason, Stage: sourceStage, FailedAt: now,
+		ID: fmt.Sprintf("%s/%s", s.ordersTopic, hex.EncodeToString(sum[:12]))}
 	rec, err := deadletter.Record(ctx, s.dlqTopic, l, deadletter.Avro(s.serde))
 	if err != nil {
 		s.o.Logger.Warn("prima source: dead letter envelope failed; keeping the element's text", "err", err)
