@@ -115,3 +115,46 @@ func (s *stamped) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// BenchmarkOrdersFlowKafka (issue 8, make bench-e2e) times 20,000 Prima
+// orders (LOCKSTEP_BENCH_ORDERS) from their release in Prima until each is
+// a goods-out in Clarus or held on an unmapped SKU: the Prima poll, the
+// orders processor (exactly-once) and the Clarus sink (a look-up by
+// reference and a create per order, one call at a time), on the local
+// Apache Kafka broker with no faults. The changes, mapping and checks
+// that follow are not timed; a failed check fails the benchmark.
+func BenchmarkOrdersFlowKafka(b *testing.B) {
+	seeds := brokertest.RealKafka(b)
+	n := 20_000
+	if v, err := strconv.Atoi(os.Getenv("LOCKSTEP_BENCH_ORDERS")); err == nil && v > 0 {
+		n = v
+	}
+	run := 0
+	var ops float64
+	for b.Loop() {
+		run++
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		o := demo.Options{
+			Kafka: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Partitions: 6,
+			TopicPrefix: fmt.Sprintf("bench%d.", time.Now().UnixNano()%1e9),
+			StateDir:    b.TempDir(),
+			SKUs:        500, Warehouses: 3, Movements: 500, Injected: 1, Orders: n,
+			Settle: 10 * time.Minute,
+			Logger: logger(b),
+		}
+		if testing.Verbose() {
+			o.Progress = &stamped{w: os.Stderr, start: time.Now(), prefix: fmt.Sprintf("%s run %d", b.Name(), run)}
+		}
+		sum, err := demo.Run(ctx, o)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !sum.OK() || sum.OrdersPerSecond == 0 {
+			b.Fatalf("checks failed or orders not all sent: %s", strings.Join(sum.Failures, "\n"))
+		}
+		b.Logf("run %d: %d orders in Clarus or held %s after release: %.0f orders/s", run, sum.Orders, sum.OrdersSentIn, sum.OrdersPerSecond)
+		ops += sum.OrdersPerSecond
+	}
+	b.ReportMetric(ops/float64(run), "orders/s")
+}

@@ -251,7 +251,7 @@ func summarize(ctx context.Context, o Options, s *sims, w *watcher, injected, fl
 		checkf("ledger_matches_drift_topic", problems)
 	}
 	if orders != nil {
-		orders.checkOrders(s, w, checkf)
+		orders.checkOrders(&sum, s, w, checkf)
 	}
 	return sum, nil
 }

@@ -92,6 +92,13 @@ type Summary struct {
 	// Prima, catch-up included. 0 if it never caught up. With Rate and For
 	// it is bounded by Rate.
 	MovementsPerSecond float64 `json:"movements_per_second"`
+	// Orders is how many Prima orders the orders phase released;
+	// OrdersSentIn the time from their release until each was in Clarus or
+	// held on an unmapped SKU (Prima poll, orders processor, Clarus sink,
+	// exactly-once), and OrdersPerSecond the orders over that time.
+	Orders          int     `json:"orders,omitempty"`
+	OrdersSentIn    string  `json:"orders_sent_in,omitempty"`
+	OrdersPerSecond float64 `json:"orders_per_second,omitempty"`
 }
 
 // OK reports whether every check passed.

@@ -116,7 +116,7 @@ func TestOrdersFlowKafka(t *testing.T) {
 		// Retry-After (1s), and the sink sends one call at a time.
 		ClarusFaults: clarussim.Faults{Seed: 5, ErrorRate: 0.1, ThrottleRate: 0.0005, RetryAfterSeconds: 1, TimeoutAfterWriteRate: 0.05},
 		PrimaFaults:  primasim.Faults{Seed: 6, ErrorRate: 0.1, ThrottleRate: 0.01, RetryAfterSeconds: 1},
-		Settle:       4 * time.Minute,
+		Settle:       10 * time.Minute,
 	})
 	for _, c := range []string{"no_non_stock_lines_in_clarus", "every_stock_order_in_clarus", "unmapped_orders_held_then_released", "no_duplicate_goods_out", "order_exceptions_as_expected"} {
 		if _, ok := sum.Checks[c]; !ok {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lockstep-dev/lockstep/connectors/clarus/clarussim"
 	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
@@ -26,6 +27,9 @@ type orderRun struct {
 	// unmappedCodes are the Clarus codes of the items the scenario left
 	// unmapped: the stock flow holds their levels until they are mapped.
 	unmappedCodes map[string]bool
+	// sentIn is the time from the release of the orders until each was in
+	// Clarus or held (0 if that did not happen within Settle).
+	sentIn time.Duration
 }
 
 // orderWant is what Clarus and the ledger should show of one order.
@@ -41,6 +45,7 @@ func driveOrders(ctx context.Context, o Options, s *sims, w *watcher, errc <-cha
 		return nil, nil
 	}
 	p := newProgress(o, s, w)
+	released := time.Now()
 	rep, err := s.prima.GenerateOrders(primasim.OrderScenario{Seed: o.Seed, Orders: o.Orders, Warehouses: o.Warehouses, DeferChanges: true})
 	if err != nil {
 		return nil, fmt.Errorf("demo: orders: %w", err)
@@ -87,8 +92,12 @@ func driveOrders(ctx context.Context, o Options, s *sims, w *watcher, errc <-cha
 	if err := waitUntil(ctx, o.Settle, p, errc, func() bool { return len(pending()) == 0 }); err != nil {
 		return nil, err
 	}
-	if left := pending(); len(left) > 0 && o.Progress != nil {
-		fmt.Fprintf(o.Progress, "orders: %d not sent or held after %s, e.g. %v\n", len(left), o.Settle, left[:min(5, len(left))])
+	if left := pending(); len(left) > 0 {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "orders: %d not sent or held after %s, e.g. %v\n", len(left), o.Settle, left[:min(5, len(left))])
+		}
+	} else {
+		run.sentIn = time.Since(released)
 	}
 	for _, ev := range rep.Changes {
 		if err := s.prima.Apply(ev); err != nil {
@@ -305,8 +314,13 @@ func (run *orderRun) driftProblems(w *watcher, items []primasim.Item) []string {
 	return out
 }
 
-// checkOrders adds the orders checks to sum.
-func (run *orderRun) checkOrders(s *sims, w *watcher, checkf func(string, []string)) {
+// checkOrders adds the orders figures and checks to sum.
+func (run *orderRun) checkOrders(sum *Summary, s *sims, w *watcher, checkf func(string, []string)) {
+	sum.Orders = len(run.report.Orders)
+	if run.sentIn > 0 {
+		sum.OrdersSentIn = run.sentIn.Round(time.Millisecond).String()
+		sum.OrdersPerSecond = float64(sum.Orders) / run.sentIn.Seconds()
+	}
 	orders, items := s.clarus.Orders(), s.prima.State().Items
 	checkf("no_non_stock_lines_in_clarus", run.nonStockProblems(orders, items))
 	checkf("every_stock_order_in_clarus", run.clarusProblems(orders, items))
