@@ -56,6 +56,11 @@ func (s *Sim) StartScenario(sc Scenario) (int, error) {
 	for i := 1; i <= sc.Warehouses; i++ {
 		s.st.warehouseID(fmt.Sprintf("WH%d", i))
 	}
+	// So do its products, moved or not: a goods-out may name one that
+	// never had stock.
+	for i := 1; i <= sc.SKUs; i++ {
+		s.st.productID(fmt.Sprintf("SKU-%05d", i))
+	}
 	return s.generate(sc.Generate), nil
 }
 

@@ -315,14 +315,3 @@ func (st *store) orderViews() []Order {
 	slices.SortFunc(out, func(a, b Order) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
-
-// AddProducts puts product codes in Clarus's product master, as a
-// warehouse has its products defined before any stock of them moves: a
-// goods-out may name a product that never had stock.
-func (s *Sim) AddProducts(codes ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range codes {
-		s.st.productID(c)
-	}
-}

@@ -46,8 +46,8 @@ func startSims(ctx context.Context, o Options, log *slog.Logger, errc chan<- err
 	cs.SetFaults(o.ClarusFaults)
 	// Clarus's product master has every product of the scenario, stock
 	// or not yet: Prima's items map to them (SKU-00001...).
-	for i := 1; i <= o.SKUs; i++ {
-		cs.AddProducts(fmt.Sprintf("SKU-%05d", i))
+	if _, err := cs.StartScenario(clarussim.Scenario{Seed: o.Seed, SKUs: o.SKUs, Warehouses: o.Warehouses}); err != nil {
+		return nil, err
 	}
 	s.clarus = cs
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
