@@ -17,6 +17,7 @@ import (
 
 	"github.com/lockstep-dev/lockstep/connectors/clarus"
 	"github.com/lockstep-dev/lockstep/connectors/clarus/clarussim"
+	"github.com/lockstep-dev/lockstep/connectors/metricstest"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -287,28 +288,7 @@ func (e *orderEnv) apply(evs ...clarussim.Event) {
 
 func (e *orderEnv) metric(name string, labels ...string) float64 {
 	e.t.Helper()
-	mfs, err := e.reg.Gather()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i, lp := range m.GetLabel() {
-				if i >= len(labels) || lp.GetValue() != labels[i] {
-					continue next
-				}
-			}
-			if m.Counter != nil {
-				return m.Counter.GetValue()
-			}
-			return m.Gauge.GetValue()
-		}
-	}
-	return 0
+	return metricstest.Value(e.t, e.reg, name, labels...)
 }
 
 func (l *apiLog) paths() []string {

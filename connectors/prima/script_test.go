@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+
+	"github.com/lockstep-dev/lockstep/connectors/metricstest"
 )
 
 // action is what the script does with one call: pass it to the simulator
@@ -74,26 +76,5 @@ func (s *script) Calls(typ string) int {
 // metric reads a counter or gauge by name and label values.
 func (e *sinkEnv) metric(name string, labels ...string) float64 {
 	e.t.Helper()
-	mfs, err := e.reg.Gather()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i, lp := range m.GetLabel() {
-				if i >= len(labels) || lp.GetValue() != labels[i] {
-					continue next
-				}
-			}
-			if m.Counter != nil {
-				return m.Counter.GetValue()
-			}
-			return m.Gauge.GetValue()
-		}
-	}
-	return 0
+	return metricstest.Value(e.t, e.reg, name, labels...)
 }
