@@ -27,6 +27,15 @@ var evolved = map[string]func(Event){
 	"Item":       func(e Event) { e.(*Item).Active = true }, // the sample has false
 	"DeadLetter": func(e Event) { e.(*DeadLetter).Attempts = 1 },
 	"DriftEvent": func(e Event) { e.(*DriftEvent).ShipmentID = nil },
+	"Shipment": func(e Event) {
+		s := e.(*Shipment)
+		s.GoodsOutID, s.OrderComplete = "", false
+		for i := range s.Lines {
+			s.Lines[i].Picked = 0
+		}
+	},
+	"OrderAck":           func(e Event) {},
+	"ClarusOrderCommand": func(e Event) {},
 }
 
 // TestCompatibleWithPrevious checks every schema that has a previous version:

@@ -76,4 +76,5 @@ var events = []func() Event{
 	func() Event { return new(ClarusReceiptCommand) },
 	func() Event { return new(DriftEvent) },
 	func() Event { return new(DeadLetter) },
+	func() Event { return new(FulfilmentClosed) },
 }

@@ -55,9 +55,20 @@ type Shipment struct {
 	OrderRef       string         `avro:"order_ref"`
 	Status         ShipmentStatus `avro:"status"`
 	Warehouse      string         `avro:"warehouse"`
-	Lines          []Line         `avro:"lines"` // Clarus product codes
+	Lines          []ShipmentLine `avro:"lines"` // Clarus product codes
 	Carrier        *string        `avro:"carrier"`
 	TrackingNumber *string        `avro:"tracking_number"`
+	GoodsOutID     string         `avro:"goods_out_id"`
+	// OrderComplete says the goods-out was fully dispatched when read: no
+	// further shipment of the order follows.
+	OrderComplete bool `avro:"order_complete"`
+}
+
+// ShipmentLine is one product of a shipment.
+type ShipmentLine struct {
+	SKU      string `avro:"sku"`      // Clarus product code
+	Quantity int64  `avro:"quantity"` // dispatched in this shipment
+	Picked   int64  `avro:"picked"`   // picked for the goods-out line so far
 }
 
 // ShipmentStatus is the outcome of a goods-out order.
@@ -101,6 +112,7 @@ const (
 	OrderCreated   OrderAckStatus = "created"
 	OrderRejected  OrderAckStatus = "rejected"
 	OrderCancelled OrderAckStatus = "cancelled"
+	OrderClosed    OrderAckStatus = "closed"
 )
 
 // SchemaName implements Event.

@@ -35,7 +35,7 @@ type DespatchCommand struct {
 	Lines          []Line  `avro:"lines"` // Prima SKUs
 }
 
-// ClarusOrderCommand creates or cancels a Clarus goods-out order from the
+// ClarusOrderCommand creates, cancels or closes a Clarus goods-out order from the
 // stock lines of a Prima order (lockstep.cmd.clarus-orders, key order ref).
 type ClarusOrderCommand struct {
 	Meta
@@ -67,6 +67,9 @@ type ClarusOrderAction string
 const (
 	ClarusOrderCreate ClarusOrderAction = "create"
 	ClarusOrderCancel ClarusOrderAction = "cancel"
+	// ClarusOrderClose records on a dispatched goods-out that Prima holds
+	// its despatch notes: the fulfilment is closed on both sides.
+	ClarusOrderClose ClarusOrderAction = "close"
 )
 
 // ClarusReceiptCommand creates, updates or cancels the Clarus pre-receipt of

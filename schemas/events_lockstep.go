@@ -53,7 +53,8 @@ const (
 	DriftMissingDespatch         DriftKind = "missing_despatch"
 	DriftDespatchMismatch        DriftKind = "despatch_mismatch"
 	DriftDespatchWithoutShipment DriftKind = "despatch_without_shipment"
-	DriftDespatchFailed          DriftKind = "despatch_failed"
+	DriftDespatchPostFailed      DriftKind = "despatch_post_failed"
+	DriftShipmentWithoutOrder    DriftKind = "shipment_without_order"
 	DriftOrphanReceipt           DriftKind = "orphan_receipt"
 	DriftReceiptOverPO           DriftKind = "receipt_over_po"
 	DriftReceiptSKUNotOnPO       DriftKind = "receipt_sku_not_on_po"
@@ -115,3 +116,17 @@ func (*DriftEvent) SchemaName() string { return "lockstep.v1.DriftEvent" }
 
 // SchemaName implements Event.
 func (*DeadLetter) SchemaName() string { return "lockstep.v1.DeadLetter" }
+
+// FulfilmentClosed says an order is dispatched in Clarus and every shipment
+// has its despatch note in Prima (lockstep.fulfilment, key order ref).
+type FulfilmentClosed struct {
+	Meta
+	OrderRef        string   `avro:"order_ref"`
+	Warehouse       string   `avro:"warehouse"`
+	ShipmentIDs     []string `avro:"shipment_ids"`
+	DespatchNoteIDs []string `avro:"despatch_note_ids"`
+	Units           int64    `avro:"units"`
+}
+
+// SchemaName implements Event.
+func (*FulfilmentClosed) SchemaName() string { return "lockstep.v1.FulfilmentClosed" }

@@ -19,8 +19,9 @@ const (
 	TopicCmdPrimaDespatch  = "lockstep.cmd.prima-despatch"
 	TopicCmdClarusOrders   = "lockstep.cmd.clarus-orders"
 	TopicCmdClarusReceipts = "lockstep.cmd.clarus-receipts"
-	TopicDrift             = "lockstep.drift" // key discrepancy id
-	TopicDLQ               = "lockstep.dlq"   // key: the original key
+	TopicDrift             = "lockstep.drift"      // key discrepancy id
+	TopicFulfilment        = "lockstep.fulfilment" // key order ref; fulfilment closed
+	TopicDLQ               = "lockstep.dlq"        // key: the original key
 	TopicSourceCursors     = "lockstep.source-cursors"
 	// The Prima stock sink's and parity check's own state: compacted, JSON
 	// values (lockstep's private memory, not events).
