@@ -19,6 +19,7 @@ import (
 	"github.com/lockstep-dev/lockstep/connectors/clarus"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
 	"github.com/lockstep-dev/lockstep/connectors/secret"
+	"github.com/lockstep-dev/lockstep/processors/fulfilment"
 	"github.com/lockstep-dev/lockstep/processors/orders"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 )
@@ -52,9 +53,10 @@ type Config struct {
 	// (LOCKSTEP_PRIMA_USERNAME and password, or user:password@ in the base
 	// URL) go to an http:// base URL, readable by anyone on the path; only
 	// for a private network. Without it such a configuration is refused.
-	PrimaAllowPlainHTTPAuth bool          `env:"PRIMA_ALLOW_PLAIN_HTTP_AUTH, default=false"`
-	Stock                   stock.Config  `env:", prefix="`
-	Orders                  orders.Config `env:", prefix="`
+	PrimaAllowPlainHTTPAuth bool              `env:"PRIMA_ALLOW_PLAIN_HTTP_AUTH, default=false"`
+	Stock                   stock.Config      `env:", prefix="`
+	Orders                  orders.Config     `env:", prefix="`
+	Fulfilment              fulfilment.Config `env:", prefix="`
 }
 
 // ClickHouseConfig is the drift ledger's connection (native protocol).
@@ -161,6 +163,9 @@ func (c Config) validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Orders.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Fulfilment.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := checkPrimaAuth(c.Prima, c.PrimaAllowPlainHTTPAuth); err != nil {

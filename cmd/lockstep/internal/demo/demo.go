@@ -20,6 +20,7 @@ import (
 	"github.com/lockstep-dev/lockstep/cmd/lockstep/internal/flows"
 	"github.com/lockstep-dev/lockstep/connectors/clarus/clarussim"
 	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
+	"github.com/lockstep-dev/lockstep/processors/stock"
 	"github.com/lockstep-dev/lockstep/processors/stream"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
@@ -217,15 +218,27 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	return sum, nil
 }
 
-// killer makes the stock processor fail at its next failpoint when armed.
+// killer makes a processor fail at its next failpoint when armed: the
+// stock processor during the stock traffic, the fulfilment processor
+// during the shipments.
 type killer struct {
+	target   atomic.Value // string: the processor to kill
 	armed    atomic.Bool
 	restarts atomic.Int64
 }
 
-func (k *killer) failpoint(f stream.Failpoint) error {
+// arm makes processor fail at its next failpoint.
+func (k *killer) arm(processor string) {
+	k.target.Store(processor)
+	k.armed.Store(true)
+}
+
+func (k *killer) failpoint(processor string, f stream.Failpoint) error {
 	if f == stream.FailBeforeEnd {
 		return nil // an error there forces an abort, not a crash: no restart to wait for
+	}
+	if t, _ := k.target.Load().(string); t != processor {
+		return nil
 	}
 	if k.armed.CompareAndSwap(true, false) {
 		return errors.New("killed by the demo")
@@ -279,7 +292,7 @@ func drive(ctx context.Context, o Options, s *sims, kill *killer, w *watcher, er
 				// One kill at a time: wait for it to land (the processor
 				// hits a failpoint on its next transaction) and restart.
 				before := kill.restarts.Load()
-				kill.armed.Store(true)
+				kill.arm(stock.Name)
 				for kill.restarts.Load() == before {
 					if err := progress.tick(ctx, errc, 50*time.Millisecond); err != nil {
 						return err
@@ -310,7 +323,7 @@ func drive(ctx context.Context, o Options, s *sims, kill *killer, w *watcher, er
 	for time.Now().Before(end) {
 		for i, at := range kills {
 			if !at.IsZero() && time.Now().After(at) {
-				kill.armed.Store(true)
+				kill.arm(stock.Name)
 				kills[i] = time.Time{}
 			}
 		}

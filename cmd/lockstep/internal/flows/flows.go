@@ -18,6 +18,7 @@ import (
 	"github.com/lockstep-dev/lockstep/connectors/clarus"
 	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
+	"github.com/lockstep-dev/lockstep/processors/fulfilment"
 	"github.com/lockstep-dev/lockstep/processors/orders"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 	"github.com/lockstep-dev/lockstep/processors/stream"
@@ -35,11 +36,13 @@ type Component struct {
 // Settings are the flows' own configuration, mounted by the binary under
 // LOCKSTEP_ (see cmd/lockstep's Config).
 type Settings struct {
-	Clarus  clarus.Config
-	Prima   prima.Config
-	Stock   stock.Config
-	Orders  orders.Config
-	Webhook WebhookConfig
+	Clarus clarus.Config
+	Prima  prima.Config
+	Stock  stock.Config
+	Orders orders.Config
+	// Fulfilment is the join of shipments to despatch notes.
+	Fulfilment fulfilment.Config
+	Webhook    WebhookConfig
 	// InstanceID names this instance in transactional ids: unique per
 	// instance, stable across restarts.
 	InstanceID string
@@ -73,8 +76,9 @@ type Deps struct {
 	// listens on (the demo listens on port 0).
 	OnWebhookAddr func(addr string)
 	// Failpoint, for the demo's and tests' crash injection, is handed to
-	// the stream processors (stream.Config.Failpoint).
-	Failpoint func(stream.Failpoint) error
+	// the stream processors (stream.Config.Failpoint) with the name of
+	// the processor that reached it.
+	Failpoint func(processor string, f stream.Failpoint) error
 
 	metrics *sharedMetrics
 	// primaFeeds are the Prima feeds (cursor keys) the built flows need:
@@ -223,6 +227,10 @@ func (d *Deps) logger(component string) *slog.Logger {
 // component names it in logs and readiness. Each processor has its own
 // Pebble directory under the state dir (Pebble locks it).
 func (d *Deps) processor(component string, topo stream.Topology) (*stream.Processor, error) {
+	var failpoint func(stream.Failpoint) error
+	if d.Failpoint != nil {
+		failpoint = func(f stream.Failpoint) error { return d.Failpoint(topo.Name, f) }
+	}
 	return stream.New(stream.Config{
 		Topology:   topo,
 		StateDir:   filepath.Join(d.StateDir, topo.Name),
@@ -237,6 +245,6 @@ func (d *Deps) processor(component string, topo stream.Topology) (*stream.Proces
 		Metrics:          d.metrics.stream,
 		Logger:           d.logger(component),
 		SetReady:         d.Ready(component),
-		Failpoint:        d.Failpoint,
+		Failpoint:        failpoint,
 	}, d.Kafka...)
 }

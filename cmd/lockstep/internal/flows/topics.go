@@ -40,6 +40,7 @@ var Topics = []TopicSpec{
 	{Name: schemas.TopicCmdPrimaDespatch},
 	{Name: schemas.TopicCmdClarusOrders},
 	{Name: schemas.TopicCmdClarusReceipts},
+	{Name: schemas.TopicFulfilment},
 	{Name: schemas.TopicDrift},
 	{Name: schemas.TopicDLQ},
 	{Name: schemas.TopicSourceCursors, Compacted: true},
