@@ -2,10 +2,8 @@
 package clarus
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net/url"
 	"slices"
@@ -72,7 +70,15 @@ type Config struct {
 	SweepInterval     time.Duration `env:"SWEEP_INTERVAL, default=5m"`
 	FullSweepInterval time.Duration `env:"FULL_SWEEP_INTERVAL, default=15m"`
 	PageSize          int           `env:"PAGE_SIZE, default=100"`
-	WebhookMaxBytes   int64         `env:"WEBHOOK_MAX_BYTES, default=1048576"`
+	// ShipmentSweepInterval is the time between the starts of two shipment
+	// sweeps; each reads the shipments dispatched since the last one
+	// began, less ShipmentSweepOverlap, which covers a shipment Clarus
+	// lists later than it is dated. The sweep is what reports a partial
+	// shipment, and one whose goods-out webhook was lost. Zero takes the
+	// default.
+	ShipmentSweepInterval time.Duration `env:"SHIPMENT_SWEEP_INTERVAL, default=15s"`
+	ShipmentSweepOverlap  time.Duration `env:"SHIPMENT_SWEEP_OVERLAP, default=2m"`
+	WebhookMaxBytes       int64         `env:"WEBHOOK_MAX_BYTES, default=1048576"`
 	// WebhookMaxLines caps the lines (movements) one webhook may carry; a
 	// larger one is refused whole.
 	WebhookMaxLines int           `env:"WEBHOOK_MAX_LINES, default=1000"`
@@ -171,6 +177,12 @@ func (c Config) Validate() error {
 	if c.FullSweepInterval < 0 {
 		fail("FULL_SWEEP_INTERVAL", "must not be negative")
 	}
+	if c.ShipmentSweepInterval < 0 {
+		fail("SHIPMENT_SWEEP_INTERVAL", "must not be negative (0 takes the default, 15s)")
+	}
+	if c.ShipmentSweepOverlap < 0 {
+		fail("SHIPMENT_SWEEP_OVERLAP", "must not be negative (0 takes the default, 2m)")
+	}
 	if c.PageSize < 1 || c.PageSize > 100 {
 		fail("PAGE_SIZE", "%d: want 1 to 100", c.PageSize)
 	}
@@ -212,6 +224,22 @@ func (c Config) automations() map[string]Trigger {
 	return out
 }
 
+// shipmentInterval and shipmentOverlap are the shipment sweep's, zero
+// taking the defaults.
+func (c Config) shipmentInterval() time.Duration {
+	if c.ShipmentSweepInterval <= 0 {
+		return 15 * time.Second
+	}
+	return c.ShipmentSweepInterval
+}
+
+func (c Config) shipmentOverlap() time.Duration {
+	if c.ShipmentSweepOverlap <= 0 {
+		return 2 * time.Minute
+	}
+	return c.ShipmentSweepOverlap
+}
+
 // domain is the X-ClarusWMS-Domain webhooks must carry.
 func (c Config) domain() string {
 	if c.Domain != "" {
@@ -238,49 +266,4 @@ func validID(id string) bool {
 	return id != "" && len(id) <= 64 && !strings.ContainsFunc(id, func(r rune) bool {
 		return r <= ' ' || r == '/' || r == '#' || r == '@' || r >= 0x7f
 	})
-}
-
-// String renders c with the secrets redacted, so %v cannot leak them.
-func (c Config) String() string {
-	return fmt.Sprintf("{BaseURL:%s ClientID:%s ClientSecret:%s ClientSecretFile:%s Subdomain:%s WebhookToken:%s WebhookTokenFile:%s WebhookTokenHeader:%s AutomationIDs:%v SweepInterval:%s FullSweepInterval:%s PageSize:%d}",
-		c.BaseURL, c.ClientID, redact(c.ClientSecret), c.ClientSecretFile, c.Subdomain, redact(c.WebhookToken), c.WebhookTokenFile,
-		c.WebhookTokenHeader, c.AutomationIDs, c.SweepInterval, c.FullSweepInterval, c.PageSize)
-}
-
-// GoString keeps %#v from printing the secrets too.
-func (c Config) GoString() string { return "clarus.Config" + c.String() }
-
-// LogValue renders c for a start-up log line, secrets redacted.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("base_url", c.BaseURL),
-		slog.String("client_id", c.ClientID),
-		slog.String("client_secret", redact(c.ClientSecret)),
-		slog.String("subdomain", c.Subdomain),
-		slog.String("webhook_token", redact(c.WebhookToken)),
-		slog.String("webhook_token_header", c.WebhookTokenHeader),
-		slog.Any("automation_ids", c.AutomationIDs),
-		slog.String("domain", c.domain()),
-		slog.String("api_domain", c.APIDomain),
-		slog.String("integration_id", c.IntegrationID),
-		slog.Any("warehouses", c.Warehouses),
-		slog.String("account_id", c.AccountID),
-		slog.Duration("sweep_interval", c.SweepInterval),
-		slog.Duration("full_sweep_interval", c.FullSweepInterval),
-	)
-}
-
-// MarshalJSON keeps the secrets out of JSON renderings.
-func (c Config) MarshalJSON() ([]byte, error) {
-	type plain Config
-	p := plain(c)
-	p.ClientSecret, p.WebhookToken = redact(c.ClientSecret), redact(c.WebhookToken)
-	return json.Marshal(p)
-}
-
-func redact(secret string) string {
-	if secret == "" {
-		return ""
-	}
-	return "<redacted>"
 }

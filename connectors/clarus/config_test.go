@@ -37,16 +37,17 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := loadEnv(t, map[string]string{
-		"LOCKSTEP_CLARUS_BASE_URL":           "https://clarus-api.com",
-		"LOCKSTEP_CLARUS_CLIENT_SECRET_FILE": secretFile,
-		"LOCKSTEP_CLARUS_SUBDOMAIN":          "acme",
-		"LOCKSTEP_CLARUS_WEBHOOK_TOKEN":      "0123456789abcdef0123",
-		"LOCKSTEP_CLARUS_AUTOMATION_IDS":     "7:goods_out.completed,8:stock.held",
-		"LOCKSTEP_CLARUS_SWEEP_INTERVAL":     "2m",
-		"LOCKSTEP_CLARUS_WAREHOUSES":         "7=MAN,8=LDS",
-		"LOCKSTEP_CLARUS_INTEGRATION_ID":     "int-3",
-		"LOCKSTEP_CLARUS_ACCOUNT_ID":         "12",
-		"LOCKSTEP_CLARUS_WEBHOOK_MAX_LINES":  "50",
+		"LOCKSTEP_CLARUS_BASE_URL":                "https://clarus-api.com",
+		"LOCKSTEP_CLARUS_CLIENT_SECRET_FILE":      secretFile,
+		"LOCKSTEP_CLARUS_SUBDOMAIN":               "acme",
+		"LOCKSTEP_CLARUS_WEBHOOK_TOKEN":           "0123456789abcdef0123",
+		"LOCKSTEP_CLARUS_AUTOMATION_IDS":          "7:goods_out.completed,8:stock.held",
+		"LOCKSTEP_CLARUS_SWEEP_INTERVAL":          "2m",
+		"LOCKSTEP_CLARUS_WAREHOUSES":              "7=MAN,8=LDS",
+		"LOCKSTEP_CLARUS_INTEGRATION_ID":          "int-3",
+		"LOCKSTEP_CLARUS_ACCOUNT_ID":              "12",
+		"LOCKSTEP_CLARUS_WEBHOOK_MAX_LINES":       "50",
+		"LOCKSTEP_CLARUS_SHIPMENT_SWEEP_INTERVAL": "30s",
 	})
 	cfg, err := cfg.Resolve()
 	if err != nil {
@@ -56,29 +57,32 @@ func TestConfigFromEnv(t *testing.T) {
 		cfg.FullSweepInterval != 15*time.Minute || cfg.PageSize != 100 || cfg.WebhookMaxBytes != 1<<20 ||
 		len(cfg.AutomationIDs) != 2 || cfg.AutomationIDs["8"] != "stock.held" ||
 		!maps.Equal(cfg.Warehouses, map[string]string{"7": "MAN", "8": "LDS"}) || cfg.IntegrationID != "int-3" || cfg.AccountID != "12" ||
-		cfg.WebhookMaxLines != 50 || cfg.APIDomain != "clarus-api.com" || cfg.Domain != "" {
+		cfg.WebhookMaxLines != 50 || cfg.APIDomain != "clarus-api.com" || cfg.Domain != "" ||
+		cfg.ShipmentSweepInterval != 30*time.Second || cfg.ShipmentSweepOverlap != 2*time.Minute {
 		t.Fatalf("config %#v", cfg)
 	}
 	defaults := loadEnv(t, nil)
 	if len(defaults.AutomationIDs) != 6 || defaults.AutomationIDs["101"] != "goods_out.completed" || defaults.BaseURL != "http://127.0.0.1:8081" ||
 		!maps.Equal(defaults.Warehouses, map[string]string{"1": "WH1", "2": "WH2", "3": "WH3"}) || defaults.WebhookMaxLines != 1000 ||
-		defaults.APIDomain != "clarus-api.com" || defaults.IntegrationID != "" || defaults.AccountID != "" {
+		defaults.APIDomain != "clarus-api.com" || defaults.IntegrationID != "" || defaults.AccountID != "" ||
+		defaults.ShipmentSweepInterval != 15*time.Second || defaults.ShipmentSweepOverlap != 2*time.Minute {
 		t.Fatalf("defaults %#v", defaults)
 	}
 }
 
 func TestConfigValidate(t *testing.T) {
 	err := loadEnv(t, map[string]string{
-		"LOCKSTEP_CLARUS_BASE_URL":           "clarus-api.com",
-		"LOCKSTEP_CLARUS_CLIENT_SECRET":      "s",
-		"LOCKSTEP_CLARUS_CLIENT_SECRET_FILE": "/x",
-		"LOCKSTEP_CLARUS_WEBHOOK_TOKEN":      "short",
-		"LOCKSTEP_CLARUS_AUTOMATION_IDS":     "9:stock.moved",
-		"LOCKSTEP_CLARUS_PAGE_SIZE":          "500",
-		"LOCKSTEP_CLARUS_WAREHOUSES":         "1=WH1,x/1=WH2,3=WH\u00a03,4=WH1,5=Lager\u200b",
-		"LOCKSTEP_CLARUS_ACCOUNT_ID":         "1 2",
-		"LOCKSTEP_CLARUS_WEBHOOK_MAX_LINES":  "0",
-		"LOCKSTEP_CLARUS_API_DOMAIN":         "",
+		"LOCKSTEP_CLARUS_BASE_URL":               "clarus-api.com",
+		"LOCKSTEP_CLARUS_CLIENT_SECRET":          "s",
+		"LOCKSTEP_CLARUS_CLIENT_SECRET_FILE":     "/x",
+		"LOCKSTEP_CLARUS_WEBHOOK_TOKEN":          "short",
+		"LOCKSTEP_CLARUS_AUTOMATION_IDS":         "9:stock.moved",
+		"LOCKSTEP_CLARUS_PAGE_SIZE":              "500",
+		"LOCKSTEP_CLARUS_WAREHOUSES":             "1=WH1,x/1=WH2,3=WH\u00a03,4=WH1,5=Lager\u200b",
+		"LOCKSTEP_CLARUS_ACCOUNT_ID":             "1 2",
+		"LOCKSTEP_CLARUS_WEBHOOK_MAX_LINES":      "0",
+		"LOCKSTEP_CLARUS_API_DOMAIN":             "",
+		"LOCKSTEP_CLARUS_SHIPMENT_SWEEP_OVERLAP": "-1s",
 	}).Validate()
 	for _, want := range []string{
 		"LOCKSTEP_CLARUS_BASE_URL:", "LOCKSTEP_CLARUS_CLIENT_SECRET: and LOCKSTEP_CLARUS_CLIENT_SECRET_FILE are both set",
@@ -86,6 +90,7 @@ func TestConfigValidate(t *testing.T) {
 		`LOCKSTEP_CLARUS_WAREHOUSES: "x/1" is not a Clarus warehouse id`, "LOCKSTEP_CLARUS_WAREHOUSES: warehouse 3: code",
 		"a no-break space", "LOCKSTEP_CLARUS_WAREHOUSES: warehouses 1 and 4 are both WH1", "zero-width",
 		"LOCKSTEP_CLARUS_ACCOUNT_ID:", "LOCKSTEP_CLARUS_WEBHOOK_MAX_LINES: 0", "LOCKSTEP_CLARUS_API_DOMAIN:",
+		"LOCKSTEP_CLARUS_SHIPMENT_SWEEP_OVERLAP: must not be negative",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)

@@ -19,21 +19,23 @@ func TestSimulatorWebhooksThenSweep(t *testing.T) {
 	clock := newClock()
 	_, opts := newKafka(t)
 	serde := schemas.NewSerde(schemas.NewMemRegistry())
-	cfg := testConfig("http://unused")
+	mux := http.NewServeMux()
+	hooks := httptest.NewServer(mux)
+	t.Cleanup(hooks.Close)
+	// Assumed fields allowed: the receiver reads a completed goods out's
+	// shipments, which only assumed fields describe (clarus.graphql).
+	sim, api := newSim(t, clock, clarussim.Config{Seed: 11, AllowAssumed: true, WebhookURL: hooks.URL + "/webhooks/clarus/" + testToken}, nil)
+	cfg := testConfig(api.URL)
 	cfg.WebhookMaxBytes = 1 << 20
 	setReady, ready := readiness()
-	rcv, err := clarus.NewReceiver(cfg, serde, clarus.Options{Clock: clock, SetReady: setReady}, opts...)
+	o := clarus.Options{Clock: clock, SetReady: setReady}
+	rcv, err := clarus.NewReceiver(cfg, clarus.NewClient(cfg, o), serde, o, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	runReceiver(t, rcv, ready)
-	mux := http.NewServeMux()
 	rcv.Register(mux)
-	hooks := httptest.NewServer(mux)
-	t.Cleanup(hooks.Close)
 
-	sim, api := newSim(t, clock, clarussim.Config{Seed: 11, WebhookURL: hooks.URL + "/webhooks/clarus/" + testToken}, nil)
-	cfg.BaseURL = api.URL
 	sim.SetFaults(clarussim.Faults{Seed: 42, WebhookDropRate: 0.10, WebhookDuplicateRate: 0.05})
 	if _, err := sim.StartScenario(clarussim.Scenario{Seed: 5, SKUs: 40, Warehouses: 3, Generate: 2000}); err != nil {
 		t.Fatal(err)
@@ -84,8 +86,8 @@ func TestSimulatorWebhooksThenSweep(t *testing.T) {
 	}
 	t.Logf("%d movements announced, %d missed (dropped webhooks), %d delivered twice", len(announced), missing, dups)
 
-	o := clarus.Options{Clock: clock, TransactionalID: "e2e-sweep"}
-	sw, err := clarus.NewSweeper(cfg, clarus.NewClient(cfg, o), serde, o, opts...)
+	so := clarus.Options{Clock: clock, TransactionalID: "e2e-sweep"}
+	sw, err := clarus.NewSweeper(cfg, clarus.NewClient(cfg, so), serde, so, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

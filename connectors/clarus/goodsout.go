@@ -164,6 +164,36 @@ func (c *Client) CancelGoodsOut(ctx context.Context, id string) error {
 	return nil
 }
 
+// ClosedMarker is what the order sink writes in a dispatched goods out's
+// ClosedField (string5) once Prima holds its despatch notes: a person
+// looking at the goods out in Clarus sees the fulfilment closed on both
+// sides (string1-5 are the integration's to define: documented).
+const (
+	ClosedMarker = "prima-despatched"
+	ClosedField  = 5
+)
+
+// SetGoodsOutString sets string<n> (1-5) of goods out id with PATCH
+// /api/goods_outs/{id} (documented: update a goods out, the create's
+// fields, in the JSON:API envelope). Setting the same value again is
+// harmless, so a caller may repeat it after any failure. One attempt; an
+// unknown id is an *APIError with Status 404, a refusal one with 4xx.
+func (c *Client) SetGoodsOutString(ctx context.Context, id string, n int, value string) error {
+	if n < 1 || n > 5 {
+		return fmt.Errorf("clarus: goods out string%d: want string1 to string5", n)
+	}
+	body := map[string]any{"data": map[string]any{"type": "goods_outs", "id": id,
+		"attributes": map[string]any{"string" + strconv.Itoa(n): value}}}
+	status, ans, err := c.oneShot().rest(ctx, "update goods out", http.MethodPatch, goodsOutsPath+"/"+url.PathEscape(id), body)
+	if err != nil {
+		return err
+	}
+	if status/100 != 2 {
+		return apiError("update goods out", status, ans)
+	}
+	return nil
+}
+
 // rest sends one REST request with the bearer token and subdomain header
 // (one fresh token after a 401) and returns the answer's status and body.
 func (c *Client) rest(ctx context.Context, op, method, path string, payload any) (int, []byte, error) {

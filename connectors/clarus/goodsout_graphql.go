@@ -36,7 +36,7 @@ const goodsOutsQuery = `query LockstepGoodsOuts($filter: GoodsOutsFilterType, $f
 const goodsOutLinesQuery = `query LockstepGoodsOutLines($filter: GoodsOutLineFilterType, $first: Int, $after: String) {
   goods_out_lines {
     all(filter: $filter, first: $first, after: $after) {
-      edges { node { id order_quantity product { id code } goods_out { id } } }
+      edges { node { id order_quantity pick_quantity product { id code } goods_out { id } } }
       pageInfo { hasNextPage endCursor }
     }
   }
@@ -84,6 +84,7 @@ type GoodsOutLine struct {
 	GoodsOutID    string
 	ProductCode   string
 	OrderQuantity int64
+	PickQuantity  int64 // picked so far (0 when Clarus gives none)
 }
 
 // pages runs doc over every page of filter, handing each page's data to
@@ -264,6 +265,7 @@ func decodeGoodsOutLines(data []byte) ([]GoodsOutLine, pageInfo, error) {
 		Lines connection[struct {
 			ID       clarusID `json:"id"`
 			Quantity quantity `json:"order_quantity"`
+			Picked   quantity `json:"pick_quantity"`
 			Product  struct {
 				Code string `json:"code"`
 			} `json:"product"`
@@ -282,7 +284,7 @@ func decodeGoodsOutLines(data []byte) ([]GoodsOutLine, pageInfo, error) {
 			return nil, pageInfo{}, errors.New("clarus: goods out lines: a line without an order quantity or a goods out")
 		}
 		out = append(out, GoodsOutLine{ID: string(n.ID), GoodsOutID: string(n.GoodsOut.ID),
-			ProductCode: norm.NFC.String(n.Product.Code), OrderQuantity: n.Quantity.N})
+			ProductCode: norm.NFC.String(n.Product.Code), OrderQuantity: n.Quantity.N, PickQuantity: max(n.Picked.N, 0)})
 	}
 	return out, d.Lines.All.PageInfo, nil
 }

@@ -9,7 +9,8 @@ import (
 	"github.com/lockstep-dev/lockstep/connectors/clock"
 )
 
-// Options are the receiver's and the sweep's dependencies beyond Config.
+// Options are the dependencies of the connector's components (receiver,
+// sweep, shipment source, order sink) beyond Config.
 type Options struct {
 	// TopicPrefix is prepended to every topic name (broker.Config.Topic).
 	TopicPrefix string
@@ -21,8 +22,11 @@ type Options struct {
 	Metrics *Metrics
 	// HTTPClient calls the Clarus API; nil uses one with Config.RequestTimeout.
 	HTTPClient *http.Client
-	// TransactionalID identifies the sweep's producer: one sweep per
-	// tenant, so a restarted sweep fences the one it replaces.
+	// TransactionalID identifies a transactional producer (the sweep's,
+	// the shipment source's, the order sink's): one per component and
+	// tenant, so a restarted one fences the one it replaces, and never
+	// shared between components, which would fence each other. Empty, each
+	// takes its own default.
 	TransactionalID string
 	// SetReady is told when the component is ready (the receiver accepts
 	// webhooks, the sweep has read its cursor) and when it stops being so;
@@ -67,6 +71,11 @@ type Metrics struct {
 	apiRetries    *prometheus.CounterVec
 	tokenRefreshs prometheus.Counter
 
+	// The shipments, from webhooks and the shipment source.
+	shipments        *prometheus.CounterVec
+	shipmentsSkipped *prometheus.CounterVec
+	shipmentSweeps   *prometheus.CounterVec
+
 	// The order sink's.
 	orderRequests    *prometheus.CounterVec
 	orderAcks        *prometheus.CounterVec
@@ -103,12 +112,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		tokenRefreshs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lockstep_clarus_token_requests_total", Help: "OAuth access tokens requested.",
 		}),
+		shipments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_shipments_total", Help: "Shipment events produced, by source (webhook, sweep); the same shipment from both is one event id.",
+		}, []string{"source"}),
+		shipmentsSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_shipments_skipped_total",
+			Help: "Shipments the shipment source left out, by reason (not_ours: another warehouse or account, or not dispatched; invalid: lockstep cannot read it).",
+		}, []string{"reason"}),
+		shipmentSweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_shipment_sweeps_total", Help: "Shipment sweeps ended, by outcome (completed, failed).",
+		}, []string{"outcome"}),
 		orderRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lockstep_clarus_order_requests_total",
-			Help: "Clarus calls made by the order sink, by call (products, lookup, lines, create, cancel) and outcome (ok, refused, throttled, failed).",
+			Help: "Clarus calls made by the order sink, by call (products, lookup, lines, create, cancel, close) and outcome (ok, refused, throttled, failed).",
 		}, []string{"call", "outcome"}),
 		orderAcks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lockstep_clarus_order_acks_total", Help: "Order acks committed by the order sink, by action (create, cancel) and status (created, rejected, cancelled).",
+			Name: "lockstep_clarus_order_acks_total", Help: "Order acks committed by the order sink, by action (create, cancel, close) and status (created, rejected, cancelled, closed).",
 		}, []string{"action", "status"}),
 		orderDeadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lockstep_clarus_order_dead_letters_total", Help: "Order commands the order sink could not read, committed to the DLQ.",
@@ -122,6 +141,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.webhooks, m.movements, m.snapshots, m.sweepSkipped, m.sweeps, m.lastSweep, m.apiRetries, m.tokenRefreshs,
+			m.shipments, m.shipmentsSkipped, m.shipmentSweeps,
 			m.orderRequests, m.orderAcks, m.orderDeadLetters, m.orderRateWaits, m.orderPaused)
 	}
 	return m

@@ -33,8 +33,8 @@ const (
 )
 
 // OrderSink applies lockstep.cmd.clarus-orders to Clarus: each command,
-// in partition order, creates or cancels a goods out, and its answer goes
-// to clarus.order-acks. For one poll, the acks (and the DLQ records of
+// in partition order, creates, cancels or closes (marks as held in Prima's
+// despatch notes) a goods out, and its answer goes to clarus.order-acks. For one poll, the acks (and the DLQ records of
 // commands that cannot be read) and the consumed offsets commit in one
 // Kafka transaction, so each command is acked once even across crashes.
 //

@@ -50,6 +50,8 @@ func (s *OrderSink) handle(ctx context.Context, r *kgo.Record) (handled, error) 
 		a, err = s.create(ctx, &cmd)
 	case schemas.ClarusOrderCancel:
 		a, err = s.cancel(ctx, &cmd)
+	case schemas.ClarusOrderClose:
+		a, err = s.close(ctx, &cmd)
 	}
 	if err != nil {
 		return handled{}, err
@@ -88,8 +90,8 @@ func unanswerable(cmd *schemas.ClarusOrderCommand) string {
 	switch {
 	case cmd.OrderRef == "":
 		return "the command has no order_ref to ack"
-	case cmd.Action != schemas.ClarusOrderCreate && cmd.Action != schemas.ClarusOrderCancel:
-		return fmt.Sprintf("unknown action %q (want create or cancel)", cmd.Action)
+	case cmd.Action != schemas.ClarusOrderCreate && cmd.Action != schemas.ClarusOrderCancel && cmd.Action != schemas.ClarusOrderClose:
+		return fmt.Sprintf("unknown action %q (want create, cancel or close)", cmd.Action)
 	}
 	return ""
 }

@@ -2,14 +2,10 @@ package clarus
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -86,8 +82,12 @@ func NewDecoder(cfg Config) *Decoder {
 
 // Decode turns a webhook body for trigger into stock movements, keyed and
 // identified as clarus.stock-movements expects. receivedAt stands in for a
-// record that carries no timestamp. A completed order or receipt gives one
-// movement per line with a non-zero quantity, possibly none.
+// record that carries no timestamp. A completed receipt gives one movement
+// per line with a non-zero quantity, possibly none. A completed goods out
+// is checked and gives none: its units left in its shipments, each at its
+// own time, which the Receiver reads from Clarus (a pick stamped at
+// completion for units an earlier shipment took would be counted again
+// by a stock fold whose snapshot saw them leave).
 //
 // A movement's id is the record's path (resource/record id[/line id]) and
 // a hash of what the movement says (kind, SKU, warehouse, quantity,
@@ -96,6 +96,16 @@ func NewDecoder(cfg Config) *Decoder {
 // webhook) gives a new one, so the fold counts it and the next sweep, which
 // re-reads every SKU webhooks touched, corrects it.
 func (d *Decoder) Decode(t Trigger, body []byte, receivedAt time.Time) ([]schemas.StockMovement, error) {
+	x, err := d.decode(t, body, receivedAt)
+	if err != nil {
+		return nil, err
+	}
+	return x.out, nil
+}
+
+// decode decodes a body: its movements, and for a completed goods out,
+// what the receiver needs to read its shipments.
+func (d *Decoder) decode(t Trigger, body []byte, receivedAt time.Time) (*decoding, error) {
 	if !utf8.Valid(body) {
 		return nil, fmt.Errorf("%w: not valid UTF-8 at byte %d", ErrMalformed, invalidUTF8At(body))
 	}
@@ -142,7 +152,7 @@ func (d *Decoder) Decode(t Trigger, body []byte, receivedAt time.Time) ([]schema
 	if err != nil {
 		return nil, err
 	}
-	return x.out, nil
+	return x, nil
 }
 
 // DecodeWebhook decodes with the default configuration's decoder: the
@@ -164,11 +174,13 @@ func invalidUTF8At(b []byte) int {
 	return len(b)
 }
 
-// decoding is one body's decoding: its movements so far.
+// decoding is one body's decoding: its movements so far, or the goods out
+// it says completed.
 type decoding struct {
 	*Decoder
-	at  time.Time
-	out []schemas.StockMovement
+	at        time.Time
+	out       []schemas.StockMovement
+	completed *completedGoodsOut
 }
 
 func (x *decoding) record(data []byte, into any) error {
@@ -241,37 +253,7 @@ func (x *decoding) checkLines(n int) error {
 
 // add appends a movement; sku and warehouse are normalised already.
 func (x *decoding) add(path string, kind schemas.StockMovementKind, sku, warehouse string, qty int64, ref, reason string, at time.Time) {
-	id := path + "#" + contentHash(kind, sku, warehouse, qty, ref)
-	m := schemas.StockMovement{
-		Meta:       schemas.Meta{EventID: "clarus/" + id, Source: schemas.SourceClarus, OccurredAt: at},
-		MovementID: id, SKU: sku, Warehouse: warehouse, Kind: kind, Quantity: qty,
-	}
-	if ref != "" {
-		m.Reference = &ref
-	}
-	if reason != "" {
-		m.Reason = &reason
-	}
-	x.out = append(x.out, m)
-}
-
-// contentHash is the first 64 bits of SHA-256 over what a movement says,
-// hex-encoded. The reason and the time are left out: a record re-sent with
-// an edited reason code or a re-rendered timestamp is the same movement.
-func contentHash(kind schemas.StockMovementKind, sku, warehouse string, qty int64, ref string) string {
-	h := sha256.New()
-	for _, s := range []string{string(kind), sku, warehouse, strconv.FormatInt(qty, 10), ref} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil)[:8])
-}
-
-// RecordPath returns the Clarus record path a movement id starts with
-// (resource/record id[/line id]), without its content hash.
-func RecordPath(movementID string) string {
-	p, _, _ := strings.Cut(movementID, "#")
-	return p
+	x.out = append(x.out, movement(path, kind, sku, warehouse, qty, ref, reason, at))
 }
 
 func checkQuantity(field string, q quantity, allowZero bool) (int64, error) {

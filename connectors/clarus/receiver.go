@@ -7,13 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -36,15 +34,21 @@ const (
 )
 
 // Receiver turns Clarus webhooks into stock movements on
-// clarus.stock-movements. It answers 2xx only once Kafka has acknowledged
-// every movement of the webhook, so a webhook Clarus saw accepted is never
-// lost; a redelivery produces the same event ids, which the fold drops.
+// clarus.stock-movements. A completed goods out (goods_out.completed) is
+// read back from Clarus: its shipments (GraphQL) give one pick per
+// shipment line, dated when the shipment left, and one event per shipment
+// on clarus.shipments. It answers 2xx only once Kafka has acknowledged
+// every record of the webhook, so a webhook Clarus saw accepted is never
+// lost; a redelivery produces the same event ids, which consumers drop.
 type Receiver struct {
 	kopts       []kgo.Opt
 	mu          sync.RWMutex // read-held by each request producing with cl
 	cl          *kgo.Client  // set while Run runs; nil answers 503
+	api         *Client      // one-shot: Clarus redelivers, the receiver never waits on retries
+	ships       shipmentMapper
 	serde       *schemas.Serde
 	topic       string
+	shipTopic   string
 	token       [32]byte // SHA-256 of the token: compared in constant time at a fixed length
 	header      string
 	subdomain   string
@@ -57,15 +61,15 @@ type Receiver struct {
 	o           Options
 }
 
-// NewReceiver validates cfg and returns a receiver that will produce with
-// a client built from kopts (seed brokers, TLS, SASL) once Run runs. cfg
-// must be resolved (Config.Resolve).
-func NewReceiver(cfg Config, serde *schemas.Serde, o Options, kopts ...kgo.Opt) (*Receiver, error) {
+// NewReceiver validates cfg and returns a receiver that reads shipments
+// through api and will produce with a client built from kopts (seed
+// brokers, TLS, SASL) once Run runs. cfg must be resolved (Config.Resolve).
+func NewReceiver(cfg Config, api *Client, serde *schemas.Serde, o Options, kopts ...kgo.Opt) (*Receiver, error) {
 	if cfg.WebhookToken == "" {
 		return nil, fmt.Errorf("clarus: receiver: no webhook token (resolve the configuration first)")
 	}
-	if serde == nil {
-		return nil, errors.New("clarus: receiver: no serde")
+	if api == nil || serde == nil {
+		return nil, errors.New("clarus: receiver: needs an API client and a serde")
 	}
 	o = o.withDefaults(cfg)
 	maxBytes := cfg.WebhookMaxBytes
@@ -76,7 +80,8 @@ func NewReceiver(cfg Config, serde *schemas.Serde, o Options, kopts ...kgo.Opt) 
 	// timeout keeps a stalled broker from holding Clarus's request forever.
 	kopts = append([]kgo.Opt{kgo.RecordDeliveryTimeout(cfg.RequestTimeout)}, kopts...)
 	return &Receiver{
-		kopts: kopts, serde: serde, topic: o.TopicPrefix + schemas.TopicStockMovements,
+		kopts: kopts, api: api.oneShot(), ships: newShipmentMapper(cfg), serde: serde,
+		topic: o.TopicPrefix + schemas.TopicStockMovements, shipTopic: o.TopicPrefix + schemas.TopicShipments,
 		token: sha256.Sum256([]byte(cfg.WebhookToken)), header: cfg.WebhookTokenHeader,
 		subdomain: cfg.Subdomain, domain: cfg.domain(), apiDomain: strings.ToLower(cfg.APIDomain), integration: cfg.IntegrationID,
 		automations: cfg.automations(), maxBytes: maxBytes, decoder: NewDecoder(cfg), o: o,
@@ -132,7 +137,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, "{\"movements\":%s}\n", reason)
+	fmt.Fprintln(w, reason)
 }
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, trigger *Trigger) (int, string) {
@@ -172,7 +177,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, trigger *Trig
 		return http.StatusBadRequest, "reading body: " + err.Error()
 	}
 	now := r.o.Clock.Now().UTC()
-	movements, err := r.decoder.Decode(t, body, now)
+	x, err := r.decoder.decode(t, body, now)
 	switch {
 	case errors.Is(err, ErrMalformed):
 		return http.StatusBadRequest, err.Error()
@@ -187,11 +192,20 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, trigger *Trig
 	if cl == nil {
 		return http.StatusServiceUnavailable, "not accepting webhooks yet; retry later"
 	}
-	if err := r.produce(cl, req, t, auto, movements, now); err != nil {
+	out := output{movements: x.out}
+	if x.completed != nil {
+		if status, reason := r.shipments(req.Context(), x.completed, now, &out); status != 0 {
+			return status, reason
+		}
+	}
+	if err := r.produce(req.Context(), cl, t, auto, out, now); err != nil {
 		r.o.Logger.Error("clarus webhook not stored", "err", err, "trigger", t)
 		return http.StatusServiceUnavailable, "could not store the webhook; retry later"
 	}
-	return http.StatusOK, strconv.Itoa(len(movements))
+	if x.completed != nil {
+		return http.StatusOK, fmt.Sprintf(`{"movements":%d,"shipments":%d}`, len(out.movements), len(out.shipments))
+	}
+	return http.StatusOK, fmt.Sprintf(`{"movements":%d}`, len(out.movements))
 }
 
 // contentType answers 415 unless the body is declared JSON in UTF-8 (JSON's
@@ -248,35 +262,4 @@ func (r *Receiver) checkHeaders(h http.Header) (int, string) {
 		return http.StatusForbidden, fmt.Sprintf("%s %q does not match the configured %q", HeaderIntegrationID, v[0], r.integration)
 	}
 	return 0, ""
-}
-
-// produce writes the movements and waits for Kafka's acknowledgement of
-// every one.
-func (r *Receiver) produce(cl *kgo.Client, req *http.Request, t Trigger, auto string, movements []schemas.StockMovement, now time.Time) error {
-	if len(movements) == 0 {
-		return nil
-	}
-	ctx := req.Context()
-	recs := make([]*kgo.Record, 0, len(movements))
-	for i := range movements {
-		m := &movements[i]
-		m.IngestedAt = now
-		v, err := r.serde.Encode(ctx, m)
-		if err != nil {
-			return err
-		}
-		recs = append(recs, &kgo.Record{
-			Topic: r.topic, Key: []byte(schemas.StockKey(m.SKU, m.Warehouse)), Value: v,
-			Headers: []kgo.RecordHeader{
-				{Key: "clarus.trigger", Value: []byte(t)},
-				{Key: "clarus.automation_id", Value: []byte(auto)},
-			},
-		})
-	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("produce %d movements to %s: %w", len(recs), r.topic, err)
-	}
-	r.o.Metrics.movements.Add(float64(len(recs)))
-	r.o.Logger.Debug("clarus webhook stored", slog.String("trigger", string(t)), slog.Int("movements", len(recs)))
-	return nil
 }

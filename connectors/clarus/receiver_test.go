@@ -22,12 +22,6 @@ const adjustmentBody = `{"data":{"id":4711,"type":"stock_adjustments","quantity"
  "product":{"id":3,"code":"SKU-1"},"warehouse":{"id":1,"code":"WH1"},"reason_code":{"code":"FOUND"},
  "created_at":"2026-03-02T08:59:00Z"}}`
 
-const goodsOutBody = `{"data":{"id":77,"type":"goods_outs","reference":"SO-1","goods_out_status_id":6,
- "goods_out_status":{"id":6,"code":"COMPLETED"},"warehouse":{"code":"WH2"},"actual_date_of_dispatch":"2026-03-02T08:30:00Z",
- "lines":[{"id":1,"product":{"code":"SKU-A"},"order_quantity":2,"dispatch_quantity":2},
-          {"id":2,"product":{"code":"SKU-B"},"order_quantity":3,"dispatch_quantity":0},
-          {"id":3,"product":{"code":"SKU-C"},"order_quantity":1,"dispatch_quantity":1}]}}`
-
 type receiverEnv struct {
 	srv   *httptest.Server
 	kafka *kfake.Cluster
@@ -45,7 +39,8 @@ func newReceiverEnv(t *testing.T, mutate func(*clarus.Config)) *receiverEnv {
 	}
 	env := &receiverEnv{kafka: c, opts: opts, serde: schemas.NewSerde(schemas.NewMemRegistry()), clock: newClock()}
 	setReady, ready := readiness()
-	rcv, err := clarus.NewReceiver(cfg, env.serde, clarus.Options{Clock: env.clock, SetReady: setReady}, opts...)
+	o := clarus.Options{Clock: env.clock, SetReady: setReady}
+	rcv, err := clarus.NewReceiver(cfg, clarus.NewClient(cfg, o), env.serde, o, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,24 +140,6 @@ func TestWebhookProducesMovement(t *testing.T) {
 		t.Fatalf("decoded %+v", m)
 	}
 
-	// A completed order: one pick per dispatched line, nothing for a line
-	// with nothing dispatched.
-	if status, body := env.send(t, validHook(goodsOutBody, "101")); status != 200 || body != "{\"movements\":2}\n" {
-		t.Fatalf("got %d %q", status, body)
-	}
-	got := map[string]schemas.StockMovement{}
-	for _, r := range committed(t, env.opts, schemas.TopicStockMovements) {
-		m := decodeMovement(t, env.serde, r)
-		if string(r.Key) != schemas.StockKey(m.SKU, m.Warehouse) {
-			t.Fatalf("key %q for %s@%s", r.Key, m.SKU, m.Warehouse)
-		}
-		got[clarus.RecordPath(m.MovementID)] = m
-	}
-	a, c := got["goods_out/77/1"], got["goods_out/77/3"]
-	if len(got) != 3 || a.Kind != schemas.MovementPick || a.Quantity != -2 || a.SKU != "SKU-A" || a.Warehouse != "WH2" ||
-		*a.Reference != "SO-1" || c.Quantity != -1 {
-		t.Fatalf("movements %+v", got)
-	}
 }
 
 // failProduce makes the broker refuse every produce with a non-retriable
@@ -249,7 +226,8 @@ func TestWebhookAnswersAfterKafkaAck(t *testing.T) {
 // written.
 func TestWebhookBeforeRunIs503(t *testing.T) {
 	_, opts := newKafka(t)
-	rcv, err := clarus.NewReceiver(testConfig("http://127.0.0.1:1"), schemas.NewSerde(schemas.NewMemRegistry()), clarus.Options{Clock: newClock()}, opts...)
+	cfg, o := testConfig("http://127.0.0.1:1"), clarus.Options{Clock: newClock()}
+	rcv, err := clarus.NewReceiver(cfg, clarus.NewClient(cfg, o), schemas.NewSerde(schemas.NewMemRegistry()), o, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -147,6 +147,7 @@ type line struct {
 	Product    codeRef  `json:"product"`
 	Received   quantity `json:"received_quantity"`
 	Dispatched quantity `json:"dispatch_quantity"`
+	Picked     quantity `json:"pick_quantity"` // optional: 0 when absent
 }
 
 // lines checks what every line of an order or receipt needs and calls add
@@ -227,10 +228,22 @@ func (x *decoding) receipt(data []byte) error {
 	})
 }
 
-// goodsOut reads a completed (dispatched) sales order: each line's
-// dispatch quantity leaves stock on hand. Its allocations end with it, but
-// allocations reach lockstep through the sweep only: Clarus has no webhook
-// for them. The status is required: only a COMPLETED order has left.
+// completedGoodsOut is a goods out a goods_out.completed webhook says
+// was dispatched: what the receiver needs to read its shipments and check
+// them against the webhook's cumulative quantities.
+type completedGoodsOut struct {
+	ID, Reference, Warehouse string
+	// Dispatched and Picked are the cumulative dispatch and pick
+	// quantities by product code (NFC) of the lines that dispatched any.
+	Dispatched, Picked map[string]int64
+}
+
+// goodsOut reads a completed (dispatched) sales order. Its lines'
+// dispatch quantities are cumulative over its shipments, so it gives no
+// movement itself: the receiver reads the shipments, each pick at its
+// shipment's time. Its allocations end with it, but allocations reach
+// lockstep through the sweep only: Clarus has no webhook for them. The
+// status is required: only a COMPLETED order has left.
 func (x *decoding) goodsOut(data []byte) error {
 	var r struct {
 		ID        clarusID `json:"id"`
@@ -267,11 +280,19 @@ func (x *decoding) goodsOut(data []byte) error {
 	if err := x.checkAccount(r.Account); err != nil {
 		return err
 	}
-	at, err := x.when("actual_date_of_dispatch", r.DispatchedAt)
+	if _, err := x.when("actual_date_of_dispatch", r.DispatchedAt); err != nil {
+		return err
+	}
+	g := &completedGoodsOut{ID: string(r.ID), Reference: ref, Warehouse: wh, Dispatched: map[string]int64{}, Picked: map[string]int64{}}
+	err = x.lines(r.Lines, "dispatch_quantity", func(l line) quantity { return l.Dispatched }, func(l line, sku string, qty int64) {
+		g.Dispatched[sku] += qty
+		if l.Picked.Set && l.Picked.N > 0 {
+			g.Picked[sku] += l.Picked.N
+		}
+	})
 	if err != nil {
 		return err
 	}
-	return x.lines(r.Lines, "dispatch_quantity", func(l line) quantity { return l.Dispatched }, func(l line, sku string, qty int64) {
-		x.add("goods_out/"+string(r.ID)+"/"+string(l.ID), schemas.MovementPick, sku, wh, -qty, ref, "", at)
-	})
+	x.completed = g
+	return nil
 }

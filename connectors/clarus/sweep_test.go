@@ -34,12 +34,13 @@ type sweepEnv struct {
 	cfg   clarus.Config
 	opts  []kgo.Opt
 	serde *schemas.Serde
-	hooks string // the receiver's URL
+	hooks string  // the receiver's URL
+	hook  *apiLog // the webhooks the receiver answered, with their bodies
 }
 
 func newSweepEnv(t *testing.T, simCfg clarussim.Config, mw func(http.Handler) http.Handler) *sweepEnv {
 	t.Helper()
-	e := &sweepEnv{t: t, clock: newClock(), api: &apiLog{}, serde: schemas.NewSerde(schemas.NewMemRegistry())}
+	e := &sweepEnv{t: t, clock: newClock(), api: &apiLog{}, hook: &apiLog{}, serde: schemas.NewSerde(schemas.NewMemRegistry())}
 	e.kafka, e.opts = newKafka(t)
 	wrap := func(h http.Handler) http.Handler {
 		if mw != nil {
@@ -51,14 +52,15 @@ func newSweepEnv(t *testing.T, simCfg clarussim.Config, mw func(http.Handler) ht
 	e.sim, e.cfg = sim, testConfig(srv.URL)
 	e.cfg.WebhookMaxBytes = 1 << 20
 	setReady, ready := readiness()
-	rcv, err := clarus.NewReceiver(e.cfg, e.serde, clarus.Options{Clock: e.clock, SetReady: setReady}, e.opts...)
+	o := clarus.Options{Clock: e.clock, SetReady: setReady}
+	rcv, err := clarus.NewReceiver(e.cfg, clarus.NewClient(e.cfg, o), e.serde, o, e.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	runReceiver(t, rcv, ready)
 	mux := http.NewServeMux()
 	rcv.Register(mux)
-	hooks := httptest.NewServer(mux)
+	hooks := httptest.NewServer(e.hook.wrap(mux))
 	t.Cleanup(hooks.Close)
 	e.hooks = hooks.URL
 	for _, a := range clarussim.DefaultAutomations(hooks.URL + "/webhooks/clarus/" + testToken) {

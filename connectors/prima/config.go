@@ -54,6 +54,15 @@ type Config struct {
 	// and a key that moves no more would otherwise stay wrong in Prima.
 	RetryFailedAfter time.Duration `env:"RETRY_FAILED_AFTER, default=1m"`
 
+	// Despatch sink: its own token bucket in front of Prima, beside the
+	// stock sink's (one process may run both, each with its own budget);
+	// 0 takes the default. Each command costs at least two calls, the
+	// look-up of its reference and the create, so notes go out at half
+	// the rate at most. It shares BACKOFF_BASE, BACKOFF_MAX and
+	// DOWN_AFTER with the stock sink.
+	DespatchRatePerSecond float64 `env:"DESPATCH_RATE_PER_SECOND, default=5"`
+	DespatchBurst         int     `env:"DESPATCH_BURST, default=5"`
+
 	// Parity: how long after a push is done before Prima's level for it is
 	// judged. It must exceed PollInterval, so the pushed level has been
 	// polled back by then, with a margin for the poll itself.
@@ -76,6 +85,7 @@ func DefaultConfig() Config {
 		PollInterval: 30 * time.Second, PageSize: 500,
 		RatePerSecond: 5, Burst: 5, MaxAttempts: 8, MaxThrottled: 60,
 		BackoffBase: 500 * time.Millisecond, BackoffMax: time.Minute, DownAfter: 3, RetryFailedAfter: time.Minute,
+		DespatchRatePerSecond: 5, DespatchBurst: 5,
 		ParitySettle: time.Minute,
 	}
 }
@@ -117,6 +127,9 @@ func (c Config) Validate() error {
 		if !positive[name] {
 			fail(name, "must be positive (BACKOFF_MAX at least BACKOFF_BASE)")
 		}
+	}
+	if c.DespatchRatePerSecond < 0 || c.DespatchBurst < 0 {
+		fail("DESPATCH_RATE_PER_SECOND", "%g (burst %d): want positive values, or 0 for the defaults", c.DespatchRatePerSecond, c.DespatchBurst)
 	}
 	if c.ParitySettle <= c.PollInterval {
 		// Shorter, and a level pushed just after a poll is judged before
@@ -167,6 +180,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("username", c.Username), slog.String("password", pw),
 		slog.String("password_file", c.PasswordFile), slog.Duration("poll_interval", c.PollInterval),
 		slog.Float64("rate_per_second", c.RatePerSecond), slog.Int("burst", c.Burst),
+		slog.Float64("despatch_rate_per_second", c.DespatchRatePerSecond), slog.Int("despatch_burst", c.DespatchBurst),
 		slog.Duration("parity_settle", c.ParitySettle),
 	)
 }

@@ -209,18 +209,7 @@ func TestClientEnvelopesMatchZeep(t *testing.T) {
 		}
 		goCalls = append(goCalls, rec.take()...)
 	}
-	var calls []zeepCall
-	for _, c := range goCalls {
-		call, err := wire.UnmarshalCall(c.body, c.header.Get("Content-Type"))
-		if err != nil {
-			t.Fatalf("the simulator's decoder refuses the client's envelope %q: %v", c.body, err)
-		}
-		zc := zeepCall{Op: call.Op}
-		for _, p := range call.Parts {
-			zc.Args = append(zc.Args, p.Value)
-		}
-		calls = append(calls, zc)
-	}
+	calls := zeepCallsOf(t, goCalls)
 	results := runZeep(t, url, calls)
 	zeepCalls := rec.take()
 	if len(zeepCalls) != len(goCalls) {
@@ -242,6 +231,25 @@ func TestClientEnvelopesMatchZeep(t *testing.T) {
 			t.Errorf("%s: the client read %q (%v, %v), zeep %q", calls[i].Op, ret, fault, err, results[i])
 		}
 	}
+}
+
+// zeepCallsOf turns calls the client made into the same calls for zeep
+// to make.
+func zeepCallsOf(t *testing.T, recs []recorded) []zeepCall {
+	t.Helper()
+	var calls []zeepCall
+	for _, c := range recs {
+		call, err := wire.UnmarshalCall(c.body, c.header.Get("Content-Type"))
+		if err != nil {
+			t.Fatalf("the simulator's decoder refuses the client's envelope %q: %v", c.body, err)
+		}
+		zc := zeepCall{Op: call.Op}
+		for _, p := range call.Parts {
+			zc.Args = append(zc.Args, p.Value)
+		}
+		calls = append(calls, zc)
+	}
+	return calls
 }
 
 func mediaType(ct string) string {

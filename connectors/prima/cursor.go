@@ -10,6 +10,10 @@ const (
 	CursorKeyItems       = "prima/items"
 	CursorKeyStockLevels = "prima/stock-levels"
 	CursorKeySalesOrders = "prima/sales-orders"
+	// CursorKeyDespatchNotes is the despatch-note feed's: every note
+	// Prima holds, made by lockstep's sink or by hand, onto
+	// prima.despatch-notes.
+	CursorKeyDespatchNotes = "prima/despatch-notes"
 )
 
 // decodeCursors decodes the committed cursors by key from the values the

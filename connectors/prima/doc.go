@@ -1,4 +1,4 @@
-// Package prima connects lockstep to Prima Solutions' XML web services: the one place that knows XML, a polling source of items and stock levels, the stock sink and the stock parity check.
+// Package prima connects lockstep to Prima Solutions' XML web services: the one place that knows XML, a polling source of items, stock levels, sales orders and despatch notes, the stock sink, the despatch sink and the stock parity check.
 //
 // # Components
 //
@@ -8,7 +8,16 @@
 //
 //   - Source polls Prima's item master and stock levels into prima.items
 //     (compacted, key Prima SKU) and prima.stock-levels (key
-//     sku@warehouse), each page in one transaction with its cursor.
+//     sku@warehouse), sales orders into prima.sales-orders and despatch
+//     notes into prima.despatch-notes (key order ref), each page in one
+//     transaction with its cursor; Options.Feeds picks the feeds.
+//   - DespatchSink posts lockstep.cmd.prima-despatch commands as despatch
+//     notes whose reference is the Clarus shipment id, looking the
+//     reference up before every create (Prima makes a second note for a
+//     repeat), and reports a refusal as a failed note on
+//     prima.despatch-notes with a dead letter, in the transaction with
+//     its offsets. A note created produces nothing: the source's
+//     despatch-note feed reading it back is its confirmation.
 //   - Sink pushes lockstep.cmd.prima-stock commands. Their lines name
 //     Clarus product codes; the sink maps each to the Prima stock item
 //     whose ClarusCode it is, from prima.items read as a global table (all

@@ -24,8 +24,8 @@ type Options struct {
 	// source fences the one it replaces. Default lockstep-prima-source.
 	TransactionalID string
 	// Feeds are the cursor keys (CursorKeyItems, CursorKeyStockLevels,
-	// CursorKeySalesOrders) of the feeds the source polls; empty polls
-	// them all. One source polls every feed a process needs: one
+	// CursorKeySalesOrders, CursorKeyDespatchNotes) of the feeds the
+	// source polls; empty polls them all. One source polls every feed a process needs: one
 	// transactional id and one cursor per feed allow no second poller.
 	Feeds []string
 	// Seed seeds the sink's backoff jitter; 0 seeds from the clock.
@@ -88,16 +88,22 @@ type Metrics struct {
 	parityEvents  *prometheus.CounterVec
 	parityRecords *prometheus.CounterVec
 	parityChecked prometheus.Gauge
+
+	despatch          *prometheus.CounterVec
+	despatchCalls     *prometheus.CounterVec
+	despatchRetries   *prometheus.CounterVec
+	despatchRateWaits prometheus.Counter
+	despatchPaused    prometheus.Gauge
 }
 
 // NewMetrics registers the metrics on reg; nil registers them nowhere.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lockstep_prima_source_events_total", Help: "Events produced by the Prima source in committed transactions, by resource (items, stock-levels, sales-orders).",
+			Name: "lockstep_prima_source_events_total", Help: "Events produced by the Prima source in committed transactions, by resource (items, stock-levels, sales-orders, despatch-notes).",
 		}, []string{"resource"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lockstep_prima_source_dead_letters_total", Help: "Records the Prima source could not turn into events and sent to the DLQ in committed transactions, by resource (sales-orders).",
+			Name: "lockstep_prima_source_dead_letters_total", Help: "Records the Prima source could not turn into events and sent to the DLQ in committed transactions, by resource (sales-orders, despatch-notes).",
 		}, []string{"resource"}),
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lockstep_prima_source_polls_total", Help: "Prima modified-since polls, by resource and outcome (ok, failed).",
@@ -141,8 +147,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		parityChecked: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "lockstep_prima_parity_checked_timestamp_seconds", Help: "Clock time of the parity check's last pass.",
 		}),
+		despatch: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_prima_despatch_commands_total", Help: "Despatch commands done in committed transactions, by outcome (created, found_existing, rejected, dead_lettered).",
+		}, []string{"outcome"}),
+		despatchCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_prima_despatch_calls_total", Help: "Prima calls of the despatch sink, by call (lookup, create) and outcome (ok, refused, throttled, failed; not_sent for what the client refused to send): look-ups over creates is the price of never sending a note twice.",
+		}, []string{"call", "outcome"}),
+		despatchRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_prima_despatch_retries_total", Help: "Prima calls retried by the despatch sink, by reason (429, 5xx, timeout, fault, busy, malformed).",
+		}, []string{"reason"}),
+		despatchRateWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lockstep_prima_despatch_rate_limited_waits_total", Help: "Despatch sink calls that waited for its token bucket (rate or Retry-After).",
+		}),
+		despatchPaused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lockstep_prima_despatch_paused", Help: "1 while Prima keeps failing the despatch sink, which waits on the command in hand.",
+		}),
 	}
 	if reg != nil {
+		reg.MustRegister(m.despatch, m.despatchCalls, m.despatchRetries, m.despatchRateWaits, m.despatchPaused)
 		reg.MustRegister(m.events, m.deadLetters, m.polls, m.cursorAge, m.pushes, m.retries, m.parked, m.rateWaits, m.paused,
 			m.heldLines, m.held, m.staleLines, m.parityKeys, m.parityEvents, m.parityRecords, m.parityChecked)
 	}

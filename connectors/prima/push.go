@@ -40,7 +40,7 @@ func (s *Sink) push(ctx context.Context, part int32, b StockBatch) (pushResult, 
 			}
 			ambiguous = false // the probe looked: not applied
 		}
-		if err := s.take(ctx); err != nil {
+		if err := s.pace.take(ctx); err != nil {
 			return res, err
 		}
 		var err error
@@ -74,7 +74,7 @@ func (s *Sink) push(ctx context.Context, part int32, b StockBatch) (pushResult, 
 		if ae.Throttled() {
 			throttled++
 			s.o.Metrics.retries.WithLabelValues("429").Inc()
-			s.bucket.Hold(s.o.Clock.Now().Add(max(ae.RetryAfter, time.Second)))
+			s.pace.throttled(ae)
 			if throttled >= s.cfg.MaxThrottled {
 				res.parkReason = fmt.Sprintf("throttled %d times: %v", throttled, err)
 				return res, nil
@@ -91,17 +91,14 @@ func (s *Sink) push(ctx context.Context, part int32, b StockBatch) (pushResult, 
 			res.parkReason = fmt.Sprintf("gave up after %d failed attempts: %v", res.attempts, err)
 			return res, nil
 		}
-		if ae.RetryAfter > 0 {
-			s.bucket.Hold(s.o.Clock.Now().Add(ae.RetryAfter))
-		}
 		if s.failures >= s.cfg.DownAfter {
+			s.pace.hold(ae.RetryAfter)
 			s.pause()
 			continue // the probe does the waiting
 		}
-		if err := sleep(ctx, s.o.Clock, max(s.jitter(backoff), ae.RetryAfter)); err != nil {
+		if err := s.pace.backoff(ctx, ae, &backoff); err != nil {
 			return res, err
 		}
-		backoff = min(2*backoff, s.cfg.BackoffMax)
 	}
 }
 
@@ -110,11 +107,11 @@ func (s *Sink) push(ctx context.Context, part int32, b StockBatch) (pushResult, 
 // while Prima is down, commands wait rather than all being parked.
 func (s *Sink) probe(ctx context.Context, part int32, ref string, backoff *time.Duration) (bool, error) {
 	for {
-		if err := sleep(ctx, s.o.Clock, s.jitter(*backoff)); err != nil {
+		if err := sleep(ctx, s.o.Clock, s.pace.jitter(*backoff)); err != nil {
 			return false, err
 		}
 		*backoff = min(2**backoff, s.cfg.BackoffMax)
-		if err := s.take(ctx); err != nil {
+		if err := s.pace.take(ctx); err != nil {
 			return false, err
 		}
 		var applied bool
@@ -130,8 +127,8 @@ func (s *Sink) probe(ctx context.Context, part int32, ref string, backoff *time.
 			s.failures = 0
 			s.resume()
 			return applied, nil
-		case ae != nil && ae.RetryAfter > 0:
-			s.bucket.Hold(s.o.Clock.Now().Add(ae.RetryAfter))
+		case ae != nil:
+			s.pace.hold(ae.RetryAfter)
 		}
 	}
 }
@@ -145,35 +142,4 @@ func (s *Sink) done(res pushResult, err error) (pushResult, error) {
 		s.o.Metrics.pushes.WithLabelValues(outcome).Inc()
 	}
 	return res, err
-}
-
-// take waits for a token of the bucket.
-func (s *Sink) take(ctx context.Context) error {
-	wait := s.bucket.Reserve(s.o.Clock.Now())
-	if wait <= 0 {
-		return nil
-	}
-	s.o.Metrics.rateWaits.Inc()
-	return sleep(ctx, s.o.Clock, wait)
-}
-
-// jitter spreads a backoff over [d/2, d): waits still grow strictly from
-// one attempt to the next, but sinks that failed together do not retry in
-// step.
-func (s *Sink) jitter(d time.Duration) time.Duration {
-	return d/2 + time.Duration(s.rng.Int64N(int64(max(d/2, 1))))
-}
-
-func reason(ae *APIError) string {
-	switch {
-	case ae.Status >= 500: // SOAP 1.1 sends its faults with 500 too
-		return "5xx"
-	case ae.Fault != "":
-		return "fault"
-	case ae.Status == 0:
-		return "timeout"
-	case ae.Retryable && ae.Message != "" && ae.Err == nil:
-		return "busy" // an ERROR answer Prima may not give next time (locked, busy)
-	}
-	return "malformed"
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/lockstep-dev/lockstep/connectors/broker"
-	"github.com/lockstep-dev/lockstep/connectors/ratelimit"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -47,9 +45,8 @@ type Sink struct {
 
 	cmdTopic, dlqTopic, driftTopic, itemsTopic, heldTopic, pushedTopic string
 
-	bucket *ratelimit.Bucket
-	rng    *rand.Rand
-	ran    atomic.Bool
+	pace *pacer
+	ran  atomic.Bool
 
 	// Opened by Run and closed before it returns.
 	cl *kgo.Client
@@ -84,11 +81,10 @@ func NewSink(cfg Config, api StockWriter, serde *schemas.Serde, o Options, kopts
 	return &Sink{cfg: cfg, api: api, serde: serde, o: o, kopts: slices.Clone(kopts),
 		cmdTopic: p + schemas.TopicCmdPrimaStock, dlqTopic: p + schemas.TopicDLQ, driftTopic: p + schemas.TopicDrift,
 		itemsTopic: p + schemas.TopicItems, heldTopic: p + schemas.TopicStockHeld, pushedTopic: p + schemas.TopicStockPushed,
-		bucket: ratelimit.New(cfg.RatePerSecond, cfg.Burst),
-		rng:    rand.New(rand.NewPCG(o.Seed, 0x5eed)),
-		owned:  map[int32]bool{},
-		st:     newSinkState(),
-		wake:   make(chan struct{}, 1),
+		pace:  newPacer(cfg.RatePerSecond, cfg.Burst, o.Seed, 0x5eed, o.Clock, cfg.BackoffMax, o.Metrics.rateWaits),
+		owned: map[int32]bool{},
+		st:    newSinkState(),
+		wake:  make(chan struct{}, 1),
 	}, nil
 }
 

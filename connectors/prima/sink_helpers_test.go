@@ -146,6 +146,12 @@ func (e *sinkEnv) startParity() (stop func()) {
 }
 
 func (e *sinkEnv) run(name string, r *readiness, run func(context.Context) error) (stop func()) {
+	return runComponent(e.t, name, r, run)
+}
+
+// runComponent runs a component until the test ends or the returned stop
+// is called, which fails the test if Run failed or left it ready.
+func runComponent(t *testing.T, name string, r *readiness, run func(context.Context) error) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx) }()
@@ -154,14 +160,14 @@ func (e *sinkEnv) run(name string, r *readiness, run func(context.Context) error
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
-				e.t.Errorf("%s: %v", name, err)
+				t.Errorf("%s: %v", name, err)
 			}
 			if r.ready() {
-				e.t.Errorf("%s still ready after Run returned: %v", name, r.history())
+				t.Errorf("%s still ready after Run returned: %v", name, r.history())
 			}
 		})
 	}
-	e.t.Cleanup(stop)
+	t.Cleanup(stop)
 	return stop
 }
 
@@ -203,16 +209,23 @@ func (e *sinkEnv) produce(cmds ...schemas.PrimaStockCommand) []*kgo.Record {
 
 func (e *sinkEnv) produceRaw(recs ...*kgo.Record) []*kgo.Record {
 	e.t.Helper()
-	cl, err := kgo.NewClient(e.kopts...)
+	return produceTo(e.t, e.kopts, e.offset, recs...)
+}
+
+// produceTo produces recs, noting in offset the next offset of each
+// partition they went to.
+func produceTo(t *testing.T, kopts []kgo.Opt, offset map[int32]int64, recs ...*kgo.Record) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer cl.Close()
 	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for _, r := range recs {
-		e.offset[r.Partition] = r.Offset + 1
+		offset[r.Partition] = r.Offset + 1
 	}
 	return recs
 }
@@ -220,22 +233,28 @@ func (e *sinkEnv) produceRaw(recs ...*kgo.Record) []*kgo.Record {
 // waitCommitted waits until the group has committed everything produced.
 func (e *sinkEnv) waitCommitted() {
 	e.t.Helper()
-	cl, err := kgo.NewClient(e.kopts...)
+	waitGroupCommitted(e.t, e.kopts, prima.SinkGroup, schemas.TopicCmdPrimaStock, e.offset)
+}
+
+// waitGroupCommitted waits until group has committed offset (the next
+// offset per partition) on topic.
+func waitGroupCommitted(t *testing.T, kopts []kgo.Opt, group, topic string, offset map[int32]int64) {
+	t.Helper()
+	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	waitFor(e.t, "the sink to commit every command", func() bool {
+	waitFor(t, group+" to commit every record of "+topic, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		offs, err := adm.FetchOffsets(ctx, prima.SinkGroup)
+		offs, err := adm.FetchOffsets(ctx, group)
 		if err != nil {
 			return false
 		}
-		for p, want := range e.offset {
-			o, ok := offs.Lookup(schemas.TopicCmdPrimaStock, p)
-			if !ok || o.At != want {
+		for p, want := range offset {
+			if o, ok := offs.Lookup(topic, p); !ok || o.At != want {
 				return false
 			}
 		}

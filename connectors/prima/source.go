@@ -16,12 +16,13 @@ import (
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-// Source polls Prima's items, stock levels and sales orders modified
-// since its cursors and produces them to prima.items, prima.stock-levels
-// and prima.sales-orders, each page in one Kafka transaction with its
-// cursor on lockstep.source-cursors: a restart resumes after the last
-// committed page, with no gap and no repeat. A sales order it cannot turn
-// into an event goes to lockstep.dlq in the same transaction. Prima
+// Source polls Prima's items, stock levels, sales orders and despatch
+// notes modified since its cursors and produces them to prima.items,
+// prima.stock-levels, prima.sales-orders and prima.despatch-notes, each
+// page in one Kafka transaction with its cursor on
+// lockstep.source-cursors: a restart resumes after the last committed
+// page, with no gap and no repeat. A sales order or despatch note it
+// cannot turn into an event goes to lockstep.dlq in the same transaction. Prima
 // documents no webhooks, so polling is all of its change capture. A
 // Source is used from one goroutine: Run, or Poll then Close.
 type Source struct {
@@ -31,15 +32,16 @@ type Source struct {
 	tx    *cursor.Committer
 	o     Options
 
-	itemsTopic, levelsTopic, ordersTopic, dlqTopic string
+	itemsTopic, levelsTopic, ordersTopic, notesTopic, dlqTopic string
 
 	cursors map[string]Cursor
 }
 
 // PollStats says what one Poll committed.
 type PollStats struct {
-	Items, StockLevels, SalesOrders, Pages int
-	// DeadLetters counts the sales orders sent to the DLQ instead.
+	Items, StockLevels, SalesOrders, DespatchNotes, Pages int
+	// DeadLetters counts the sales orders and despatch notes sent to the
+	// DLQ instead.
 	DeadLetters int
 }
 
@@ -71,6 +73,7 @@ func NewSource(cfg Config, api *Client, serde *schemas.Serde, o Options, kopts .
 		itemsTopic:  o.TopicPrefix + schemas.TopicItems,
 		levelsTopic: o.TopicPrefix + schemas.TopicPrimaStockLevels,
 		ordersTopic: o.TopicPrefix + schemas.TopicSalesOrders,
+		notesTopic:  o.TopicPrefix + schemas.TopicDespatchNotes,
 		dlqTopic:    o.TopicPrefix + schemas.TopicDLQ,
 	}, nil
 }
@@ -121,7 +124,7 @@ func (s *Source) Run(ctx context.Context) error {
 			failures, backoff = 0, s.cfg.BackoffBase
 			if st.Pages > 0 {
 				s.o.Logger.Info("prima poll committed", "items", st.Items, "stock_levels", st.StockLevels,
-					"sales_orders", st.SalesOrders, "dead_letters", st.DeadLetters, "pages", st.Pages)
+					"sales_orders", st.SalesOrders, "despatch_notes", st.DespatchNotes, "dead_letters", st.DeadLetters, "pages", st.Pages)
 			}
 		}
 		if sleep(ctx, s.o.Clock, wait) != nil {
@@ -148,7 +151,7 @@ func (s *Source) load(ctx context.Context) error {
 	s.cursors = cur
 	s.o.setReady(true)
 	s.o.Logger.Info("prima source cursors loaded", "items", cur[CursorKeyItems], "stock_levels", cur[CursorKeyStockLevels],
-		"sales_orders", cur[CursorKeySalesOrders])
+		"sales_orders", cur[CursorKeySalesOrders], "despatch_notes", cur[CursorKeyDespatchNotes])
 	return nil
 }
 
@@ -168,6 +171,7 @@ func (s *Source) Poll(ctx context.Context) (PollStats, error) {
 		{CursorKeyItems, "items", s.itemsPage, &st.Items},
 		{CursorKeyStockLevels, "stock-levels", s.levelsPage, &st.StockLevels},
 		{CursorKeySalesOrders, "sales-orders", s.ordersPage, &st.SalesOrders},
+		{CursorKeyDespatchNotes, "despatch-notes", s.notesPage, &st.DespatchNotes},
 	} {
 		if !slices.Contains(s.o.Feeds, f.key) {
 			continue
@@ -189,7 +193,7 @@ func (s *Source) Poll(ctx context.Context) (PollStats, error) {
 
 // allFeeds are the cursor keys of every feed, in the order Poll reads
 // them.
-var allFeeds = []string{CursorKeyItems, CursorKeyStockLevels, CursorKeySalesOrders}
+var allFeeds = []string{CursorKeyItems, CursorKeyStockLevels, CursorKeySalesOrders, CursorKeyDespatchNotes}
 
 // feed is one modified-since query, its cursor and what it counts.
 type feed struct {

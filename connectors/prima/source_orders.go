@@ -54,7 +54,7 @@ func (s *Source) ordersPage(ctx context.Context, since Cursor) (page, error) {
 	for _, r := range op.Records {
 		v, reason := s.orderValue(ctx, r, now)
 		if reason != "" {
-			p.recs = append(p.recs, s.deadLetter(ctx, r, reason, now))
+			p.recs = append(p.recs, s.deadLetter(ctx, s.ordersTopic, r.Order.Ref, r.Raw, reason, r.Order.Modified, now))
 			p.dead = append(p.dead, deadNote{key: r.Order.Ref, reason: reason})
 			continue
 		}
@@ -102,33 +102,91 @@ func orderName(o SalesOrder) string {
 	return name
 }
 
-// deadLetter is r as a dead letter: keyed by the order ref, the element's
-// text as the original value, addressed to the topic the event was meant
-// for. The record never reached Kafka, so it has no partition or offset
-// (-1 for both); its timestamp is the order's Modified, or now when that
-// is unreadable.
-func (s *Source) deadLetter(ctx context.Context, r OrderRecord, reason string, now time.Time) *kgo.Record {
-	raw := r.Raw
+// deadLetter is a record element the source could not turn into an
+// event, as a dead letter: keyed by its order ref (none when unreadable),
+// the element's text raw as the original value, addressed to the topic
+// the event was meant for. The record never reached Kafka, so it has no
+// partition or offset (-1 for both); its timestamp is the element's
+// Modified, at, or now when that is unreadable.
+func (s *Source) deadLetter(ctx context.Context, topic, key, raw, reason string, at, now time.Time) *kgo.Record {
+	// The element's content names the letter: the same bad element
+	// dead-lettered again (a poll repeated after a failed commit) has the
+	// same id, another one another.
+	sum := sha256.Sum256([]byte(raw))
+	id := fmt.Sprintf("%s/%s", topic, hex.EncodeToString(sum[:12]))
 	if len(raw) > maxDeadRawBytes {
 		reason += fmt.Sprintf("; the element's text is cut to its first %d of %d bytes", maxDeadRawBytes, len(raw))
 		raw = wire.CutUTF8(raw, maxDeadRawBytes)
 	}
-	orig := &kgo.Record{Topic: s.ordersTopic, Partition: -1, Offset: -1, Timestamp: r.Order.Modified, Value: []byte(raw)}
+	orig := &kgo.Record{Topic: topic, Partition: -1, Offset: -1, Timestamp: at, Value: []byte(raw)}
 	if orig.Timestamp.IsZero() {
 		orig.Timestamp = now
 	}
-	if r.Order.Ref != "" {
-		orig.Key = []byte(r.Order.Ref)
+	if key != "" {
+		orig.Key = []byte(key)
 	}
-	// The element's content names the letter: the same bad element
-	// dead-lettered again (a poll repeated after a failed commit) has the
-	// same id, another one another.
-	sum := sha256.Sum256([]byte(r.Raw))
-	l := deadletter.Letter{Record: orig, Reason: reason, Stage: sourceStage, FailedAt: now,
-		ID: fmt.Sprintf("%s/%s", s.ordersTopic, hex.EncodeToString(sum[:12]))}
+	l := deadletter.Letter{Record: orig, Reason: reason, Stage: sourceStage, FailedAt: now, ID: id}
 	rec, err := deadletter.Record(ctx, s.dlqTopic, l, deadletter.Avro(s.serde))
 	if err != nil {
 		s.o.Logger.Warn("prima source: dead letter envelope failed; keeping the element's text", "err", err)
 	}
 	return rec
+}
+
+// The despatch-note feed: every note Prima holds becomes a
+// schemas.DespatchNote (created) on prima.despatch-notes, keyed by its
+// order ref, whoever made it: the despatch sink, or a person in Prima's
+// screens under a reference of their choosing. This read-back, not the
+// sink's own success, is what confirms a shipment to the fulfilment
+// join: a post Prima answered OK and did not keep never shows up here,
+// and the join's SLA opens missing_despatch for it. A note that cannot be
+// read goes to lockstep.dlq in the page's transaction, and the feed goes
+// on.
+
+// notesPage reads one page of despatch notes after since.
+func (s *Source) notesPage(ctx context.Context, since Cursor) (page, error) {
+	dp, err := s.api.DespatchNotes(ctx, since, s.cfg.PageSize)
+	if err != nil {
+		return page{}, err
+	}
+	p := page{next: dp.Next, more: dp.More}
+	now := s.o.Clock.Now().UTC()
+	for _, r := range dp.Records {
+		n := r.Note
+		if r.Err != nil {
+			reason := fmt.Sprintf("prima despatch note %q (reference %q, order %q) is unreadable: %v",
+				cleanMessage(n.ID), cleanMessage(n.Reference), cleanMessage(n.OrderRef), r.Err)
+			p.recs = append(p.recs, s.deadLetter(ctx, s.notesTopic, n.OrderRef, r.Raw, reason, n.Modified, now))
+			p.dead = append(p.dead, deadNote{key: n.ID, reason: reason})
+			continue
+		}
+		// Encoding fails only for the registry's sake (down, refusing
+		// the schema): every field is already checked. The page is
+		// tried again, rather than a good note blamed for it.
+		v, err := s.serde.Encode(ctx, despatchNoteEvent(n, now))
+		if err != nil {
+			return page{}, fmt.Errorf("prima: source: encode despatch note %s: %w", n.ID, err)
+		}
+		p.recs = append(p.recs, &kgo.Record{Topic: s.notesTopic, Key: []byte(n.OrderRef), Value: v})
+		p.events++
+	}
+	return p, nil
+}
+
+// despatchNoteEvent is n as prima.despatch-notes carries it. Its id
+// names the note alone: the same note read twice (a replayed poll) is
+// the same event. It occurred when the goods left, by the note's date,
+// or when the note was made if it has none.
+func despatchNoteEvent(n DespatchNote, now time.Time) *schemas.DespatchNote {
+	at := n.DespatchDate
+	if at.IsZero() {
+		at = n.Modified
+	}
+	id := n.ID
+	return &schemas.DespatchNote{
+		Meta: schemas.Meta{EventID: "prima:despatch-note:" + n.ID, Source: schemas.SourcePrima,
+			OccurredAt: at, IngestedAt: now},
+		OrderRef: n.OrderRef, ShipmentID: n.Reference, Status: schemas.DespatchCreated, DespatchNoteID: &id,
+		Lines: n.Lines,
+	}
 }

@@ -7,15 +7,18 @@ import (
 
 // Event is a business event injected through POST /_sim/events or Apply.
 type Event struct {
-	// Type is receive, adjust, hold, release, order, allocate, pick,
+	// Type is receive, adjust, hold, release, order, allocate, pick, ship,
 	// dispatch or cancel. Goods-out orders follow Clarus's statuses: order
 	// creates one (DRAFT, then PENDING: awaiting allocation); allocate
 	// allocates a PENDING or PART_ALLOCATED order (ALLOCATED, or
 	// PART_ALLOCATED when stock runs short), or, given a warehouse and
 	// lines, creates and allocates one in full; pick starts picking
-	// (PICK); dispatch completes it (COMPLETED, through PICK); cancel
-	// deletes a DRAFT or PENDING order and cancels an allocated or picking
-	// one (CANCELLED), and is refused for a COMPLETED one.
+	// (PICK); ship dispatches some allocated units (Lines, by Clarus
+	// code) as one shipment (PICK, or COMPLETED when none is left
+	// allocated); dispatch ships all that is left as one last shipment
+	// (COMPLETED, through PICK); cancel deletes a DRAFT or PENDING order
+	// and cancels an allocated or picking one (CANCELLED), and is refused
+	// for a COMPLETED one.
 	Type      string `json:"type"`
 	SKU       string `json:"sku,omitempty"`
 	Warehouse string `json:"warehouse,omitempty"`
@@ -25,7 +28,11 @@ type Event struct {
 	Reference string `json:"reference,omitempty"`
 	Reason    string `json:"reason,omitempty"`
 	StockID   int64  `json:"stock_id,omitempty"` // release: the held stock record; 0 releases the oldest of sku@warehouse
-	OrderID   int64  `json:"order_id,omitempty"` // allocate, pick, dispatch, cancel (or Reference)
+	OrderID   int64  `json:"order_id,omitempty"` // allocate, pick, ship, dispatch, cancel (or Reference)
+	// Carrier (a carrier code) and Tracking (a tracking number) go on the
+	// shipment of a ship or dispatch event; empty is none.
+	Carrier  string `json:"carrier,omitempty"`
+	Tracking string `json:"tracking,omitempty"`
 }
 
 // Line is a quantity of one SKU.
@@ -36,9 +43,11 @@ type Line struct {
 
 // Result is what an applied event created.
 type Result struct {
-	Type      string   `json:"type"`
-	RecordID  int64    `json:"record_id"` // the Clarus record: receipt, adjustment, stock or goods-out id
-	Movements []string `json:"movements"`
+	Type     string `json:"type"`
+	RecordID int64  `json:"record_id"` // the Clarus record: receipt, adjustment, stock or goods-out id
+	// ShipmentID is the shipment a ship or dispatch event made (0: none).
+	ShipmentID int64    `json:"shipment_id,omitempty"`
+	Movements  []string `json:"movements"`
 }
 
 // EventError is an event the warehouse would refuse (not enough stock, an
@@ -58,13 +67,18 @@ func (s *Sim) Apply(ev Event) (Result, error) {
 	return s.apply(ev)
 }
 
-func (s *Sim) apply(ev Event) (Result, error) {
-	lines := ev.Lines
-	if len(lines) == 0 && ev.SKU != "" {
-		lines = []Line{{SKU: ev.SKU, Quantity: ev.Quantity}}
+// eventLines returns ev's lines: Lines, or SKU and Quantity as one.
+func eventLines(ev Event) []Line {
+	if len(ev.Lines) == 0 && ev.SKU != "" {
+		return []Line{{SKU: ev.SKU, Quantity: ev.Quantity}}
 	}
+	return ev.Lines
+}
+
+func (s *Sim) apply(ev Event) (Result, error) {
+	lines := eventLines(ev)
 	switch ev.Type {
-	case "allocate", "pick", "dispatch", "cancel":
+	case "allocate", "pick", "ship", "dispatch", "cancel":
 		if ev.Type != "allocate" || len(lines) == 0 {
 			return s.orderEvent(ev, s.tick())
 		}
@@ -92,7 +106,7 @@ func (s *Sim) apply(ev Event) (Result, error) {
 	case "release":
 		return s.release(ev, s.tick())
 	}
-	return Result{}, refused("unknown event type %q (want receive, adjust, hold, release, order, allocate, pick, dispatch or cancel)", ev.Type)
+	return Result{}, refused("unknown event type %q (want receive, adjust, hold, release, order, allocate, pick, ship, dispatch or cancel)", ev.Type)
 }
 
 func (s *Sim) receive(ev Event, lines []Line, now time.Time) Result {

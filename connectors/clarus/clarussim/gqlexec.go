@@ -21,8 +21,8 @@ import (
 // The GraphQL endpoint: a request is first validated against
 // clarus.graphql (in strict mode without its assumed declarations), as
 // Clarus's own GraphQL server validates against its schema; then executed
-// over stock_balances, stocks, warehouses, products, goods_outs and
-// goods_out_lines, each a Relay connection,
+// over stock_balances, stocks, warehouses, products, goods_outs,
+// goods_out_lines and shipments, each a Relay connection,
 // answering exactly the fields asked for.
 
 const (
@@ -73,6 +73,7 @@ func (s *Sim) handleGraphQL(w http.ResponseWriter, r *http.Request) {
 		"products":        x.root("ProductsQuery", "ProductsFilterType", productFilters, x.productRows),
 		"goods_outs":      x.root("GoodsOutsQuery", "GoodsOutsFilterType", goodsOutFilters, x.goodsOutRows),
 		"goods_out_lines": x.root("GoodsOutLinesQuery", "GoodsOutLineFilterType", goodsOutLineFilters, x.goodsOutLineRows),
+		"shipments":       x.root("ShipmentsQuery", "ShipmentsFilterType", shipmentFilters, x.shipmentRows),
 	})
 	s.mu.Unlock()
 	if err != nil {

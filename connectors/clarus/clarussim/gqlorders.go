@@ -103,9 +103,10 @@ func (x *executor) goodsOutRows() []gqlRow {
 	return rows
 }
 
-// goodsOutLineRow is one line of a goods out. Pick and dispatch
-// quantities follow the order's status: what was allocated is picked
-// once picking starts and dispatched on completion.
+// goodsOutLineRow is one line of a goods out. Pick quantities follow the
+// order's status: what was allocated is picked once picking starts (what
+// a cancelled order's shipments took stays picked); dispatch quantities
+// are what its shipments took.
 type goodsOutLineRow struct {
 	x *executor
 	o *goodsOut
@@ -122,12 +123,12 @@ func (r goodsOutLineRow) value(field string) any {
 }
 
 func (r goodsOutLineRow) node(f *gqlField) (obj, error) {
-	var picked, dispatched int64
+	var picked int64
 	switch r.o.StatusID {
-	case statusPick:
+	case statusPick, statusCompleted:
 		picked = r.l.Allocated
-	case statusCompleted:
-		picked, dispatched = r.l.Allocated, r.l.Allocated
+	case statusCancelled:
+		picked = r.l.Dispatched
 	}
 	short := ""
 	if r.o.StatusID == statusCompleted && r.l.Allocated < r.l.Quantity {
@@ -138,7 +139,7 @@ func (r goodsOutLineRow) node(f *gqlField) (obj, error) {
 		"order_quantity":     scalar(r.l.Quantity),
 		"allocated_quantity": scalar(r.l.Allocated),
 		"pick_quantity":      scalar(picked),
-		"dispatch_quantity":  scalar(dispatched),
+		"dispatch_quantity":  scalar(r.l.Dispatched),
 		"short_status":       scalar(short),
 		"product":            refObject("Product", map[string]any{"id": fmt.Sprint(r.x.s.st.products[r.l.SKU]), "code": r.l.SKU}),
 		"goods_out":          {object: true, resolve: func(gf *gqlField) (any, error) { return goodsOutRow{r.x, r.o}.node(gf) }},

@@ -91,8 +91,8 @@ func (s *Sim) allocate(o *goodsOut, now time.Time) []string {
 	return ids
 }
 
-// orderEvent applies allocate, pick, dispatch or cancel to an existing
-// order, found by id or reference.
+// orderEvent applies allocate, pick, ship, dispatch or cancel to an
+// existing order, found by id or reference.
 func (s *Sim) orderEvent(ev Event, now time.Time) (Result, error) {
 	o, ok := s.st.orders[ev.OrderID]
 	if !ok && ev.Reference != "" {
@@ -124,15 +124,16 @@ func (s *Sim) orderEvent(ev Event, now time.Time) (Result, error) {
 			return Result{}, refused("pick: order %d is %s, not ALLOCATED or PART_ALLOCATED", o.ID, status)
 		}
 		o.setStatus(statusPick)
-	case "dispatch":
-		switch o.StatusID {
-		case statusAllocated, statusPartAllocated:
-			o.setStatus(statusPick)
-		case statusPick:
-		default:
-			return Result{}, refused("dispatch: order %d is %s, not allocated or picking", o.ID, status)
+	case "ship", "dispatch":
+		var want []Line // nil: dispatch ships all that is left
+		if ev.Type == "ship" {
+			want = append([]Line{}, eventLines(ev)...) // none given is refused, not everything
 		}
-		res.Movements = s.dispatch(o, now)
+		parts, refusal := planShipment(o, want)
+		if refusal != nil {
+			return Result{}, refused("%s: %s", ev.Type, refusal.Reason)
+		}
+		res.ShipmentID, res.Movements = s.ship(o, parts, ev.Carrier, ev.Tracking, now)
 	case "cancel":
 		mv, _, err := s.cancel(o, now)
 		if err != nil {
@@ -180,53 +181,23 @@ func (s *Sim) canAllocate(o *goodsOut) bool {
 	return false
 }
 
-// dispatch ships every allocated unit of o (the rest is shorted), completes
-// it and sends goods_out.completed.
-func (s *Sim) dispatch(o *goodsOut, now time.Time) []string {
-	var ids []string
-	rec := goodsOutRecord{ID: o.ID, Type: "goods_outs", GoodsOutType: "sales_order", Reference: o.Reference, GoodsOutStatusID: statusCompleted,
-		GoodsOutStatus: goodsOutStatus{ID: statusCompleted, Code: statusCodes[statusCompleted], Name: statusNames[statusCompleted]},
-		Warehouse:      s.warehouse(o.Warehouse), Account: s.account(), ActualDateOfDispatch: now,
-		ExternalSystemReference1: optional(o.ExternalRefs[0]), String1: optional(o.Strings[0])}
-	for _, l := range o.Lines {
-		short := "none"
-		if l.Allocated < l.Quantity {
-			short = "short"
-		}
-		rec.Lines = append(rec.Lines, goodsOutLine{ID: l.ID, Product: s.product(l.SKU), OrderQuantity: l.Quantity, AllocatedQuantity: l.Allocated,
-			PickQuantity: l.Allocated, DispatchQuantity: l.Allocated, ShortStatus: short})
-		if l.Allocated == 0 {
-			continue
-		}
-		b := s.st.bal(skuKey{l.SKU, o.Warehouse})
-		b.Allocated -= l.Allocated
-		b.OnHand -= l.Allocated
-		b.Picked += l.Allocated
-		b.UpdatedAt = now
-		id := fmt.Sprintf("goods_out/%d/%d", o.ID, l.ID)
-		s.st.record(Movement{ID: id, Kind: "pick", SKU: l.SKU, Warehouse: o.Warehouse, Quantity: -l.Allocated, Reference: o.Reference, At: now, Trigger: TriggerGoodsOutCompleted})
-		ids = append(ids, id)
-	}
-	o.setStatus(statusCompleted)
-	s.notify(TriggerGoodsOutCompleted, rec)
-	return ids
-}
-
-// deallocate releases o's allocations.
+// deallocate releases o's allocations not yet dispatched: what its
+// shipments took has left and stays allocated to it.
 func (s *Sim) deallocate(o *goodsOut, now time.Time) []string {
 	var ids []string
 	for i := range o.Lines {
 		l := &o.Lines[i]
-		if l.Allocated == 0 {
+		q := l.Allocated - l.Dispatched
+		if q <= 0 {
 			continue
 		}
 		b := s.st.bal(skuKey{l.SKU, o.Warehouse})
-		b.Allocated -= l.Allocated
+		b.Allocated -= q
 		b.UpdatedAt = now
 		id := fmt.Sprintf("goods_out/%d/%d/deallocated", o.ID, l.ID)
-		s.st.record(Movement{ID: id, Kind: "deallocation", SKU: l.SKU, Warehouse: o.Warehouse, Quantity: -l.Allocated, Reference: o.Reference, At: now})
+		s.st.record(Movement{ID: id, Kind: "deallocation", SKU: l.SKU, Warehouse: o.Warehouse, Quantity: -q, Reference: o.Reference, At: now})
 		ids = append(ids, id)
-		l.Allocated = 0
+		l.Allocated = l.Dispatched
 	}
 	return ids
 }

@@ -1,4 +1,4 @@
-// Package clarussim simulates the Clarus WMS APIs lockstep uses: OAuth, GraphQL reads (balances, stock records, warehouses, products, goods outs and their lines), REST goods-out creation and cancellation, automation webhooks and a /_sim/ control API.
+// Package clarussim simulates the Clarus WMS APIs lockstep uses: OAuth, GraphQL reads (balances, stock records, warehouses, products, goods outs and their lines, shipments), REST goods-out creation, update and cancellation, automation webhooks and a /_sim/ control API.
 package clarussim
 
 import (
@@ -195,6 +195,7 @@ func (s *Sim) routes() {
 	m.HandleFunc("GET /api/automations", s.api(s.handleListAutomations, true))
 	for _, p := range []string{"/api", "/api/v1"} { // the documentation shows both prefixes
 		m.HandleFunc("POST "+p+"/goods_outs", s.api(s.handleCreateGoodsOut, true))
+		m.HandleFunc("PATCH "+p+"/goods_outs/{id}", s.api(s.handleUpdateGoodsOut, true))
 		m.HandleFunc("POST "+p+"/goods_outs/{id}/cancel", s.api(s.handleCancelGoodsOut, true))
 	}
 	m.HandleFunc("GET /_sim/state", simkit.Query(s.State))

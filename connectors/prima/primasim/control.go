@@ -20,7 +20,10 @@ import (
 // or, for sales orders, release_order (order_ref, warehouse, currency,
 // customer_ref, channel, delivery, lines), amend_order (order_ref and
 // lines, replacing every line, or delivery, or both) or cancel_order
-// (order_ref). Every change stamps what it touches modified.
+// (order_ref); or despatch_note (order_ref, reference, warehouse, lines
+// with sku and quantity): a despatch note made by hand, under any
+// reference the person chooses. Every change stamps what it touches
+// modified.
 type Event struct {
 	Type        string           `json:"type"`
 	SKU         string           `json:"sku"`
@@ -40,6 +43,9 @@ type Event struct {
 	// Lines, when not nil, are all the order's lines: an amendment
 	// replaces every line with them (an empty, non-nil list: none).
 	Lines []OrderLine `json:"lines,omitempty"`
+
+	// Reference is a despatch_note's reference.
+	Reference string `json:"reference,omitempty"`
 }
 
 // EventError is an event the ground truth refuses.
@@ -52,7 +58,7 @@ func (s *Server) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.st.snapshot()
-	st.CompanyID, st.Faults = s.opts.CompanyID, s.inject.Faults()
+	st.CompanyID, st.Faults, st.DespatchFaults = s.opts.CompanyID, s.inject.Faults(), s.despatchFaults
 	st.Counters = s.counts
 	st.Counters.Requests, st.Counters.Faults = maps.Clone(s.counts.Requests), s.inject.Counts()
 	return st
@@ -70,6 +76,8 @@ func (s *Server) apply(ev Event) error {
 	switch ev.Type {
 	case "release_order", "amend_order", "cancel_order":
 		return s.applyOrder(ev)
+	case "despatch_note":
+		return s.applyDespatchNote(ev)
 	}
 	m, err := wire.ParseSKU(ev.SKU)
 	if err != nil {
@@ -147,6 +155,13 @@ type Counters struct {
 	Faults         map[string]int `json:"faults"`   // by kind: 429, 500, 503, timeout_after_write, malformed
 	BatchesApplied int            `json:"batches_applied"`
 	BatchRepeats   int            `json:"batch_repeats"`
+	// DespatchNotesCreated counts notes stored (by request or by hand);
+	// DespatchDuplicates those whose reference a note had already, each a
+	// second invoice in a real Prima: tests assert none; DespatchDropped
+	// the posts the drop fault answered OK and dropped.
+	DespatchNotesCreated int `json:"despatch_notes_created"`
+	DespatchDuplicates   int `json:"despatch_duplicates"`
+	DespatchDropped      int `json:"despatch_dropped"`
 }
 
 func newCounters() Counters {

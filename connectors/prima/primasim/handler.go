@@ -2,6 +2,7 @@ package primasim
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -12,7 +13,8 @@ import (
 func (s *Server) dispatch(req wire.Request) wire.Response {
 	d := req.Data
 	switch req.RequestType {
-	case wire.TypeItemsModifiedSince, wire.TypeStockLevelsModifiedSince, wire.TypeSalesOrdersModifiedSince:
+	case wire.TypeItemsModifiedSince, wire.TypeStockLevelsModifiedSince, wire.TypeSalesOrdersModifiedSince,
+		wire.TypeDespatchNotesModifiedSince:
 		return s.modifiedSince(req.RequestType, d)
 	case wire.TypeStockLevelUpdate:
 		return s.stockUpdate(d)
@@ -25,6 +27,10 @@ func (s *Server) dispatch(req wire.Request) wire.Response {
 			return okResponse(&wire.ResponseData{BatchRef: d.BatchRef})
 		}
 		return okResponse(&wire.ResponseData{BatchRef: b.Ref, Found: true, AppliedAt: wire.FormatTime(b.AppliedAt), Lines: b.Lines})
+	case wire.TypeNewDespatchNote:
+		return s.newDespatchNote(d)
+	case wire.TypeDespatchNotes:
+		return s.despatchNotes(d)
 	case wire.TypeMultiAvailableToSell, wire.TypeProductAvailableToSell:
 		return s.availableToSell(req.RequestType, d)
 	case wire.TypeNewOrder, wire.TypeMultiNewOrder, wire.TypeOrderStatus:
@@ -47,8 +53,16 @@ func (s *Server) modifiedSince(typ string, d wire.RequestData) wire.Response {
 		limit = s.opts.MaxPageSize
 	}
 	out := &wire.ResponseData{}
+	if typ == wire.TypeDespatchNotesModifiedSince {
+		notes, more := modifiedAfter(maps.Values(s.st.despatch.notes), noteStamp, since, d.AfterKey, limit)
+		for _, n := range notes {
+			out.DespatchNotes = append(out.DespatchNotes, wireNote(n))
+		}
+		out.More = more
+		return okResponse(out)
+	}
 	if typ == wire.TypeSalesOrdersModifiedSince {
-		orders, more := s.st.ordersSince(since, d.AfterKey, limit)
+		orders, more := modifiedAfter(maps.Values(s.st.orders), orderStamp, since, d.AfterKey, limit)
 		for _, o := range orders {
 			out.SalesOrders = append(out.SalesOrders, wireOrder(o))
 		}
@@ -56,7 +70,7 @@ func (s *Server) modifiedSince(typ string, d wire.RequestData) wire.Response {
 		return okResponse(out)
 	}
 	if typ == wire.TypeItemsModifiedSince {
-		items, more := s.st.itemsSince(since, d.AfterKey, limit)
+		items, more := modifiedAfter(maps.Values(s.st.items), itemStamp, since, d.AfterKey, limit)
 		for _, it := range items {
 			out.Items = append(out.Items, wire.Item{
 				Matrix: it.Matrix, Description: it.Description, ClarusCode: it.ClarusCode,
@@ -67,7 +81,7 @@ func (s *Server) modifiedSince(typ string, d wire.RequestData) wire.Response {
 		out.More = more
 		return okResponse(out)
 	}
-	levels, more := s.st.levelsSince(since, d.AfterKey, limit)
+	levels, more := modifiedAfter(maps.Values(s.st.stock), levelStamp, since, d.AfterKey, limit)
 	for _, l := range levels {
 		out.StockLevels = append(out.StockLevels, wire.StockLevel{
 			Matrix: s.st.items[l.SKU].Matrix, Warehouse: l.Warehouse, Available: l.Available,

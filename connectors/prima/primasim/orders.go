@@ -3,7 +3,6 @@ package primasim
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -150,22 +149,7 @@ func cloneAddress(a *Address) *Address {
 	return &c
 }
 
-// ordersSince is itemsSince for sales orders, keyed by order ref.
-func (st *store) ordersSince(since time.Time, afterKey string, limit int) ([]*SalesOrder, bool) {
-	var out []*SalesOrder
-	for _, o := range st.orders {
-		if after(o.Modified, o.Ref, since, afterKey) {
-			out = append(out, o)
-		}
-	}
-	slices.SortFunc(out, func(a, b *SalesOrder) int {
-		return cmp.Or(a.Modified.Compare(b.Modified), cmp.Compare(a.Ref, b.Ref))
-	})
-	if len(out) > limit {
-		return out[:limit], true
-	}
-	return out, false
-}
+func orderStamp(o *SalesOrder) (time.Time, string) { return o.Modified, o.Ref }
 
 // wireOrder is o as SalesOrdersModifiedSince answers it.
 func wireOrder(o *SalesOrder) wire.SalesOrder {

@@ -29,6 +29,9 @@ type Options struct {
 	// call require that basic-auth header, as installations that add one do.
 	BasicAuthUser     string `env:"BASIC_AUTH_USER"`
 	BasicAuthPassword string `env:"BASIC_AUTH_PASSWORD"`
+	// DropDespatchFraction starts the simulator with that fraction of
+	// despatch note references dropped silently (DespatchFaults).
+	DropDespatchFraction float64 `env:"DROP_DESPATCH_FRACTION"`
 
 	// Clock is the time source of modified stamps and rate-limit windows;
 	// nil is the wall clock. Tests share theirs with the connector.
@@ -39,7 +42,7 @@ type Options struct {
 
 // Server is one simulated Prima instance: an http.Handler over its ground
 // truth (items, stock per sku@warehouse, applied stock batches, sales
-// orders).
+// orders, despatch notes).
 type Server struct {
 	opts   Options
 	log    *slog.Logger
@@ -50,6 +53,8 @@ type Server struct {
 	stamps simkit.Stamps
 	st     *store
 	counts Counters // Faults stays empty: inject counts those
+
+	despatchFaults DespatchFaults
 }
 
 // New returns an instance with an empty item master.
@@ -67,10 +72,11 @@ func New(opts Options) *Server {
 		opts.Clock = time.Now
 	}
 	s := &Server{
-		opts:   opts,
-		log:    opts.Logger,
-		st:     newStore(),
-		counts: newCounters(),
+		opts:           opts,
+		log:            opts.Logger,
+		st:             newStore(),
+		counts:         newCounters(),
+		despatchFaults: DespatchFaults{DropFraction: opts.DropDespatchFraction},
 	}
 	s.inject = simkit.NewInjector(opts.Seed, opts.Clock, writeError)
 	if s.log == nil || s.log.Handler() == nil { // envconfig leaves an empty Logger behind
@@ -83,6 +89,8 @@ func New(opts Options) *Server {
 	m.HandleFunc("POST /_sim/events", s.handleEvents)
 	m.HandleFunc("GET /_sim/faults", simkit.Query(s.Faults))
 	m.HandleFunc("POST /_sim/faults", simkit.Command(s.setFaults))
+	m.HandleFunc("GET /_sim/faults/despatch", simkit.Query(s.DespatchFaults))
+	m.HandleFunc("POST /_sim/faults/despatch", simkit.Command(s.SetDespatchFaults))
 	m.HandleFunc("POST /_sim/scenario", simkit.Command(s.scenario))
 	m.HandleFunc("POST /_sim/scenario/orders", simkit.Command(s.GenerateOrders))
 	s.mux = m

@@ -2,6 +2,8 @@ package primasim
 
 import (
 	"cmp"
+	"iter"
+	"maps"
 	"slices"
 	"time"
 
@@ -53,15 +55,16 @@ const ManualSetBy = "manual"
 
 // store is the ground truth; the Server's mutex guards it.
 type store struct {
-	items   map[string]*Item
-	stock   map[string]*StockLevel // by sku@warehouse
-	batches map[string]*Batch
-	orders  map[string]*SalesOrder
+	items    map[string]*Item
+	stock    map[string]*StockLevel // by sku@warehouse
+	batches  map[string]*Batch
+	orders   map[string]*SalesOrder
+	despatch despatchStore
 }
 
 func newStore() *store {
 	return &store{items: map[string]*Item{}, stock: map[string]*StockLevel{}, batches: map[string]*Batch{},
-		orders: map[string]*SalesOrder{}}
+		orders: map[string]*SalesOrder{}, despatch: newDespatchStore()}
 }
 
 // after reports whether (t, key) sorts after the cursor (ct, ckey).
@@ -72,17 +75,20 @@ func after(t time.Time, key string, ct time.Time, ckey string) bool {
 	return key > ckey
 }
 
-// itemsSince returns up to limit items after the cursor, in cursor order,
-// and whether more remain.
-func (st *store) itemsSince(since time.Time, afterKey string, limit int) ([]*Item, bool) {
-	var out []*Item
-	for _, it := range st.items {
-		if after(it.Modified, it.SKU, since, afterKey) {
-			out = append(out, it)
+// modifiedAfter returns up to limit of recs after the cursor (since,
+// afterKey), in the (stamp, key) order every modified-since feed pages
+// in, and whether more remain.
+func modifiedAfter[T any](recs iter.Seq[T], stamp func(T) (time.Time, string), since time.Time, afterKey string, limit int) ([]T, bool) {
+	var out []T
+	for r := range recs {
+		if t, k := stamp(r); after(t, k, since, afterKey) {
+			out = append(out, r)
 		}
 	}
-	slices.SortFunc(out, func(a, b *Item) int {
-		return cmp.Or(a.Modified.Compare(b.Modified), cmp.Compare(a.SKU, b.SKU))
+	slices.SortFunc(out, func(a, b T) int {
+		ta, ka := stamp(a)
+		tb, kb := stamp(b)
+		return cmp.Or(ta.Compare(tb), cmp.Compare(ka, kb))
 	})
 	if len(out) > limit {
 		return out[:limit], true
@@ -90,22 +96,10 @@ func (st *store) itemsSince(since time.Time, afterKey string, limit int) ([]*Ite
 	return out, false
 }
 
-// levelsSince is itemsSince for stock levels, keyed sku@warehouse.
-func (st *store) levelsSince(since time.Time, afterKey string, limit int) ([]*StockLevel, bool) {
-	var out []*StockLevel
-	for k, l := range st.stock {
-		if after(l.Modified, k, since, afterKey) {
-			out = append(out, l)
-		}
-	}
-	slices.SortFunc(out, func(a, b *StockLevel) int {
-		return cmp.Or(a.Modified.Compare(b.Modified),
-			cmp.Compare(schemas.StockKey(a.SKU, a.Warehouse), schemas.StockKey(b.SKU, b.Warehouse)))
-	})
-	if len(out) > limit {
-		return out[:limit], true
-	}
-	return out, false
+func itemStamp(it *Item) (time.Time, string) { return it.Modified, it.SKU }
+
+func levelStamp(l *StockLevel) (time.Time, string) {
+	return l.Modified, schemas.StockKey(l.SKU, l.Warehouse)
 }
 
 // setLevel sets an absolute level, stamping it modified only when it
@@ -125,7 +119,8 @@ func (st *store) setLevel(sku, warehouse string, available int64, setBy string, 
 
 // snapshot copies the ground truth in a stable order.
 func (st *store) snapshot() State {
-	s := State{Items: []Item{}, Stock: []StockLevel{}, Batches: []Batch{}, SalesOrders: []SalesOrder{}}
+	s := State{Items: []Item{}, Stock: []StockLevel{}, Batches: []Batch{}, SalesOrders: []SalesOrder{},
+		DespatchNotes: []DespatchNote{}}
 	for _, it := range st.items {
 		s.Items = append(s.Items, *it)
 	}
@@ -138,6 +133,13 @@ func (st *store) snapshot() State {
 	for _, o := range st.orders {
 		s.SalesOrders = append(s.SalesOrders, *o)
 	}
+	for _, n := range st.despatch.notes {
+		c := *n
+		c.Lines = slices.Clone(n.Lines)
+		s.DespatchNotes = append(s.DespatchNotes, c)
+	}
+	slices.SortFunc(s.DespatchNotes, func(a, b DespatchNote) int { return cmp.Compare(a.ID, b.ID) })
+	s.DroppedDespatchPosts = slices.Sorted(maps.Keys(st.despatch.dropped))
 	slices.SortFunc(s.SalesOrders, func(a, b SalesOrder) int { return cmp.Compare(a.Ref, b.Ref) })
 	slices.SortFunc(s.Items, func(a, b Item) int { return cmp.Compare(a.SKU, b.SKU) })
 	slices.SortFunc(s.Stock, func(a, b StockLevel) int {
@@ -157,8 +159,14 @@ type State struct {
 	Batches   []Batch      `json:"batches"`
 	// SalesOrders are the orders as they stand, by ref.
 	SalesOrders []SalesOrder `json:"sales_orders"`
-	Faults      Faults       `json:"faults"`
-	Counters    Counters     `json:"counters"`
+	// DespatchNotes are every note, by id (the order they were made in);
+	// DroppedDespatchPosts the references the drop fault dropped
+	// (Server.DroppedDespatchPosts).
+	DespatchNotes        []DespatchNote `json:"despatch_notes"`
+	DroppedDespatchPosts []string       `json:"dropped_despatch_posts,omitempty"`
+	Faults               Faults         `json:"faults"`
+	DespatchFaults       DespatchFaults `json:"despatch_faults"`
+	Counters             Counters       `json:"counters"`
 }
 
 // Level returns the available level of sku in warehouse.

@@ -165,3 +165,38 @@ func CutUTF8(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// Despatch notes (all assumed: Prima's public material shows no despatch
+// note request type). A note records what left a warehouse for a sales
+// order; Prima invoices from it, so a second note for one shipment is a
+// second invoice. Prima documents no idempotency: NewDespatchNote with a
+// reference already used makes another note, and DespatchNotes, which
+// answers every note with a reference, is how a writer finds out whether
+// its earlier attempt reached Prima.
+
+// DespatchNote is one note of a DespatchNotes or DespatchNotesModifiedSince
+// answer. Every attribute is text, as on SalesOrder: a value the connector
+// cannot read (a quantity that is not an integer) spoils that one note,
+// which the source dead-letters, never the decoding of the page.
+type DespatchNote struct {
+	DespatchNoteID string `xml:"DespatchNoteID,attr"`
+	Reference      string `xml:"Reference,attr"`
+	OrderNumber    string `xml:"OrderNumber,attr"`
+	Warehouse      string `xml:"Warehouse,attr,omitempty"`
+	DespatchDate   string `xml:"DespatchDate,attr,omitempty"`
+	Carrier        string `xml:"Carrier,attr,omitempty"`
+	TrackingNumber string `xml:"TrackingNumber,attr,omitempty"`
+	// Modified orders the feed. A note is immutable once made, so it is
+	// the note's creation instant.
+	Modified string `xml:"Modified,attr"`
+
+	Lines []DespatchLine `xml:"DespatchLine"`
+}
+
+// DespatchLine is one line of a despatch note: a SKU spelt as the order
+// lines spell it (product and matrix codes) and the units despatched,
+// as text (see DespatchNote).
+type DespatchLine struct {
+	Matrix
+	Quantity string `xml:"Quantity,attr"`
+}

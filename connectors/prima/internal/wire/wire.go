@@ -13,31 +13,37 @@ import (
 // integrations; the assumed ones are lockstep's naming, in the same shape,
 // for what the public material does not show (prima.xsd marks them so).
 const (
-	TypeNewOrder                 = "NewOrder"                 // documented
-	TypeMultiNewOrder            = "MultiNewOrder"            // documented
-	TypeOrderStatus              = "OrderStatus"              // documented
-	TypeProductAvailableToSell   = "ProductAvailableToSell"   // documented
-	TypeMultiAvailableToSell     = "MultiAvailableToSell"     // documented
-	TypeItemsModifiedSince       = "ItemsModifiedSince"       // assumed
-	TypeStockLevelsModifiedSince = "StockLevelsModifiedSince" // assumed
-	TypeStockLevelUpdate         = "StockLevelUpdate"         // assumed
-	TypeStockLevelUpdateStatus   = "StockLevelUpdateStatus"   // assumed
-	TypeSalesOrdersModifiedSince = "SalesOrdersModifiedSince" // assumed
+	TypeNewOrder                   = "NewOrder"                   // documented
+	TypeMultiNewOrder              = "MultiNewOrder"              // documented
+	TypeOrderStatus                = "OrderStatus"                // documented
+	TypeProductAvailableToSell     = "ProductAvailableToSell"     // documented
+	TypeMultiAvailableToSell       = "MultiAvailableToSell"       // documented
+	TypeItemsModifiedSince         = "ItemsModifiedSince"         // assumed
+	TypeStockLevelsModifiedSince   = "StockLevelsModifiedSince"   // assumed
+	TypeStockLevelUpdate           = "StockLevelUpdate"           // assumed
+	TypeStockLevelUpdateStatus     = "StockLevelUpdateStatus"     // assumed
+	TypeSalesOrdersModifiedSince   = "SalesOrdersModifiedSince"   // assumed
+	TypeNewDespatchNote            = "NewDespatchNote"            // assumed
+	TypeDespatchNotes              = "DespatchNotes"              // assumed
+	TypeDespatchNotesModifiedSince = "DespatchNotesModifiedSince" // assumed
 )
 
 // Documented reports, per request type the XSD lists, whether Prima's public
 // material shows it (true) or lockstep assumed it (false).
 var Documented = map[string]bool{
-	TypeNewOrder:                 true,
-	TypeMultiNewOrder:            true,
-	TypeOrderStatus:              true,
-	TypeProductAvailableToSell:   true,
-	TypeMultiAvailableToSell:     true,
-	TypeItemsModifiedSince:       false,
-	TypeStockLevelsModifiedSince: false,
-	TypeStockLevelUpdate:         false,
-	TypeStockLevelUpdateStatus:   false,
-	TypeSalesOrdersModifiedSince: false,
+	TypeNewOrder:                   true,
+	TypeMultiNewOrder:              true,
+	TypeOrderStatus:                true,
+	TypeProductAvailableToSell:     true,
+	TypeMultiAvailableToSell:       true,
+	TypeItemsModifiedSince:         false,
+	TypeStockLevelsModifiedSince:   false,
+	TypeStockLevelUpdate:           false,
+	TypeStockLevelUpdateStatus:     false,
+	TypeSalesOrdersModifiedSince:   false,
+	TypeNewDespatchNote:            false,
+	TypeDespatchNotes:              false,
+	TypeDespatchNotesModifiedSince: false,
 }
 
 // Request statuses, as Prima answers them.
@@ -82,13 +88,21 @@ type RequestData struct {
 	// ProductAvailableToSell: a range of product codes.
 	ProductFrom string `xml:"ProductFrom,attr,omitempty"`
 	ProductTo   string `xml:"ProductTo,attr,omitempty"`
-	// OrderStatus.
+	// OrderStatus; NewDespatchNote's order.
 	OrderNumber string `xml:"OrderNumber,attr,omitempty"`
+	// NewDespatchNote (DespatchNotes looks notes up by Reference alone):
+	// the note's reference (lockstep's: the Clarus shipment id), its date
+	// and carrier. Warehouse above is the despatching warehouse.
+	Reference      string `xml:"Reference,attr,omitempty"`
+	DespatchDate   string `xml:"DespatchDate,attr,omitempty"`
+	Carrier        string `xml:"Carrier,attr,omitempty"`
+	TrackingNumber string `xml:"TrackingNumber,attr,omitempty"`
 
 	Lines []StockLine `xml:"Line"` // StockLevelUpdate
 	// MultiAvailableToSell: lower-case <sku> in the request, as public
 	// client code sends it; the answer's lines are <SKU>.
-	SKUs []Matrix `xml:"sku"`
+	SKUs          []Matrix       `xml:"sku"`
+	DespatchLines []DespatchLine `xml:"DespatchLine"` // NewDespatchNote
 }
 
 // Matrix names a Prima SKU: a product code plus up to four matrix codes
@@ -128,11 +142,14 @@ type ResponseData struct {
 	Lines     int    `xml:"Lines,attr,omitempty"`
 	// OrderStatus.
 	OrderStatus string `xml:"OrderStatus,attr,omitempty"`
+	// NewDespatchNote: the id Prima gave the note.
+	DespatchNoteID string `xml:"DespatchNoteID,attr,omitempty"`
 
-	Items       []Item       `xml:"Item"`
-	StockLevels []StockLevel `xml:"StockLevel"`
-	SKUs        []Available  `xml:"SKU"`
-	SalesOrders []SalesOrder `xml:"SalesOrder"`
+	Items         []Item         `xml:"Item"`
+	StockLevels   []StockLevel   `xml:"StockLevel"`
+	SKUs          []Available    `xml:"SKU"`
+	SalesOrders   []SalesOrder   `xml:"SalesOrder"`
+	DespatchNotes []DespatchNote `xml:"DespatchNote"` // DespatchNotes, DespatchNotesModifiedSince
 }
 
 // Item is an item of the item master.

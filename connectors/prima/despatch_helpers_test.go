@@ -1,0 +1,219 @@
+package prima_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/lockstep-dev/lockstep/connectors/deadletter"
+	"github.com/lockstep-dev/lockstep/connectors/metricstest"
+	"github.com/lockstep-dev/lockstep/connectors/prima"
+	"github.com/lockstep-dev/lockstep/connectors/prima/internal/wire"
+	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
+	"github.com/lockstep-dev/lockstep/schemas"
+)
+
+// despatchEnv is a despatch sink on kfake in front of a simulator that
+// holds orders SO1 and SO2 (orderedSim), behind a tamper and a script,
+// on a fakeClock: every wait passes at once, and is recorded.
+type despatchEnv struct {
+	t      *testing.T
+	clock  *fakeClock
+	sim    *primasim.Server
+	tamper *despatchTamper
+	script *script
+	cfg    prima.Config
+	kopts  []kgo.Opt
+	serde  *schemas.Serde
+	reg    *prometheus.Registry
+	met    *prima.Metrics
+	ready  *readiness
+	offset map[int32]int64 // next offset per partition, as produced
+	prefix string          // of every topic, group and transactional id
+}
+
+func newDespatchEnv(t *testing.T, partitions int32, opts primasim.Options) *despatchEnv {
+	t.Helper()
+	return newDespatchEnvOn(t, newDespatchKafka(t, partitions), "", opts)
+}
+
+// newDespatchEnvOn runs on the cluster kopts reach, whose topics, named
+// after prefix, exist.
+func newDespatchEnvOn(t *testing.T, kopts []kgo.Opt, prefix string, opts primasim.Options) *despatchEnv {
+	t.Helper()
+	e := &despatchEnv{t: t, clock: newClock(), kopts: kopts, serde: schemas.NewSerde(schemas.NewMemRegistry()),
+		reg: prometheus.NewRegistry(), offset: map[int32]int64{}, prefix: prefix}
+	e.met = prima.NewMetrics(e.reg)
+	e.sim, _ = orderedSim(t, e.clock, opts)
+	e.tamper = &despatchTamper{sim: e.sim, hung: make(chan struct{}, 1)}
+	e.script = &script{sim: e.tamper, calls: map[string]int{}}
+	srv := httptest.NewServer(e.script)
+	t.Cleanup(srv.Close)
+	e.cfg = testConfig(srv.URL)
+	return e
+}
+
+// despatchTamper breaks what a test asks of the simulator: look-ups that
+// find nothing (the look-up disabled, to show what it guards against),
+// and a create applied whose answer never comes until its caller gives up
+// (a sink stopped in the middle of a call).
+type despatchTamper struct {
+	sim   http.Handler
+	blind atomic.Bool
+	// hangCreate, when above 0, is the number of the create (from 1)
+	// to hang; hung is poked when it is applied.
+	hangCreate atomic.Int32
+	creates    atomic.Int32
+	hung       chan struct{}
+}
+
+func (d *despatchTamper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body := readBody(r)
+	switch typ := requestType.FindSubmatch(body); {
+	case typ != nil && string(typ[1]) == wire.TypeDespatchNotes && d.blind.Load():
+		doc := `<Response RequestType="DespatchNotes" RequestStatus="OK"><Data/></Response>`
+		w.Header().Set("Content-Type", wire.ContentType)
+		_, _ = w.Write(wire.MarshalReturn(wire.OpHandler, wire.PartResponse, doc))
+	case typ != nil && string(typ[1]) == wire.TypeNewDespatchNote && d.creates.Add(1) == d.hangCreate.Load():
+		d.sim.ServeHTTP(httptest.NewRecorder(), r)
+		d.hung <- struct{}{}
+		<-r.Context().Done()
+	default:
+		d.sim.ServeHTTP(w, r)
+	}
+}
+
+// despatchCmd is the command of shipment ref of order, dispatched two
+// hours before epoch.
+func despatchCmd(ref, order string, lines ...schemas.Line) *schemas.DespatchCommand {
+	at := epoch.Add(-2 * time.Hour)
+	return &schemas.DespatchCommand{
+		Meta:     schemas.Meta{EventID: "fulfilment:despatch:" + ref, Source: schemas.SourceLockstep, OccurredAt: at, IngestedAt: epoch},
+		OrderRef: order, ShipmentID: ref, Warehouse: "WH1", Carrier: ptr("DPD"), TrackingNumber: ptr("TRK-" + ref), Lines: lines,
+	}
+}
+
+// send produces commands keyed by order ref, as the fulfilment processor
+// does.
+func (e *despatchEnv) send(cmds ...*schemas.DespatchCommand) []*kgo.Record {
+	e.t.Helper()
+	var recs []*kgo.Record
+	for _, c := range cmds {
+		v, err := e.serde.Encode(context.Background(), c)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Topic: e.prefix + schemas.TopicCmdPrimaDespatch, Key: []byte(c.OrderRef), Value: v})
+	}
+	return e.produce(recs...)
+}
+
+func (e *despatchEnv) produce(recs ...*kgo.Record) []*kgo.Record {
+	e.t.Helper()
+	return produceTo(e.t, e.kopts, e.offset, recs...)
+}
+
+// start runs a despatch sink until the test ends or stop is called.
+func (e *despatchEnv) start() (stop func()) {
+	e.t.Helper()
+	e.ready = &readiness{}
+	sink, err := prima.NewDespatchSink(e.cfg, newClient(e.t, e.cfg), e.serde, prima.Options{Clock: e.clock, Metrics: e.met,
+		Seed: 1, SetReady: e.ready.set, TransactionalID: e.prefix + "test-despatch", TopicPrefix: e.prefix}, e.kopts...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return runComponent(e.t, "despatch sink", e.ready, sink.Run)
+}
+
+// waitCommitted waits until the group has committed every command sent.
+func (e *despatchEnv) waitCommitted() {
+	e.t.Helper()
+	waitGroupCommitted(e.t, e.kopts, e.prefix+prima.DespatchSinkGroup, e.prefix+schemas.TopicCmdPrimaDespatch, e.offset)
+}
+
+// notes returns the notes Prima holds per reference.
+func (e *despatchEnv) notes() map[string][]primasim.DespatchNote {
+	out := map[string][]primasim.DespatchNote{}
+	for _, n := range e.sim.State().DespatchNotes {
+		out[n.Reference] = append(out[n.Reference], n)
+	}
+	return out
+}
+
+// failed reads the committed failed notes, by shipment.
+func (e *despatchEnv) failed() map[string]schemas.DespatchNote {
+	e.t.Helper()
+	out := map[string]schemas.DespatchNote{}
+	for _, r := range committed(e.t, e.kopts, e.prefix+schemas.TopicDespatchNotes) {
+		var ev schemas.DespatchNote
+		if err := e.serde.Decode(context.Background(), r.Value, &ev); err != nil {
+			e.t.Fatal(err)
+		}
+		if string(r.Key) != ev.OrderRef || ev.Status != schemas.DespatchFailed {
+			e.t.Fatalf("%+v keyed %q", ev, r.Key)
+		}
+		if _, dup := out[ev.ShipmentID]; dup {
+			e.t.Fatalf("%s failed twice", ev.ShipmentID)
+		}
+		out[ev.ShipmentID] = ev
+	}
+	return out
+}
+
+// dead reads the committed dead letters, by "partition@offset" of the
+// command, with their headers.
+func (e *despatchEnv) dead() map[string]schemas.DeadLetter {
+	e.t.Helper()
+	out := map[string]schemas.DeadLetter{}
+	for _, r := range committed(e.t, e.kopts, e.prefix+schemas.TopicDLQ) {
+		var dl schemas.DeadLetter
+		if err := e.serde.Decode(context.Background(), r.Value, &dl); err != nil {
+			e.t.Fatal(err)
+		}
+		h := headers(r)
+		at := fmt.Sprintf("%d@%d", dl.OriginalPartition, dl.OriginalOffset)
+		if h[deadletter.HeaderReason] != dl.Reason || h[deadletter.HeaderStage] != "prima-despatch-sink" ||
+			h[deadletter.HeaderTopic] != e.prefix+schemas.TopicCmdPrimaDespatch || at != h[deadletter.HeaderPartition]+"@"+h[deadletter.HeaderOffset] {
+			e.t.Fatalf("dead letter %+v with headers %v", dl, h)
+		}
+		out[at] = dl
+	}
+	return out
+}
+
+func (e *despatchEnv) metric(name string, labels ...string) float64 {
+	e.t.Helper()
+	return metricstest.Value(e.t, e.reg, name, labels...)
+}
+
+// duplicates lists the references Prima holds more than one note for.
+func (e *despatchEnv) duplicates() []string {
+	var out []string
+	for ref, ns := range e.notes() {
+		if len(ns) > 1 {
+			ids := make([]string, len(ns))
+			for i, n := range ns {
+				ids[i] = n.ID
+			}
+			out = append(out, ref+"="+strings.Join(ids, ","))
+		}
+	}
+	return out
+}
+
+// readBody reads a request's body and puts it back for the next handler.
+func readBody(r *http.Request) []byte {
+	b, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return b
+}
