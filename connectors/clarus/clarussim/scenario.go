@@ -96,7 +96,7 @@ func (g *generator) event(s *Sim) Event {
 	case r < 0.30:
 	case r < 0.50 && avail > 0:
 		g.orders++
-		return Event{Type: "allocate", Warehouse: wh, Reference: fmt.Sprintf("SO-%06d", g.orders),
+		return Event{Type: "allocate", Warehouse: wh, Reference: fmt.Sprintf("WMS-%06d", g.orders), // orders the warehouse took itself, not Prima's
 			Lines: []Line{{SKU: sku, Quantity: 1 + g.rng.Int64N(min(5, avail))}}}
 	case r < 0.73:
 		if open := s.openOrders(); len(open) > 0 {

@@ -52,6 +52,15 @@ type Options struct {
 	// Orders are the Prima sales orders released (the orders flow's
 	// traffic, after the stock traffic); 0 runs no orders phase.
 	Orders int
+	// ShipmentsPerOrder, above 0, ships the orders' goods-outs after the
+	// orders phase, in 1 to 2*ShipmentsPerOrder-1 shipments each (the
+	// fulfilment phase); DropDespatch is the fraction of shipments whose
+	// despatch post Prima drops silently, each of which must come back
+	// as missing_despatch; FulfilmentKills kills the fulfilment processor
+	// that many times while the shipments flow.
+	ShipmentsPerOrder float64
+	DropDespatch      float64
+	FulfilmentKills   int
 	// Kills stops the stock processor this many times, as a crash does (no
 	// commit, no leave), at seeded points of the run; it restarts at once.
 	Kills        int
@@ -100,6 +109,14 @@ type Summary struct {
 	Orders          int     `json:"orders,omitempty"`
 	OrdersSentIn    string  `json:"orders_sent_in,omitempty"`
 	OrdersPerSecond float64 `json:"orders_per_second,omitempty"`
+	// Shipments is how many shipments the fulfilment phase made;
+	// ShipmentsNotedIn the time from the first until each had its Prima
+	// despatch note (or was flagged missing, for those Prima dropped) and
+	// every fully noted order was closed in Clarus; ShipmentsPerSecond the
+	// shipments over that time.
+	Shipments          int     `json:"shipments,omitempty"`
+	ShipmentsNotedIn   string  `json:"shipments_noted_in,omitempty"`
+	ShipmentsPerSecond float64 `json:"shipments_per_second,omitempty"`
 }
 
 // OK reports whether every check passed.
@@ -209,7 +226,11 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	sum, err := check(ctx, o, s, w, errc, trafficStart, orders)
+	fulfil, err := driveFulfilment(ctx, o, s, w, kill, errc, orders)
+	if err != nil {
+		return Summary{}, err
+	}
+	sum, err := check(ctx, o, s, w, errc, trafficStart, orders, fulfil)
 	if err != nil {
 		return sum, err
 	}

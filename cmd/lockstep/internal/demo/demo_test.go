@@ -54,6 +54,7 @@ func TestStockFlowKfake(t *testing.T) {
 	runDemo(t, demo.Options{
 		Kafka: []kgo.Opt{kgo.SeedBrokers(seeds...)}, SKUs: 60, Warehouses: 3,
 		Movements: 3000, Injected: 2, Kills: 1, Orders: 300,
+		ShipmentsPerOrder: 2, DropDespatch: 0.05, FulfilmentKills: 1,
 	})
 }
 

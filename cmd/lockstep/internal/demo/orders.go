@@ -273,8 +273,8 @@ func (run *orderRun) driftProblems(w *watcher, items []primasim.Item) []string {
 	last := map[string]schemas.DriftEvent{}
 	opened := map[string]bool{}
 	for _, d := range drift {
-		if d.OrderRef == nil {
-			continue
+		if d.OrderRef == nil || fulfilmentKinds[d.Kind] {
+			continue // the fulfilment phase checks its own
 		}
 		last[d.DiscrepancyID] = d
 		if d.Status == schemas.DriftOpen {

@@ -14,6 +14,7 @@ import (
 	"github.com/lockstep-dev/lockstep/connectors/clarus/clarussim"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
 	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
+	"github.com/lockstep-dev/lockstep/processors/fulfilment"
 	"github.com/lockstep-dev/lockstep/processors/orders"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 )
@@ -33,12 +34,14 @@ type sims struct {
 // scenario uses.
 func startSims(ctx context.Context, o Options, log *slog.Logger, errc chan<- error) (*sims, error) {
 	s := &sims{secret: randomHex(16), token: randomHex(24)}
-	// Strict mode (AllowAssumed false): the simulator answers only what
-	// Clarus's documentation shows, so the demo exercises the connector as
-	// the real system would.
+	// The simulator answers only what Clarus's documentation shows, and
+	// the fields clarus.graphql marks assumed: those of a shipment beyond
+	// its status and carrier, which the documentation does not list and
+	// the fulfilment flow needs (its contract test pins them). The stock
+	// sweep's contract tests keep it to documented fields.
 	cs, err := clarussim.New(clarussim.Config{
 		ClientID: "lockstep", ClientSecret: s.secret, Subdomain: "demo", Seed: o.Seed,
-		Warehouses: warehouses(o.Warehouses),
+		Warehouses: warehouses(o.Warehouses), AllowAssumed: true,
 	}, clarussim.WithLogger(log.With("sim", "clarus")))
 	if err != nil {
 		return nil, err
@@ -84,6 +87,7 @@ func (s *sims) settings(o Options) flows.Settings {
 		APIDomain: "clarus-api.com", Warehouses: warehouses(o.Warehouses), AccountID: "1",
 		SweepInterval: 2 * time.Second, FullSweepInterval: 10 * time.Second, PageSize: 100,
 		WebhookMaxBytes: 1 << 20, WebhookMaxLines: 1000, RequestTimeout: 10 * time.Second,
+		ShipmentSweepInterval: 2 * time.Second, ShipmentSweepOverlap: 30 * time.Second,
 		OrderRatePerSecond: 5000, OrderBurst: 500, OrderBackoffBase: 20 * time.Millisecond, OrderBackoffMax: time.Second,
 	}
 	pc := prima.DefaultConfig()
@@ -92,10 +96,13 @@ func (s *sims) settings(o Options) flows.Settings {
 	pc.RatePerSecond, pc.Burst = 50, 20
 	pc.BackoffBase, pc.BackoffMax = 50*time.Millisecond, 2*time.Second
 	pc.RetryFailedAfter = 5 * time.Second
+	pc.DespatchRatePerSecond, pc.DespatchBurst = 2000, 200
 	settings := flows.Settings{
 		Clarus: cc, Prima: pc,
-		Stock:      stock.Config{PushInterval: time.Second, DedupeTTL: time.Hour, JournalWindow: time.Minute, FeedGapGrace: 10 * time.Second},
-		Orders:     orders.Config{NonStockSKUs: []string{"SHIPPING*", "CARRIAGE*", "FEE-*"}, RedriveInterval: 2 * time.Second},
+		Stock:  stock.Config{PushInterval: time.Second, DedupeTTL: time.Hour, JournalWindow: time.Minute, FeedGapGrace: 10 * time.Second},
+		Orders: orders.Config{NonStockSKUs: []string{"SHIPPING*", "CARRIAGE*", "FEE-*"}, RedriveInterval: 2 * time.Second},
+		// A demo's SLA: the notes Prima drops are flagged within seconds.
+		Fulfilment: fulfilment.Config{DespatchSLA: 10 * time.Second, MatchGrace: 5 * time.Second},
 		Webhook:    flows.WebhookConfig{Addr: "127.0.0.1:0"},
 		InstanceID: "demo",
 	}

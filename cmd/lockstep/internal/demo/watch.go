@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"sync"
 	"time"
 
@@ -25,14 +26,17 @@ type watcher struct {
 	commands  int
 	items     map[string]bool // Prima SKUs on prima.items
 	batchRefs map[string]int
+	closed    map[string]int // FulfilmentClosed events by order ref
 	undecoded int
 }
 
 func newWatcher(ctx context.Context, o Options, serde *schemas.Serde) *watcher {
-	w := &watcher{serde: serde, done: make(chan struct{}), levels: map[string]schemas.StockLevel{}, batchRefs: map[string]int{}, items: map[string]bool{}}
+	w := &watcher{serde: serde, done: make(chan struct{}), levels: map[string]schemas.StockLevel{}, batchRefs: map[string]int{}, items: map[string]bool{},
+		closed: map[string]int{}}
 	p := o.TopicPrefix
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), o.Kafka...),
-		kgo.ConsumeTopics(p+schemas.TopicStockLevels, p+schemas.TopicDrift, p+schemas.TopicCmdPrimaStock, p+schemas.TopicItems),
+		kgo.ConsumeTopics(p+schemas.TopicStockLevels, p+schemas.TopicDrift, p+schemas.TopicCmdPrimaStock, p+schemas.TopicItems,
+			p+schemas.TopicFulfilment),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 	)...)
@@ -72,6 +76,13 @@ func (w *watcher) add(ctx context.Context, prefix string, r *kgo.Record) {
 			return
 		}
 		w.drift = append(w.drift, d)
+	case prefix + schemas.TopicFulfilment:
+		var c schemas.FulfilmentClosed
+		if w.serde.Decode(ctx, r.Value, &c) != nil {
+			w.undecoded++
+			return
+		}
+		w.closed[c.OrderRef]++
 	case prefix + schemas.TopicItems:
 		w.items[string(r.Key)] = r.Value != nil
 	case prefix + schemas.TopicCmdPrimaStock:
@@ -97,6 +108,13 @@ func (w *watcher) itemCount() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.items)
+}
+
+// closedOrders copies the FulfilmentClosed counts by order ref.
+func (w *watcher) closedOrders() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return maps.Clone(w.closed)
 }
 
 // snapshot copies what was read so far.

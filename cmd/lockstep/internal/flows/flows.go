@@ -116,6 +116,7 @@ type Flow struct {
 var registry = []Flow{
 	{Name: "stock", Build: buildStock},
 	{Name: "orders", Build: buildOrders},
+	{Name: "fulfilment", Build: buildFulfilment},
 	{Name: "ledger", Build: buildLedger},
 }
 

@@ -45,7 +45,10 @@ func buildStock(d *Deps) ([]Component, error) {
 			SetReady: d.Ready(name), TransactionalID: d.TopicPrefix + "lockstep-clarus-sweep-" + cc.Subdomain,
 		}
 	}
-	rcv, err := clarus.NewReceiver(cc, d.Serde, clarusOpts("stock/clarus-webhooks"), d.kafka()...)
+	// The receiver reads a completed goods-out's shipments from Clarus,
+	// so that its picks count at each shipment's dispatch time.
+	ro := clarusOpts("stock/clarus-webhooks")
+	rcv, err := clarus.NewReceiver(cc, clarus.NewClient(cc, ro), d.Serde, ro, d.kafka()...)
 	if err != nil {
 		return nil, err
 	}
