@@ -50,6 +50,8 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	warehouses := fs.Int("warehouses", 3, "warehouses in the scenario")
 	rate := fs.Float64("rate", 200, "Clarus movements per second")
 	nOrders := fs.Int("orders", 500, "Prima sales orders released after the stock traffic (some with non-stock lines, unmapped SKUs, amendments, cancellations)")
+	perOrder := fs.Float64("shipments-per-order", 2, "after the orders, Clarus ships each goods-out in 1 to 2n-1 shipments (0: no fulfilment phase)")
+	dropDespatch := fs.Float64("drop-despatch", 0.03, "fraction of shipments whose despatch post Prima drops silently, each to be flagged missing_despatch")
 	inject := fs.Int("inject", 3, "Prima levels overwritten by hand, each to be flagged as stock_parity drift")
 	seed := fs.Uint64("seed", 1, "seed of the scenario and the injected drift")
 	noLedger := fs.Bool("no-ledger", false, "run without ClickHouse even if it is available")
@@ -87,6 +89,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	o := demo.Options{
 		Kafka: []kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...)}, StateDir: filepath.Join(*dir, "state"),
 		Seed: *seed, SKUs: *skus, Warehouses: *warehouses, Rate: *rate, For: *dur, Injected: *inject, Orders: *nOrders,
+		ShipmentsPerOrder: *perOrder, DropDespatch: *dropDespatch,
 		Progress: progress, Logger: log, Settle: 90 * time.Second,
 	}
 	if !*noLedger {
@@ -152,6 +155,12 @@ func printSummary(w io.Writer, s demo.Summary) {
 	} else {
 		fmt.Fprintln(w, "caught up: not within the settle window")
 	}
+	if s.Orders > 0 {
+		fmt.Fprintf(w, "orders: %d released, each in Clarus or held after %s\n", s.Orders, or(s.OrdersSentIn, "(not within the settle window)"))
+	}
+	if s.Shipments > 0 {
+		fmt.Fprintf(w, "fulfilment: %d shipments, each with its Prima despatch note (or flagged) after %s\n", s.Shipments, or(s.ShipmentsNotedIn, "(not within the settle window)"))
+	}
 	fmt.Fprintf(w, "drift events by kind: %v; injected: %v\n", s.Drift, s.InjectedDrift)
 	if s.Ledger {
 		fmt.Fprintf(w, "ledger: %d distinct drift events in ClickHouse\n", s.LedgerRows)
@@ -171,4 +180,11 @@ func printSummary(w io.Writer, s demo.Summary) {
 	for _, f := range s.PushFailures {
 		fmt.Fprintf(w, "  push failed: %s\n", f)
 	}
+}
+
+func or(s, otherwise string) string {
+	if s != "" {
+		return s
+	}
+	return otherwise
 }
