@@ -125,3 +125,42 @@ func TestOrdersFlowKafka(t *testing.T) {
 		}
 	}
 }
+
+// The end-to-end test of issue 9 on the real broker and ClickHouse:
+// 10,000 Prima orders sent to Clarus and shipped, about three shipments
+// each, with 20% Prima errors and timeouts after a write (the despatch
+// endpoint included), Prima silently dropping 1% of despatch posts, and
+// the fulfilment processor killed and restarted 10 times while the
+// shipments flow, through the wiring `lockstep run` uses. Every shipment
+// gets exactly one despatch note, except those Prima dropped, each of
+// which is flagged missing_despatch once; every fully noted order is
+// closed in Clarus once.
+func TestFulfilmentFlowKafka(t *testing.T) {
+	seeds := brokertest.RealKafka(t)
+	analyticstest.Require(t)
+	ledger := analyticstest.Config(t)
+	n := 10_000
+	if v, err := strconv.Atoi(os.Getenv("LOCKSTEP_E2E_SHIPPED_ORDERS")); err == nil && v > 0 {
+		n = v
+	} else if testing.Short() {
+		n = 1_000
+	}
+	sum := runDemo(t, demo.Options{
+		Kafka: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Partitions: 6,
+		Ledger: &ledger,
+		SKUs:   300, Warehouses: 3, Movements: 500, Injected: 1, Orders: n,
+		ShipmentsPerOrder: 3, DropDespatch: 0.01, FulfilmentKills: 10,
+		ClarusFaults: clarussim.Faults{Seed: 7, ErrorRate: 0.05, ThrottleRate: 0.0005, RetryAfterSeconds: 1},
+		PrimaFaults:  primasim.Faults{Seed: 8, ErrorRate: 0.2, TimeoutAfterWriteRate: 0.05, ThrottleRate: 0.001, RetryAfterSeconds: 1},
+		Settle:       10 * time.Minute,
+	})
+	for _, c := range []string{"one_despatch_note_per_shipment", "injected_missing_despatch_flagged", "fulfilments_closed", "fulfilment_exceptions_as_expected"} {
+		if _, ok := sum.Checks[c]; !ok {
+			t.Errorf("check %s did not run", c)
+		}
+	}
+	if sum.Kills != 10 {
+		t.Errorf("%d restarts of the fulfilment processor, want 10", sum.Kills)
+	}
+	t.Logf("%d orders in %d shipments; noted in %s (%.0f shipments/s)", n, sum.Shipments, sum.ShipmentsNotedIn, sum.ShipmentsPerSecond)
+}
