@@ -27,8 +27,11 @@ import (
 // reports a goods out's shipments when it completes; the source reports a
 // partial shipment as it leaves, and one whose webhook never came. Both
 // produce the same event id for a shipment, which consumers keep once.
-// The source produces no stock movements: the receiver's picks, and the
-// stock sweep, account for the units.
+// It also produces each dispatched shipment's picks, dated when it left,
+// under the movement ids the receiver uses (the fold keeps each once): a
+// partial shipment raises no webhook until its goods out completes, and
+// without its picks the stock sweep would see the units gone, the fold
+// not, and report a feed gap.
 type ShipmentSource struct {
 	cfg   Config
 	api   *Client
@@ -36,6 +39,7 @@ type ShipmentSource struct {
 	tx    *cursor.Committer
 	ships shipmentMapper
 	topic string
+	moves string // clarus.stock-movements
 	o     Options
 
 	cur ShipmentCursor
@@ -80,7 +84,7 @@ func NewShipmentSource(cfg Config, api *Client, serde *schemas.Serde, o Options,
 		return nil, fmt.Errorf("clarus: shipment source: %w", err)
 	}
 	return &ShipmentSource{cfg: cfg, api: api, serde: serde, tx: tx, ships: newShipmentMapper(cfg),
-		topic: o.TopicPrefix + schemas.TopicShipments, o: o}, nil
+		topic: o.TopicPrefix + schemas.TopicShipments, moves: o.TopicPrefix + schemas.TopicStockMovements, o: o}, nil
 }
 
 // Close releases the Kafka client Sweep opened; Run needs no Close.
@@ -178,7 +182,11 @@ func (s *ShipmentSource) Sweep(ctx context.Context) (st ShipmentSweepStats, err 
 		}
 		s.cur, cur = next, next
 		st.Pages++
-		st.Shipments += len(recs)
+		for _, r := range recs {
+			if r.Topic == s.topic { // the rest are the shipments' picks
+				st.Shipments++
+			}
+		}
 		s.o.Metrics.shipments.WithLabelValues("sweep").Add(float64(len(recs)))
 	}
 	return st, nil
@@ -234,6 +242,14 @@ func (s *ShipmentSource) page(ctx context.Context, cur ShipmentCursor, st *Shipm
 			return cur, nil, err
 		}
 		recs = append(recs, &kgo.Record{Topic: s.topic, Key: []byte(sp.event.OrderRef), Value: v})
+		for _, m := range sp.picks() {
+			m.IngestedAt = now
+			v, err := s.serde.Encode(ctx, &m)
+			if err != nil {
+				return cur, nil, err
+			}
+			recs = append(recs, &kgo.Record{Topic: s.moves, Key: []byte(schemas.StockKey(m.SKU, m.Warehouse)), Value: v})
+		}
 		next.Sent[sp.event.EventID] = sp.event.OccurredAt
 	}
 	if p.EndCursor != "" {

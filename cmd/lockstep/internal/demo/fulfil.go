@@ -25,8 +25,7 @@ import (
 
 // fulfilRun is what the fulfilment phase did, for the checks.
 type fulfilRun struct {
-	shipments map[string]clarussim.Shipment // by shipment id, the demo's
-	goodsOuts map[string][]string           // order ref -> its shipment ids
+	goodsOuts map[string][]string // order ref -> its shipment ids
 	refused   []string                      // goods-outs Clarus would not allocate
 	// notedIn is the time from the first shipment until every shipment
 	// had its note or was flagged (0 if that did not happen in Settle).
@@ -69,7 +68,7 @@ func driveFulfilment(ctx context.Context, o Options, s *sims, w *watcher, kill *
 		fmt.Fprintf(o.Progress, "fulfilment: %d goods-outs to ship in about %.1f shipments each; Prima drops %.1f%% of despatch posts\n",
 			len(goodsOuts), o.ShipmentsPerOrder, 100*o.DropDespatch)
 	}
-	run := &fulfilRun{shipments: map[string]clarussim.Shipment{}, goodsOuts: map[string][]string{}}
+	run := &fulfilRun{goodsOuts: map[string][]string{}}
 	const chunk = 200
 	chunks := (len(goodsOuts) + chunk - 1) / chunk
 	killAt := map[int]bool{}
@@ -103,7 +102,7 @@ func driveFulfilment(ctx context.Context, o Options, s *sims, w *watcher, kill *
 	}
 	if o.Progress != nil {
 		fmt.Fprintf(o.Progress, "fulfilment: %d shipments of %d goods-outs (%d refused allocation); waiting for Prima's despatch notes\n",
-			len(run.shipments), len(run.goodsOuts), len(run.refused))
+			run.count(), len(run.goodsOuts), len(run.refused))
 	}
 	if err := waitUntil(ctx, o.Settle, p, errc, func() bool { return len(run.pending(s, w)) == 0 }); err != nil {
 		return nil, err
@@ -214,9 +213,7 @@ func (run *fulfilRun) pending(s *sims, w *watcher) []string {
 
 // checkFulfilment adds the fulfilment figures and checks to sum.
 func (run *fulfilRun) checkFulfilment(sum *Summary, s *sims, w *watcher, checkf func(string, []string)) {
-	for _, ids := range run.goodsOuts {
-		sum.Shipments += len(ids)
-	}
+	sum.Shipments = run.count()
 	if run.notedIn > 0 {
 		sum.ShipmentsNotedIn = run.notedIn.Round(time.Millisecond).String()
 		sum.ShipmentsPerSecond = float64(sum.Shipments) / run.notedIn.Seconds()
@@ -316,4 +313,13 @@ func orphanShipments(s *sims, drift []schemas.DriftEvent) []string {
 		}
 	}
 	return out
+}
+
+// count is the shipments made.
+func (run *fulfilRun) count() int {
+	n := 0
+	for _, ids := range run.goodsOuts {
+		n += len(ids)
+	}
+	return n
 }
