@@ -127,8 +127,10 @@ func TestOrdersFlowKafka(t *testing.T) {
 }
 
 // The end-to-end test of issue 9 on the real broker and ClickHouse:
-// 10,000 Prima orders sent to Clarus and shipped, about three shipments
-// each, with 20% Prima errors and timeouts after a write (the despatch
+// Prima orders sent to Clarus and shipped in one to five shipments each
+// (3,000 orders in make test; the issue's 10,000 with make e2e
+// E2E_SHIPPED_ORDERS=10000, which takes far longer: the despatch sink
+// posts one note at a time), with 20% Prima errors and timeouts after a write (the despatch
 // endpoint included), Prima silently dropping 1% of despatch posts, and
 // the fulfilment processor killed and restarted 10 times while the
 // shipments flow, through the wiring `lockstep run` uses. Every shipment
@@ -139,11 +141,11 @@ func TestFulfilmentFlowKafka(t *testing.T) {
 	seeds := brokertest.RealKafka(t)
 	analyticstest.Require(t)
 	ledger := analyticstest.Config(t)
-	n := 10_000
+	n := 3_000
 	if v, err := strconv.Atoi(os.Getenv("LOCKSTEP_E2E_SHIPPED_ORDERS")); err == nil && v > 0 {
 		n = v
 	} else if testing.Short() {
-		n = 1_000
+		n = 500
 	}
 	sum := runDemo(t, demo.Options{
 		Kafka: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Partitions: 6,
