@@ -48,8 +48,8 @@ func Topology(cfg Config, serde *schemas.Serde) (stream.Topology, error) {
 
 // handler is the processor's stream.Handler and TimerHandler.
 type handler struct {
-	rules                                                    Rules
-	serde                                                    *schemas.Serde
+	rules                                                       Rules
+	serde                                                       *schemas.Serde
 	orders, sent, shipments, notes, despatch, fulfilment, drift string
 }
 

@@ -43,8 +43,8 @@ type Order struct {
 
 // OrderLine is one line of a Prima order.
 type OrderLine struct {
-	SKU       string `json:"sku"`
-	Quantity  int64  `json:"qty"`
+	SKU       string          `json:"sku"`
+	Quantity  int64           `json:"qty"`
 	UnitPrice schemas.Decimal `json:"price"`
 }
 

@@ -26,7 +26,7 @@ import (
 // fulfilRun is what the fulfilment phase did, for the checks.
 type fulfilRun struct {
 	goodsOuts map[string][]string // order ref -> its shipment ids
-	refused   []string                      // goods-outs Clarus would not allocate
+	refused   []string            // goods-outs Clarus would not allocate
 	// notedIn is the time from the first shipment until every shipment
 	// had its note or was flagged (0 if that did not happen in Settle).
 	notedIn time.Duration
