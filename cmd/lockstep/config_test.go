@@ -18,6 +18,7 @@ import (
 	"github.com/lockstep-dev/lockstep/connectors/broker"
 	"github.com/lockstep-dev/lockstep/connectors/clarus"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
+	"github.com/lockstep-dev/lockstep/processors/fulfilment"
 	"github.com/lockstep-dev/lockstep/processors/orders"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 )
@@ -60,9 +61,10 @@ func TestLoadDefaults(t *testing.T) {
 				"103": "stock_adjustment.positive", "104": "stock_adjustment.negative", "105": "stock.held", "106": "stock.released"},
 			SweepInterval: 5 * time.Minute, FullSweepInterval: 15 * time.Minute, PageSize: 100, WebhookMaxBytes: 1 << 20, RequestTimeout: 30 * time.Second,
 		},
-		Prima:  prima.DefaultConfig(),
-		Stock:  stock.Config{PushInterval: 5 * time.Minute, DedupeTTL: 168 * time.Hour, JournalWindow: 15 * time.Minute, FeedGapGrace: 2 * time.Minute},
-		Orders: orders.Config{NonStockSKUs: []string{"SHIPPING*", "CARRIAGE*", "FEE-*"}, RedriveInterval: 30 * time.Second, MaxLines: 1000},
+		Prima:      prima.DefaultConfig(),
+		Stock:      stock.Config{PushInterval: 5 * time.Minute, DedupeTTL: 168 * time.Hour, JournalWindow: 15 * time.Minute, FeedGapGrace: 2 * time.Minute},
+		Orders:     orders.Config{NonStockSKUs: []string{"SHIPPING*", "CARRIAGE*", "FEE-*"}, RedriveInterval: 30 * time.Second, MaxLines: 1000},
+		Fulfilment: fulfilment.Config{DespatchSLA: 30 * time.Minute, MatchGrace: 10 * time.Minute},
 	}
 	if got, want := fmt.Sprintf("%+v", cfg), fmt.Sprintf("%+v", want); got != want {
 		t.Errorf("defaults:\n got %s\nwant %s", got, want)
