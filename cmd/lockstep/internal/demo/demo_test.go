@@ -103,7 +103,9 @@ func TestOrdersFlowKafka(t *testing.T) {
 	seeds := brokertest.RealKafka(t)
 	analyticstest.Require(t)
 	ledger := analyticstest.Config(t)
-	n := 20_000
+	// 5,000 in make test, which now runs every flow beside it on two
+	// cores; make e2e runs the issue's 20,000 (E2E_ORDERS).
+	n := 5_000
 	if v, err := strconv.Atoi(os.Getenv("LOCKSTEP_E2E_ORDERS")); err == nil && v > 0 {
 		n = v
 	} else if testing.Short() {
@@ -128,7 +130,7 @@ func TestOrdersFlowKafka(t *testing.T) {
 
 // The end-to-end test of issue 9 on the real broker and ClickHouse:
 // Prima orders sent to Clarus and shipped in one to five shipments each
-// (3,000 orders in make test; the issue's 10,000 with make e2e
+// (2,000 orders in make test; the issue's 10,000 with make e2e
 // E2E_SHIPPED_ORDERS=10000, which takes far longer: the despatch sink
 // posts one note at a time), with 20% Prima errors and timeouts after a write (the despatch
 // endpoint included), Prima silently dropping 1% of despatch posts, and
@@ -141,7 +143,7 @@ func TestFulfilmentFlowKafka(t *testing.T) {
 	seeds := brokertest.RealKafka(t)
 	analyticstest.Require(t)
 	ledger := analyticstest.Config(t)
-	n := 3_000
+	n := 2_000
 	if v, err := strconv.Atoi(os.Getenv("LOCKSTEP_E2E_SHIPPED_ORDERS")); err == nil && v > 0 {
 		n = v
 	} else if testing.Short() {
