@@ -17,6 +17,7 @@ services:
 	deploy/local/clickhouse.sh start
 	deploy/local/prometheus.sh install
 	deploy/local/python.sh install
+	deploy/local/chromium.sh install
 
 stop-services:
 	-deploy/local/kafka.sh stop

@@ -176,7 +176,8 @@ func TestMigrateIdempotent(t *testing.T) {
 	if n != uint64(len(all)) {
 		t.Fatalf("schema_migrations has %d rows, want %d", n, len(all))
 	}
-	for _, table := range []string{"drift_events", "drift_current"} {
+	for _, table := range []string{"drift_events", "drift_current", "shipment_lines", "despatch_note_lines", "items",
+		"reconciliation_runs", "reconciliation_lines"} {
 		var exists uint8
 		if err := conn.QueryRow(ctx, "EXISTS TABLE "+table).Scan(&exists); err != nil {
 			t.Fatalf("EXISTS TABLE %s: %v", table, err)

@@ -2,7 +2,6 @@ package analytics
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -20,6 +19,7 @@ type DriftEvent struct {
 	Warehouse      string
 	OrderRef       string
 	PORef          string
+	ShipmentID     string // the Clarus shipment of a fulfilment discrepancy
 	ExpectedQty    *int64
 	ActualQty      *int64
 	DeltaQty       *int64
@@ -34,33 +34,18 @@ type DriftEvent struct {
 }
 
 const insertDriftEvents = `INSERT INTO drift_events (
-    event_id, discrepancy_id, kind, owner, status, sku, warehouse, order_ref, po_ref,
+    event_id, discrepancy_id, kind, owner, status, sku, warehouse, order_ref, po_ref, shipment_id,
     expected_qty, actual_qty, delta_qty, value_delta, currency, detail,
     occurred_at, ingested_at, kafka_topic, kafka_partition, kafka_offset)`
 
 // InsertDriftEvents writes events to drift_events in one block. It is safe
 // to repeat after a failure or a replay: rows with the same EventID collapse.
 func InsertDriftEvents(ctx context.Context, conn driver.Conn, events []DriftEvent) error {
-	if len(events) == 0 {
-		return nil
-	}
-	batch, err := conn.PrepareBatch(ctx, insertDriftEvents)
-	if err != nil {
-		return fmt.Errorf("analytics: insert drift events: %w", err)
-	}
-	for _, e := range events {
-		if err := batch.Append(
-			e.EventID, e.DiscrepancyID, e.Kind, e.Owner, e.Status, e.SKU, e.Warehouse, e.OrderRef, e.PORef,
+	return insertRows(ctx, conn, "drift events", insertDriftEvents, events, func(e DriftEvent) (string, []any) {
+		return e.EventID, []any{
+			e.EventID, e.DiscrepancyID, e.Kind, e.Owner, e.Status, e.SKU, e.Warehouse, e.OrderRef, e.PORef, e.ShipmentID,
 			e.ExpectedQty, e.ActualQty, e.DeltaQty, e.ValueDelta, e.Currency, e.Detail,
-			e.OccurredAt.UTC().Truncate(time.Second), e.IngestedAt.UTC().Truncate(time.Second),
-			e.KafkaTopic, e.KafkaPartition, e.KafkaOffset,
-		); err != nil {
-			batch.Abort()
-			return fmt.Errorf("analytics: insert drift event %s: %w", e.EventID, err)
+			dateTime(e.OccurredAt), dateTime(e.IngestedAt), e.KafkaTopic, e.KafkaPartition, e.KafkaOffset,
 		}
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("analytics: insert %d drift events: %w", len(events), err)
-	}
-	return nil
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -126,7 +128,7 @@ func migrate(ctx context.Context, conn driver.Conn, ms []Migration) ([]string, e
 			return applied, fmt.Errorf("analytics: migration %s: %w", m.Name, err)
 		}
 		for i, stmt := range stmts {
-			if err := conn.Exec(ctx, stmt); err != nil {
+			if err := conn.Exec(ctx, stmt); err != nil && !columnAlreadyAdded(stmt, err) {
 				return applied, fmt.Errorf("analytics: migration %s, statement %d: %w", m.Name, i+1, err)
 			}
 		}
@@ -145,6 +147,24 @@ func migrate(ctx context.Context, conn driver.Conn, ms []Migration) ([]string, e
 	}
 	return applied, nil
 }
+
+// addColumn matches a statement that adds one column; migrations add one
+// column per statement so that the check below is exact.
+var addColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\s+[^,]+$`)
+
+// columnAlreadyAdded reports whether err is ClickHouse refusing to add a
+// column that exists. ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS, so
+// this is how a migration whose ALTER ran but was not recorded (the process
+// died in between) runs again without getting stuck.
+func columnAlreadyAdded(stmt string, err error) bool {
+	var ex *clickhouse.Exception
+	return addColumn.MatchString(stmt) && errors.As(err, &ex) && ex.Code == codeIllegalColumn &&
+		strings.Contains(ex.Message, "already exists")
+}
+
+// codeIllegalColumn is ClickHouse's ILLEGAL_COLUMN, which ADD COLUMN of an
+// existing column raises in 18.16 and current releases alike.
+const codeIllegalColumn = 44
 
 func appliedMigrations(ctx context.Context, conn driver.Conn) (map[string]string, error) {
 	rows, err := conn.Query(ctx, "SELECT name, checksum FROM "+MigrationsTable+" ORDER BY name, applied_at")

@@ -24,6 +24,12 @@ const (
 	// QueryDriftDailySummary: discrepancies opened, acknowledged and
 	// resolved per day (UTC) and kind.
 	QueryDriftDailySummary = "drift_daily_summary"
+	// QueryReconciliationLatest: the latest daily reconciliation of Clarus
+	// shipments against Prima despatch notes, its summary and its lines.
+	QueryReconciliationLatest = "reconciliation_latest"
+	// QueryUnbilledShipments: Clarus shipments without a Prima despatch
+	// note, with their value at unit cost.
+	QueryUnbilledShipments = "unbilled_shipments"
 )
 
 // questionPrefix starts the comment that says what a query answers; every

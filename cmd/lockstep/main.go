@@ -34,6 +34,7 @@ Commands:
   demo      the stock flow end to end against the simulators, with an embedded Kafka, and its checks
   sim       run the Clarus or Prima simulator: lockstep sim clarus|prima --addr HOST:PORT
   migrate   apply the drift ledger's ClickHouse migrations, print what was applied
+  reconcile reconcile a day's shipments and despatch notes: lockstep reconcile --date YYYY-MM-DD [--out DIR]
   config    print the effective configuration (secrets redacted) and check it
   version   print the version
 
@@ -59,6 +60,8 @@ func execute(ctx context.Context, args []string, env envconfig.Lookuper, stdout,
 		return demoCommand(ctx, rest, stdout, stderr)
 	case "sim":
 		return simCommand(ctx, rest, env, stderr)
+	case "reconcile":
+		return reconcileCommand(ctx, rest, env, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("lockstep "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

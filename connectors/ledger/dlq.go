@@ -37,7 +37,7 @@ func (s *Sink) deadLetter(ctx context.Context, cl *kgo.Client, rec *kgo.Record, 
 		if err == nil {
 			r.recovered()
 			s.m.deadLetters.Inc()
-			s.log.Warn("drift record dead-lettered", "topic", rec.Topic, "partition", rec.Partition,
+			s.log.Warn("record dead-lettered", "topic", rec.Topic, "partition", rec.Partition,
 				"offset", rec.Offset, "dlq", s.dlq, "reason", reason)
 			return nil
 		}

@@ -16,7 +16,7 @@ import (
 
 // The test drift events, and the ledger rows they must become.
 
-const selectRows = `SELECT event_id, discrepancy_id, kind, owner, status, sku, warehouse, order_ref, po_ref,
+const selectRows = `SELECT event_id, discrepancy_id, kind, owner, status, sku, warehouse, order_ref, po_ref, shipment_id,
     expected_qty, actual_qty, delta_qty, value_delta, currency, detail, occurred_at, ingested_at,
     kafka_topic, kafka_partition, kafka_offset FROM drift_events FINAL ORDER BY event_id`
 
@@ -31,7 +31,7 @@ func ledgerRows(t testing.TB, conn driver.Conn) []analytics.DriftEvent {
 	var out []analytics.DriftEvent
 	for rows.Next() {
 		var e analytics.DriftEvent
-		if err := rows.Scan(&e.EventID, &e.DiscrepancyID, &e.Kind, &e.Owner, &e.Status, &e.SKU, &e.Warehouse, &e.OrderRef, &e.PORef,
+		if err := rows.Scan(&e.EventID, &e.DiscrepancyID, &e.Kind, &e.Owner, &e.Status, &e.SKU, &e.Warehouse, &e.OrderRef, &e.PORef, &e.ShipmentID,
 			&e.ExpectedQty, &e.ActualQty, &e.DeltaQty, &e.ValueDelta, &e.Currency, &e.Detail, &e.OccurredAt, &e.IngestedAt,
 			&e.KafkaTopic, &e.KafkaPartition, &e.KafkaOffset); err != nil {
 			t.Fatal(err)
@@ -109,7 +109,7 @@ func wantRow(ev *schemas.DriftEvent, rec *kgo.Record) analytics.DriftEvent {
 	}
 	row := analytics.DriftEvent{
 		EventID: ev.EventID, DiscrepancyID: ev.DiscrepancyID, Kind: string(ev.Kind), Owner: string(ev.Owner), Status: string(ev.Status),
-		SKU: opt(ev.SKU), Warehouse: opt(ev.Warehouse), OrderRef: opt(ev.OrderRef), PORef: opt(ev.PORef),
+		SKU: opt(ev.SKU), Warehouse: opt(ev.Warehouse), OrderRef: opt(ev.OrderRef), PORef: opt(ev.PORef), ShipmentID: opt(ev.ShipmentID),
 		ExpectedQty: ev.ExpectedQty, ActualQty: ev.ActualQty, DeltaQty: ev.DeltaQty,
 		Currency: opt(ev.Currency), Detail: ev.Detail,
 		OccurredAt: ev.OccurredAt.Truncate(time.Second), IngestedAt: ev.IngestedAt.Truncate(time.Second),
@@ -150,8 +150,8 @@ func show(e analytics.DriftEvent) string {
 	if e.ValueDelta != nil {
 		val = e.ValueDelta.String()
 	}
-	return fmt.Sprintf("%s disc=%s %s/%s/%s sku=%q wh=%q order=%q po=%q qty=%s/%s/%s value=%s %s %q at=%s ingested=%s from %s/%d@%d",
-		e.EventID, e.DiscrepancyID, e.Kind, e.Owner, e.Status, e.SKU, e.Warehouse, e.OrderRef, e.PORef,
+	return fmt.Sprintf("%s disc=%s %s/%s/%s sku=%q wh=%q order=%q po=%q shipment=%q qty=%s/%s/%s value=%s %s %q at=%s ingested=%s from %s/%d@%d",
+		e.EventID, e.DiscrepancyID, e.Kind, e.Owner, e.Status, e.SKU, e.Warehouse, e.OrderRef, e.PORef, e.ShipmentID,
 		v(e.ExpectedQty), v(e.ActualQty), v(e.DeltaQty), val, e.Currency, e.Detail,
 		e.OccurredAt.UTC().Format(time.RFC3339Nano), e.IngestedAt.UTC().Format(time.RFC3339Nano),
 		e.KafkaTopic, e.KafkaPartition, e.KafkaOffset)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/lockstep-dev/lockstep/connectors/broker/brokertest"
 	"log/slog"
 	"slices"
 	"strings"
@@ -20,7 +19,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/connectors/broker/brokertest"
 	"github.com/lockstep-dev/lockstep/connectors/ledger"
+	"github.com/lockstep-dev/lockstep/processors/stream"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -69,10 +70,12 @@ type fixture struct {
 	prefix string
 	drift  string
 	dlq    string
-	group  string
-	reg    *schemas.MemRegistry
-	serde  *schemas.Serde // the producers' serde; the sink gets its own
-	cl     *kgo.Client
+	// The fact topics the sink also reads.
+	shipments, notes, items string
+	group                   string
+	reg                     *schemas.MemRegistry
+	serde                   *schemas.Serde // the producers' serde; the sink gets its own
+	cl                      *kgo.Client
 }
 
 var fixtureSeq atomic.Int64
@@ -82,28 +85,40 @@ func newFixture(t *testing.T, b *broker, partitions int32) *fixture {
 	id := fmt.Sprintf("lt%d-%d.", time.Now().UnixNano()%1e12, fixtureSeq.Add(1))
 	f := &fixture{
 		b: b, prefix: id, drift: id + schemas.TopicDrift, dlq: id + schemas.TopicDLQ, group: id + "ledger",
+		shipments: id + schemas.TopicShipments, notes: id + schemas.TopicDespatchNotes, items: id + schemas.TopicItems,
 		reg: schemas.NewMemRegistry(),
 	}
 	f.serde = schemas.NewSerde(f.reg)
-	resp, err := b.adm.CreateTopic(context.Background(), partitions, 1, nil, f.drift)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil {
-		t.Fatalf("create topic %s: %v", f.drift, err)
+	// Every topic the sink reads exists, as EnsureTopics makes them in a
+	// deployment.
+	for _, topic := range []string{f.drift, f.shipments, f.notes, f.items} {
+		resp, err := b.adm.CreateTopic(context.Background(), partitions, 1, nil, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			t.Fatalf("create topic %s: %v", topic, err)
+		}
 	}
 	// Cleanups run last-in first-out: this one after the sink has stopped.
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_, _ = b.adm.DeleteGroup(ctx, f.group)
-		_, _ = b.adm.DeleteTopics(ctx, f.drift, f.dlq)
+		_, _ = b.adm.DeleteTopics(ctx, f.drift, f.dlq, f.shipments, f.notes, f.items)
 	})
+	var err error
 	f.cl, err = kgo.NewClient(append(b.opts(), kgo.DefaultProduceTopic(f.drift))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.cl.Close)
+	// A topic just created can be unknown to the partition leader for a
+	// moment on the real broker: produce would fail with
+	// UNKNOWN_TOPIC_OR_PARTITION.
+	if err := stream.WaitTopics(context.Background(), f.cl, f.drift, f.shipments, f.notes, f.items); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -163,6 +178,12 @@ func (f *fixture) produceAborted(t testing.TB, evs ...*schemas.DriftEvent) {
 // committed returns the group's committed offsets on the drift topic.
 func (f *fixture) committed(t testing.TB) map[int32]int64 {
 	t.Helper()
+	return f.committedOn(t, f.drift)
+}
+
+// committedOn returns the group's committed offsets on topic.
+func (f *fixture) committedOn(t testing.TB, topic string) map[int32]int64 {
+	t.Helper()
 	resps, err := f.b.adm.FetchOffsets(context.Background(), f.group)
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		return map[int32]int64{} // kfake, before the group's first join
@@ -175,7 +196,7 @@ func (f *fixture) committed(t testing.TB) map[int32]int64 {
 		if o.Err != nil {
 			t.Fatalf("fetch offsets of %s: %v", f.group, o.Err)
 		}
-		if o.Topic == f.drift && o.At >= 0 {
+		if o.Topic == topic && o.At >= 0 {
 			out[o.Partition] = o.At
 		}
 	})

@@ -9,6 +9,7 @@ import (
 // metrics are the sink's Prometheus metrics.
 type metrics struct {
 	rowsInserted   prometheus.Counter
+	tableRows      *prometheus.CounterVec
 	insertSeconds  prometheus.Histogram
 	batchesFailed  prometheus.Counter
 	deadLetters    prometheus.Counter
@@ -19,8 +20,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		rowsInserted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lockstep_ledger_rows_inserted_total",
-			Help: "Drift events inserted into the ClickHouse ledger (replayed copies included; the ledger collapses them).",
+			Help: "Rows inserted into the ClickHouse ledger, all tables (replayed copies included; the ledger collapses them).",
 		}),
+		tableRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_ledger_table_rows_inserted_total",
+			Help: "Rows inserted into each ledger table: drift_events and the fact tables (replayed copies included).",
+		}, []string{"table"}),
 		insertSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "lockstep_ledger_insert_duration_seconds",
 			Help:    "Time taken by successful ledger inserts, one per batch.",
@@ -32,7 +37,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lockstep_ledger_dead_letters_total",
-			Help: "Drift records the ledger could not decode, parked in the DLQ.",
+			Help: "Records the ledger could not decode or store, parked in the DLQ.",
 		}),
 		commitFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lockstep_ledger_commit_failures_total",
@@ -42,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.rowsInserted, m.insertSeconds, m.batchesFailed, m.deadLetters, m.commitFailures} {
+	for _, c := range []prometheus.Collector{m.rowsInserted, m.tableRows, m.insertSeconds, m.batchesFailed, m.deadLetters, m.commitFailures} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("ledger: register metrics: %w", err)
 		}

@@ -13,10 +13,10 @@ import (
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-// ErrInvalid is wrapped by the errors of drift events that decode but
-// cannot be a ledger row (no identity, a time ClickHouse's DateTime cannot
+// ErrInvalid is wrapped by the errors of events that decode but cannot be
+// ledger rows (no identity, a time ClickHouse's DateTime cannot
 // hold). Like a decoding error, it sends the record to the DLQ.
-var ErrInvalid = errors.New("ledger: invalid drift event")
+var ErrInvalid = errors.New("ledger: invalid event")
 
 // The range of ClickHouse's DateTime (seconds since the epoch in a UInt32).
 // clickhouse-go wraps times outside it silently, so they are refused here.
@@ -32,40 +32,31 @@ func permanent(err error) bool {
 	return schemas.IsPermanent(err) || errors.Is(err, ErrInvalid)
 }
 
-// decodeRecord turns one record of lockstep.drift into a ledger row that
-// carries the record's coordinates.
-func decodeRecord(ctx context.Context, serde *schemas.Serde, rec *kgo.Record) (analytics.DriftEvent, error) {
+// decodeDrift turns one record of lockstep.drift into its drift_events row,
+// which carries the record's coordinates.
+func decodeDrift(ctx context.Context, serde *schemas.Serde, rec *kgo.Record) ([]analytics.DriftEvent, error) {
 	var ev schemas.DriftEvent
 	if err := serde.Decode(ctx, rec.Value, &ev); err != nil {
-		return analytics.DriftEvent{}, err
+		return nil, err
 	}
-	return toRow(&ev, rec)
+	row, err := toRow(&ev, rec)
+	if err != nil {
+		return nil, err
+	}
+	return []analytics.DriftEvent{row}, nil
 }
 
 // toRow maps a drift event onto the ledger's columns: absent business keys
 // and currency become empty strings, absent quantities and value stay NULL,
-// times keep whole seconds (DateTime). ShipmentID and Source have no column
-// in drift_events and are dropped.
+// times keep whole seconds (DateTime). Source has no column in drift_events
+// and is dropped.
 func toRow(ev *schemas.DriftEvent, rec *kgo.Record) (analytics.DriftEvent, error) {
-	for _, f := range []struct{ name, v string }{
-		{"event_id", ev.EventID},
-		{"discrepancy_id", ev.DiscrepancyID},
-		{"kind", string(ev.Kind)},
-		{"owner", string(ev.Owner)},
-		{"status", string(ev.Status)},
-	} {
-		if f.v == "" {
-			return analytics.DriftEvent{}, fmt.Errorf("%w: %s is empty (event %q)", ErrInvalid, f.name, ev.EventID)
-		}
+	if err := required(ev.EventID, field{"event_id", ev.EventID}, field{"discrepancy_id", ev.DiscrepancyID},
+		field{"kind", string(ev.Kind)}, field{"owner", string(ev.Owner)}, field{"status", string(ev.Status)}); err != nil {
+		return analytics.DriftEvent{}, err
 	}
-	for _, f := range []struct {
-		name string
-		t    time.Time
-	}{{"occurred_at", ev.OccurredAt}, {"ingested_at", ev.IngestedAt}} {
-		if f.t.Before(minDateTime) || f.t.After(maxDateTime) {
-			return analytics.DriftEvent{}, fmt.Errorf("%w: %s %s is outside ClickHouse DateTime's range (event %s)",
-				ErrInvalid, f.name, f.t.UTC().Format(time.RFC3339), ev.EventID)
-		}
+	if err := inDateTime(ev.EventID, stamp{"occurred_at", ev.OccurredAt}, stamp{"ingested_at", ev.IngestedAt}); err != nil {
+		return analytics.DriftEvent{}, err
 	}
 	row := analytics.DriftEvent{
 		EventID:        ev.EventID,
@@ -77,6 +68,7 @@ func toRow(ev *schemas.DriftEvent, rec *kgo.Record) (analytics.DriftEvent, error
 		Warehouse:      deref(ev.Warehouse),
 		OrderRef:       deref(ev.OrderRef),
 		PORef:          deref(ev.PORef),
+		ShipmentID:     deref(ev.ShipmentID),
 		ExpectedQty:    ev.ExpectedQty,
 		ActualQty:      ev.ActualQty,
 		DeltaQty:       ev.DeltaQty,
@@ -89,13 +81,52 @@ func toRow(ev *schemas.DriftEvent, rec *kgo.Record) (analytics.DriftEvent, error
 		KafkaOffset:    rec.Offset,
 	}
 	if v := ev.ValueDelta; v != nil {
-		if !v.Valid() {
-			return analytics.DriftEvent{}, fmt.Errorf("%w: value_delta %s is beyond Decimal(18,4) (event %s)", ErrInvalid, v, ev.EventID)
+		d, err := money(ev.EventID, "value_delta", *v)
+		if err != nil {
+			return analytics.DriftEvent{}, err
 		}
-		d := decimal.New(int64(*v), -schemas.DecimalScale)
 		row.ValueDelta = &d
 	}
 	return row, nil
+}
+
+// field is a named string of an event, for required.
+type field struct{ name, v string }
+
+// required refuses an event whose identity fields are empty.
+func required(eventID string, fields ...field) error {
+	for _, f := range fields {
+		if f.v == "" {
+			return fmt.Errorf("%w: %s is empty (event %q)", ErrInvalid, f.name, eventID)
+		}
+	}
+	return nil
+}
+
+// stamp is a named time of an event, for inDateTime.
+type stamp struct {
+	name string
+	t    time.Time
+}
+
+// inDateTime refuses times that ClickHouse's DateTime cannot hold.
+func inDateTime(eventID string, stamps ...stamp) error {
+	for _, s := range stamps {
+		if s.t.Before(minDateTime) || s.t.After(maxDateTime) {
+			return fmt.Errorf("%w: %s %s is outside ClickHouse DateTime's range (event %s)",
+				ErrInvalid, s.name, s.t.UTC().Format(time.RFC3339), eventID)
+		}
+	}
+	return nil
+}
+
+// money converts an amount to the ledger's decimal, refusing one beyond
+// Decimal(18,4).
+func money(eventID, name string, v schemas.Decimal) (decimal.Decimal, error) {
+	if !v.Valid() {
+		return decimal.Decimal{}, fmt.Errorf("%w: %s %s is beyond Decimal(18,4) (event %s)", ErrInvalid, name, v, eventID)
+	}
+	return decimal.New(int64(v), -schemas.DecimalScale), nil
 }
 
 func deref(s *string) string {

@@ -39,7 +39,7 @@ func TestToRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	if row.EventID != "ev-1" || row.DiscrepancyID != "disc-1" || row.Kind != "stock_parity" || row.Owner != "finance" ||
-		row.Status != "open" || row.SKU != "SKU-1" || row.Warehouse != "WH1" || row.OrderRef != "" || row.PORef != "" ||
+		row.Status != "open" || row.SKU != "SKU-1" || row.Warehouse != "WH1" || row.OrderRef != "" || row.PORef != "" || row.ShipmentID != "SH-1" ||
 		row.Currency != "EUR" || row.Detail != "prima 10, clarus 7" {
 		t.Errorf("row = %+v", row)
 	}
@@ -154,14 +154,17 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(append([]byte{0, 0, 0, 0, 9}, valid[5:]...))
 	f.Add(valid[:len(valid)-3])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		row, err := decodeRecord(context.Background(), serde, &kgo.Record{Topic: "lockstep.drift", Value: b})
+		rows, err := decodeDrift(context.Background(), serde, &kgo.Record{Topic: "lockstep.drift", Value: b})
 		if err != nil {
 			if !permanent(err) {
 				t.Fatalf("error not permanent, the record would block its partition: %v", err)
 			}
 			return
 		}
-		if row.EventID == "" || row.OccurredAt.Before(minDateTime) || row.OccurredAt.After(maxDateTime) {
+		if len(rows) != 1 {
+			t.Fatalf("%d rows from one drift record", len(rows))
+		}
+		if row := rows[0]; row.EventID == "" || row.OccurredAt.Before(minDateTime) || row.OccurredAt.After(maxDateTime) {
 			t.Fatalf("accepted a row the ledger cannot hold: %+v", row)
 		}
 	})

@@ -1,14 +1,17 @@
-// Package ledger appends drift events from Kafka to the ClickHouse drift ledger.
+// Package ledger appends drift events and the facts they are about from Kafka to the ClickHouse drift ledger.
 //
-// The sink is a consumer group on lockstep.drift (read committed, no
-// autocommit). It decodes each record into a drift_events row that carries
-// the record's topic, partition and offset, inserts the rows in batches, and
-// commits the offsets only after the insert succeeded: at-least-once. A
-// record read twice (a retry after a failed commit, a rebalance, a reset of
-// the group to replay the topic) inserts its row again, and the ledger's
-// ReplacingMergeTree on event_id collapses the copies; the ledger's views
-// and queries read through FINAL or argMax, so an unmerged copy is never
-// counted twice.
+// The sink is one consumer group (read committed, no autocommit) on
+// lockstep.drift and on the fact topics the daily reconciliation compares:
+// clarus.shipments, prima.despatch-notes and prima.items. It decodes each
+// record into rows of that topic's table (drift_events, shipment_lines,
+// despatch_note_lines, items; see routes) that carry the record's topic,
+// partition and offset, inserts each table's rows in batches, and commits
+// the offsets only after every insert of the batch succeeded:
+// at-least-once. A record read twice (a retry after a failed commit, a
+// rebalance, a reset of the group to replay the topics) inserts its rows
+// again, and each table's ReplacingMergeTree collapses the copies; the
+// ledger's views and queries read through FINAL or argMax, so an unmerged
+// copy is never counted twice.
 //
 // A record that does not decode goes to lockstep.dlq in the one dead-letter
 // format (connectors/deadletter: the DeadLetter envelope holding the
@@ -29,21 +32,23 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/lockstep-dev/lockstep/analytics"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-// Sink appends lockstep.drift to the drift_events table.
+// Sink appends lockstep.drift and the fact topics to the ledger's tables.
 type Sink struct {
 	cfg   Config
 	conn  driver.Conn
 	serde *schemas.Serde
 	opts  []kgo.Opt
-	drift string
-	dlq   string
-	log   *slog.Logger
-	m     *metrics
-	ready atomic.Bool
+	// topics are the prefixed topic names, in routes' order; route maps
+	// each to its index in routes.
+	topics []string
+	route  map[string]int
+	dlq    string
+	log    *slog.Logger
+	m      *metrics
+	ready  atomic.Bool
 	// ch tracks ClickHouse's health across batches and idle pings: it
 	// drives readiness and logs its state changes.
 	ch *retrier
@@ -70,10 +75,14 @@ func New(cfg Config, conn driver.Conn, serde *schemas.Serde, opts ...kgo.Opt) (*
 		conn:  conn,
 		serde: serde,
 		opts:  slices.Clone(opts),
-		drift: cfg.TopicPrefix + schemas.TopicDrift,
+		route: map[string]int{},
 		dlq:   cfg.TopicPrefix + schemas.TopicDLQ,
 		log:   cfg.Logger.With("component", Stage),
 		m:     m,
+	}
+	for i, r := range routes {
+		s.topics = append(s.topics, cfg.TopicPrefix+r.topic)
+		s.route[cfg.TopicPrefix+r.topic] = i
 	}
 	s.ch = s.retrier("ClickHouse")
 	s.ch.onState = s.setReady
@@ -90,21 +99,13 @@ func (s *Sink) setReady(ok bool) {
 	}
 }
 
-// batch is what has been polled and not yet committed: the rows to insert
-// and every record they came from, dead-lettered ones included.
-type batch struct {
-	rows  []analytics.DriftEvent
-	recs  []*kgo.Record
-	first time.Time // when the first record arrived
-}
-
 // Run consumes until ctx is cancelled, then leaves the group and returns nil.
 // Uncommitted records are read again by whichever member next owns their
 // partition. It returns an error only when it cannot start.
 func (s *Sink) Run(ctx context.Context) error {
 	cl, err := kgo.NewClient(append(slices.Clone(s.opts),
 		kgo.ConsumerGroup(s.cfg.Group),
-		kgo.ConsumeTopics(s.drift),
+		kgo.ConsumeTopics(s.topics...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.DisableAutoCommit(),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
@@ -125,10 +126,10 @@ func (s *Sink) Run(ctx context.Context) error {
 		return err
 	}
 	s.ping(ctx)
-	s.log.Info("ledger sink started", "topic", s.drift, "group", s.cfg.Group, "dlq", s.dlq,
+	s.log.Info("ledger sink started", "topics", s.topics, "group", s.cfg.Group, "dlq", s.dlq,
 		"max_rows", s.cfg.MaxRows, "max_wait", s.cfg.MaxWait, "clickhouse_ready", s.Ready())
 
-	var b batch
+	b := newBatch()
 	for ctx.Err() == nil {
 		if len(b.recs) > 0 && (len(b.recs) >= s.cfg.MaxRows || time.Since(b.first) >= s.cfg.MaxWait) {
 			if err := s.flush(ctx, cl, &b); err != nil {
@@ -181,11 +182,17 @@ func (s *Sink) Run(ctx context.Context) error {
 func (s *Sink) add(ctx context.Context, cl *kgo.Client, b *batch, rec *kgo.Record) error {
 	r := s.retrier("schema registry")
 	for {
-		row, err := decodeRecord(ctx, s.serde, rec)
+		var err error
+		if i, ok := s.route[rec.Topic]; ok {
+			err = b.tables[i].add(ctx, s.serde, rec)
+		} else {
+			// Only subscribed topics are fetched; should another arrive, it
+			// is parked and committed like any record that cannot be a row.
+			err = fmt.Errorf("%w: no ledger table for topic %s", ErrInvalid, rec.Topic)
+		}
 		switch {
 		case err == nil:
 			r.recovered()
-			b.rows = append(b.rows, row)
 		case permanent(err):
 			r.recovered()
 			if err := s.deadLetter(ctx, cl, rec, err.Error()); err != nil {
@@ -195,7 +202,7 @@ func (s *Sink) add(ctx context.Context, cl *kgo.Client, b *batch, rec *kgo.Recor
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			r.failed(err, "decoding a drift record failed; retrying",
+			r.failed(err, "decoding a record failed; retrying",
 				"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset)
 			if err := r.wait(ctx); err != nil {
 				return err
@@ -210,27 +217,39 @@ func (s *Sink) add(ctx context.Context, cl *kgo.Client, b *batch, rec *kgo.Recor
 	}
 }
 
-// flush inserts the batch's rows, retrying with backoff until ClickHouse
-// takes them, then commits the offsets of all its records. It returns
-// ctx's error if ctx ends first, with nothing committed.
+// flush inserts the batch's rows, table by table in routes' order,
+// retrying with backoff until ClickHouse takes them, then commits the
+// offsets of all its records. A table whose insert succeeded is not
+// inserted again when a later one fails. It returns ctx's error if ctx ends
+// first, with nothing committed.
 func (s *Sink) flush(ctx context.Context, cl *kgo.Client, b *batch) error {
-	for len(b.rows) > 0 {
+	rows := b.rows()
+	for i := 0; i < len(b.tables); {
+		t := b.tables[i]
+		if t.len() == 0 {
+			i++
+			continue
+		}
 		start := time.Now()
 		insCtx, cancel := context.WithTimeout(ctx, s.cfg.InsertTimeout)
-		err := analytics.InsertDriftEvents(insCtx, s.conn, b.rows)
+		err := t.insert(insCtx, s.conn)
 		cancel()
 		if err == nil {
 			s.m.insertSeconds.Observe(time.Since(start).Seconds())
-			s.m.rowsInserted.Add(float64(len(b.rows)))
+			s.m.rowsInserted.Add(float64(t.len()))
+			s.m.tableRows.WithLabelValues(routes[i].table).Add(float64(t.len()))
 			s.ch.recovered()
 			s.setReady(true)
-			break
+			t.reset()
+			i++
+			continue
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		s.m.batchesFailed.Inc()
-		s.ch.failed(err, "ledger insert failed; retrying with backoff, offsets stay uncommitted", "rows", len(b.rows))
+		s.ch.failed(err, "ledger insert failed; retrying with backoff, offsets stay uncommitted",
+			"table", routes[i].table, "rows", t.len())
 		if err := s.ch.wait(ctx); err != nil {
 			return err
 		}
@@ -245,8 +264,8 @@ func (s *Sink) flush(ctx context.Context, cl *kgo.Client, b *batch) error {
 		s.m.commitFailures.Inc()
 		s.log.Warn("offset commit failed after the insert; the records will be read again", "records", len(b.recs), "err", err)
 	}
-	s.log.Debug("batch committed", "rows", len(b.rows), "records", len(b.recs))
-	*b = batch{rows: b.rows[:0], recs: b.recs[:0]}
+	s.log.Debug("batch committed", "rows", rows, "records", len(b.recs))
+	b.recs = b.recs[:0]
 	return nil
 }
 

@@ -133,10 +133,6 @@ func describeTopics(ctx context.Context, cl *kgo.Client, topics ...string) (map[
 	return out, nil
 }
 
-// waitTopics waits until the broker shows every topic with all its
-// partitions led: a just-created topic can take a moment to reach every
-// broker. It asks again quickly (20ms, doubling up to 500ms), for at most
-// 30s.
 // WaitTopics waits until the brokers, asked afresh (not through the
 // client's metadata cache, which can say "missing" for MetadataMinAge after
 // a create), show every topic with its partitions. Whoever creates topics
@@ -146,6 +142,8 @@ func WaitTopics(ctx context.Context, cl *kgo.Client, topics ...string) error {
 	return err
 }
 
+// waitTopics asks again quickly (20ms, doubling up to 500ms), for at most
+// 30s, until every topic has all its partitions led.
 func waitTopics(ctx context.Context, cl *kgo.Client, topics ...string) (map[string]topicMeta, error) {
 	const bound = 30 * time.Second
 	deadline := time.Now().Add(bound)

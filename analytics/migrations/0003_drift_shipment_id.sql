@@ -1,0 +1,11 @@
+-- drift_events gains shipment_id: the Clarus shipment a fulfilment
+-- discrepancy (missing_despatch, despatch_post_failed, despatch_mismatch) is
+-- about. The drift event always carried it; the ledger dropped it, so the
+-- daily reconciliation could only tie a drift row to a whole order, and one
+-- open row would have hidden a second shipment of the same order.
+--
+-- Rows written before this migration read as ''. ClickHouse 18.16 has no
+-- ADD COLUMN IF NOT EXISTS: this file holds the one statement, and Migrate
+-- takes "column already exists" from an ALTER ... ADD COLUMN as done, so a
+-- run that applied it but failed to record it is not stuck.
+ALTER TABLE drift_events ADD COLUMN shipment_id String DEFAULT '' AFTER po_ref;
