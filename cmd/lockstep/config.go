@@ -44,11 +44,12 @@ type Config struct {
 	Flows []string `env:"FLOWS"`
 	// InstanceID names this instance in transactional ids: unique among
 	// instances, stable across restarts (default: the host name).
-	InstanceID    string              `env:"INSTANCE_ID"`
-	LedgerEnabled bool                `env:"LEDGER_ENABLED, default=true"`
-	Webhook       flows.WebhookConfig `env:", prefix=WEBHOOK_"`
-	Clarus        clarus.Config       `env:", prefix=CLARUS_"`
-	Prima         prima.Config        `env:", prefix=PRIMA_"`
+	InstanceID    string                `env:"INSTANCE_ID"`
+	LedgerEnabled bool                  `env:"LEDGER_ENABLED, default=true"`
+	Reconcile     flows.ReconcileConfig `env:", prefix=RECONCILE_"`
+	Webhook       flows.WebhookConfig   `env:", prefix=WEBHOOK_"`
+	Clarus        clarus.Config         `env:", prefix=CLARUS_"`
+	Prima         prima.Config          `env:", prefix=PRIMA_"`
 	// PrimaAllowPlainHTTPAuth lets Prima's basic-auth credentials
 	// (LOCKSTEP_PRIMA_USERNAME and password, or user:password@ in the base
 	// URL) go to an http:// base URL, readable by anyone on the path; only
@@ -156,6 +157,9 @@ func (c Config) validate() error {
 	if c.Kafka.Partitions < 1 {
 		fail("KAFKA_PARTITIONS", "%d: want at least 1", c.Kafka.Partitions)
 	}
+	if err := c.Reconcile.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.Webhook.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -256,6 +260,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("flows", c.Flows),
 		slog.String("instance_id", c.InstanceID),
 		slog.Bool("ledger_enabled", c.LedgerEnabled),
+		slog.Any("reconcile", c.Reconcile),
 		slog.String("webhook_addr", c.Webhook.Addr),
 		slog.Any("clarus", clarusCfg),
 		slog.Any("prima", primaCfg),

@@ -54,6 +54,7 @@ func TestLoadDefaults(t *testing.T) {
 		},
 		InstanceID:    host,
 		LedgerEnabled: true,
+		Reconcile:     flows.ReconcileConfig{Enabled: true, Dir: ".data/reconciliation", After: time.Hour},
 		Webhook:       flows.WebhookConfig{Addr: ":8090"},
 		Clarus: clarus.Config{
 			BaseURL: "http://127.0.0.1:8081", ClientID: "lockstep", Subdomain: "demo",

@@ -91,6 +91,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		Seed: *seed, SKUs: *skus, Warehouses: *warehouses, Rate: *rate, For: *dur, Injected: *inject, Orders: *nOrders,
 		ShipmentsPerOrder: *perOrder, DropDespatch: *dropDespatch,
 		Progress: progress, Logger: log, Settle: 90 * time.Second,
+		ReportDir: filepath.Join(*dir, "reconciliation"),
 	}
 	if !*noLedger {
 		o.Ledger = demoLedger(ctx, progress)
@@ -164,6 +165,10 @@ func printSummary(w io.Writer, s demo.Summary) {
 	fmt.Fprintf(w, "drift events by kind: %v; injected: %v\n", s.Drift, s.InjectedDrift)
 	if s.Ledger {
 		fmt.Fprintf(w, "ledger: %d distinct drift events in ClickHouse\n", s.LedgerRows)
+		for _, r := range s.ReconciliationReports {
+			fmt.Fprintf(w, "reconciliation: %d discrepancy lines (the dropped despatch notes and the shipments of orders lockstep never sent); report %s\n",
+				s.ReconciliationLines, r)
+		}
 	} else {
 		fmt.Fprintln(w, "ledger: off")
 	}

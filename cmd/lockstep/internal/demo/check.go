@@ -257,6 +257,10 @@ func summarize(ctx context.Context, o Options, s *sims, w *watcher, injected, fl
 	}
 	if fulfil != nil {
 		fulfil.checkFulfilment(&sum, s, w, checkf)
+		if o.Ledger != nil {
+			checkf("reconciliation_balanced_except_injected",
+				checkReconciliation(ctx, *o.Ledger, o.ReportDir, s.settings(o).Orders.NonStockSKUs, s, &sum))
+		}
 	}
 	return sum, nil
 }

@@ -35,7 +35,10 @@ type Options struct {
 	StateDir    string
 	// Ledger, when set, runs the ledger flow into that ClickHouse.
 	Ledger *analytics.Config
-	Seed   uint64
+	// ReportDir receives the reconciliation's CSV and HTML reports (with
+	// the ledger and the fulfilment phase on); "" writes none.
+	ReportDir string
+	Seed      uint64
 	// SKUs and Warehouses size the Clarus scenario; Prima's item master
 	// maps every SKU.
 	SKUs, Warehouses int
@@ -117,6 +120,11 @@ type Summary struct {
 	Shipments          int     `json:"shipments,omitempty"`
 	ShipmentsNotedIn   string  `json:"shipments_noted_in,omitempty"`
 	ShipmentsPerSecond float64 `json:"shipments_per_second,omitempty"`
+	// ReconciliationLines are the discrepancy lines of the daily
+	// reconciliation of the run's days (with the ledger on), and
+	// ReconciliationReports its HTML reports (with ReportDir set).
+	ReconciliationLines   int      `json:"reconciliation_lines,omitempty"`
+	ReconciliationReports []string `json:"reconciliation_reports,omitempty"`
 }
 
 // OK reports whether every check passed.

@@ -158,7 +158,7 @@ func TestFulfilmentFlowKafka(t *testing.T) {
 		PrimaFaults:  primasim.Faults{Seed: 8, ErrorRate: 0.2, TimeoutAfterWriteRate: 0.05, ThrottleRate: 0.001, RetryAfterSeconds: 1},
 		Settle:       10 * time.Minute,
 	})
-	for _, c := range []string{"one_despatch_note_per_shipment", "injected_missing_despatch_flagged", "fulfilments_closed", "fulfilment_exceptions_as_expected"} {
+	for _, c := range []string{"one_despatch_note_per_shipment", "injected_missing_despatch_flagged", "fulfilments_closed", "fulfilment_exceptions_as_expected", "reconciliation_balanced_except_injected"} {
 		if _, ok := sum.Checks[c]; !ok {
 			t.Errorf("check %s did not run", c)
 		}
@@ -166,5 +166,6 @@ func TestFulfilmentFlowKafka(t *testing.T) {
 	if sum.Kills != 10 {
 		t.Errorf("%d restarts of the fulfilment processor, want 10", sum.Kills)
 	}
-	t.Logf("%d orders in %d shipments; noted in %s (%.0f shipments/s)", n, sum.Shipments, sum.ShipmentsNotedIn, sum.ShipmentsPerSecond)
+	t.Logf("%d orders in %d shipments; noted in %s (%.0f shipments/s); %d reconciliation lines",
+		n, sum.Shipments, sum.ShipmentsNotedIn, sum.ShipmentsPerSecond, sum.ReconciliationLines)
 }

@@ -117,43 +117,54 @@ func driveFulfilment(ctx context.Context, o Options, s *sims, w *watcher, kill *
 	return run, nil
 }
 
-// ship allocates g and dispatches it in about per shipments: each of the
-// first ones takes a random part of what is left, the last all of it.
+// ship allocates g and dispatches it in about per shipments (1 to
+// 2*per-1, at most one per unit): its units, shuffled, are cut at random
+// into that many non-empty parts; every part but the last is a partial
+// shipment, the last the dispatch of what is left.
 func (run *fulfilRun) ship(s *sims, g clarussim.Order, rng *rand.Rand, per float64) error {
 	if _, err := s.clarus.Apply(clarussim.Event{Type: "allocate", OrderID: g.ID}); err != nil {
 		run.refused = append(run.refused, g.Reference+": "+err.Error())
 		return nil
 	}
-	n := 1 + rng.IntN(max(1, int(2*per-1)))
 	left := map[string]int64{}
 	for _, l := range g.Lines {
 		left[l.SKU] += l.Quantity
 	}
+	var units []string
+	for _, code := range slices.Sorted(maps.Keys(left)) {
+		for range left[code] {
+			units = append(units, code)
+		}
+	}
+	rng.Shuffle(len(units), func(i, j int) { units[i], units[j] = units[j], units[i] })
+	n := min(1+rng.IntN(max(1, int(2*per-1))), max(1, len(units)))
+	cuts := rng.Perm(max(0, len(units)-1))[:n-1]
+	for i := range cuts {
+		cuts[i]++
+	}
+	slices.Sort(cuts)
 	carrier := []string{"DPD", "RM", "UPS"}[rng.IntN(3)]
-	for k := 1; ; k++ {
+	from := 0
+	for k := 1; k <= n; k++ {
 		ev := clarussim.Event{Type: "dispatch", OrderID: g.ID, Carrier: carrier, Tracking: g.Reference + "-" + strconv.Itoa(k)}
 		if k < n {
-			var lines []clarussim.Line
-			for _, code := range slices.Sorted(maps.Keys(left)) {
-				if q := rng.Int64N(left[code] + 1); q > 0 && q < left[code] {
-					lines = append(lines, clarussim.Line{SKU: code, Quantity: q})
-					left[code] -= q
-				}
+			part := map[string]int64{}
+			for _, code := range units[from:cuts[k-1]] {
+				part[code]++
 			}
-			if len(lines) > 0 {
-				ev.Type, ev.Lines = "ship", lines
+			from = cuts[k-1]
+			ev.Type = "ship"
+			for _, code := range slices.Sorted(maps.Keys(part)) {
+				ev.Lines = append(ev.Lines, clarussim.Line{SKU: code, Quantity: part[code]})
 			}
 		}
 		res, err := s.clarus.Apply(ev)
 		if err != nil {
 			return fmt.Errorf("demo: fulfilment: %s %s: %w", ev.Type, g.Reference, err)
 		}
-		id := strconv.FormatInt(res.ShipmentID, 10)
-		run.goodsOuts[g.Reference] = append(run.goodsOuts[g.Reference], id)
-		if ev.Type == "dispatch" {
-			return nil
-		}
+		run.goodsOuts[g.Reference] = append(run.goodsOuts[g.Reference], strconv.FormatInt(res.ShipmentID, 10))
 	}
+	return nil
 }
 
 // noted counts Prima's despatch notes by reference.

@@ -54,6 +54,33 @@ type Settings struct {
 type LedgerConfig struct {
 	Enabled bool
 	Conn    analytics.Config
+	// Reconcile is the daily reconciliation the ledger flow schedules.
+	Reconcile ReconcileConfig
+}
+
+// ReconcileConfig schedules the daily reconciliation of shipments against
+// despatch notes inside `lockstep run` (LOCKSTEP_RECONCILE_*); `lockstep
+// reconcile --date` runs one day by hand.
+type ReconcileConfig struct {
+	// Enabled runs the scheduler with the ledger flow. Every instance that
+	// runs the ledger flow runs it; a later run of a day replaces nothing
+	// and is simply the newest answer, so two are harmless.
+	Enabled bool `env:"ENABLED, default=true"`
+	// Dir receives reconciliation-DAY.csv and .html; "" writes no files
+	// (the lines are in ClickHouse either way).
+	Dir string `env:"DIR, default=.data/reconciliation"`
+	// After is how long after midnight UTC a day is reconciled: long
+	// enough for the feeds' lag and the despatch SLA, so that a missing
+	// note is already an open drift row.
+	After time.Duration `env:"AFTER, default=1h"`
+}
+
+// Validate checks that the day can close before the next one does.
+func (c ReconcileConfig) Validate() error {
+	if c.After < 0 || c.After >= 24*time.Hour {
+		return fmt.Errorf("LOCKSTEP_RECONCILE_AFTER: %s: want at least 0 and below 24h", c.After)
+	}
+	return nil
 }
 
 // Deps are what every flow builds its components from. One set per

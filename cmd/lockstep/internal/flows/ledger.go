@@ -8,6 +8,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/lockstep-dev/lockstep/analytics"
+	"github.com/lockstep-dev/lockstep/analytics/reconcile"
 	"github.com/lockstep-dev/lockstep/connectors/ledger"
 )
 
@@ -20,7 +21,21 @@ func buildLedger(d *Deps) ([]Component, error) {
 		return nil, nil
 	}
 	l := &ledgerComponent{d: d, cfg: d.Settings.Ledger.Conn, setReady: d.Ready("ledger/sink")}
-	return []Component{{Name: "ledger/sink", Run: l.Run}}, nil
+	comps := []Component{{Name: "ledger/sink", Run: l.Run}}
+	if rc := d.Settings.Ledger.Reconcile; rc.Enabled {
+		if err := rc.Validate(); err != nil {
+			return nil, err
+		}
+		s := &reconcile.Scheduler{
+			ClickHouse: d.Settings.Ledger.Conn, Dir: rc.Dir, After: rc.After, Registerer: d.Registerer,
+			Logger: d.logger("ledger/reconcile"),
+			// What the orders flow keeps from Clarus is not compared with
+			// what Clarus shipped.
+			Rules: reconcile.Rules{NonStockSKUs: d.Settings.Orders.NonStockSKUs},
+		}
+		comps = append(comps, Component{Name: "ledger/reconcile", Run: s.Run})
+	}
+	return comps, nil
 }
 
 // ledgerComponent opens ClickHouse, applies the migrations the ledger lacks
