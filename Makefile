@@ -69,8 +69,9 @@ soak: services
 E2E_MOVEMENTS ?= 50000
 E2E_ORDERS ?= 20000
 E2E_SHIPPED_ORDERS ?= 10000
+E2E_SHIPMENTS_PER_ORDER ?= 4
 e2e: services
-	CI=true LOCKSTEP_E2E_MOVEMENTS=$(E2E_MOVEMENTS) LOCKSTEP_E2E_ORDERS=$(E2E_ORDERS) LOCKSTEP_E2E_SHIPPED_ORDERS=$(E2E_SHIPPED_ORDERS) $(GO) test -count=1 -timeout 120m -run 'Test(Stock|Orders|Fulfilment)FlowKafka$$' -v ./cmd/lockstep/internal/demo/
+	CI=true LOCKSTEP_E2E_MOVEMENTS=$(E2E_MOVEMENTS) LOCKSTEP_E2E_ORDERS=$(E2E_ORDERS) LOCKSTEP_E2E_SHIPPED_ORDERS=$(E2E_SHIPPED_ORDERS) LOCKSTEP_E2E_SHIPMENTS_PER_ORDER=$(E2E_SHIPMENTS_PER_ORDER) $(GO) test -count=1 -timeout 120m -run 'Test(Stock|Orders|Fulfilment)FlowKafka$$' -v ./cmd/lockstep/internal/demo/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./schemas/ ./state/ ./processors/...

@@ -149,11 +149,18 @@ func TestFulfilmentFlowKafka(t *testing.T) {
 	} else if testing.Short() {
 		n = 500
 	}
+	// 1 to 2*per-1 shipments per goods-out, at most one per unit: per 3
+	// gives 2.3 shipments per order, per 4 about 3 (make e2e's 10,000
+	// orders in 30,000 shipments).
+	per := 3.0
+	if v, err := strconv.ParseFloat(os.Getenv("LOCKSTEP_E2E_SHIPMENTS_PER_ORDER"), 64); err == nil && v > 0 {
+		per = v
+	}
 	sum := runDemo(t, demo.Options{
 		Kafka: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Partitions: 6,
 		Ledger: &ledger,
 		SKUs:   300, Warehouses: 3, Movements: 500, Injected: 1, Orders: n,
-		ShipmentsPerOrder: 3, DropDespatch: 0.01, FulfilmentKills: 10,
+		ShipmentsPerOrder: per, DropDespatch: 0.01, FulfilmentKills: 10,
 		ClarusFaults: clarussim.Faults{Seed: 7, ErrorRate: 0.05, ThrottleRate: 0.0005, RetryAfterSeconds: 1},
 		PrimaFaults:  primasim.Faults{Seed: 8, ErrorRate: 0.2, TimeoutAfterWriteRate: 0.05, ThrottleRate: 0.001, RetryAfterSeconds: 1},
 		Settle:       10 * time.Minute,
