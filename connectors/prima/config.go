@@ -62,6 +62,16 @@ type Config struct {
 	// DOWN_AFTER with the stock sink.
 	DespatchRatePerSecond float64 `env:"DESPATCH_RATE_PER_SECOND, default=5"`
 	DespatchBurst         int     `env:"DESPATCH_BURST, default=5"`
+	// DespatchConcurrency is how many of one poll's commands the
+	// despatch sink handles at once; 0 takes the default. A note costs
+	// Prima round trips more than anything, so handling one at a time
+	// leaves the sink waiting on the network. The commands of one
+	// shipment (one note reference) still go one after the other, in
+	// offset order: two look-ups of one reference in flight together
+	// would both find nothing and both create, two notes and two
+	// invoices. Every call still waits for the bucket above, so the
+	// rate, not this, bounds the load on Prima.
+	DespatchConcurrency int `env:"DESPATCH_CONCURRENCY, default=4"`
 
 	// Parity: how long after a push is done before Prima's level for it is
 	// judged. It must exceed PollInterval, so the pushed level has been
@@ -85,7 +95,7 @@ func DefaultConfig() Config {
 		PollInterval: 30 * time.Second, PageSize: 500,
 		RatePerSecond: 5, Burst: 5, MaxAttempts: 8, MaxThrottled: 60,
 		BackoffBase: 500 * time.Millisecond, BackoffMax: time.Minute, DownAfter: 3, RetryFailedAfter: time.Minute,
-		DespatchRatePerSecond: 5, DespatchBurst: 5,
+		DespatchRatePerSecond: 5, DespatchBurst: 5, DespatchConcurrency: 4,
 		ParitySettle: time.Minute,
 	}
 }
@@ -131,6 +141,9 @@ func (c Config) Validate() error {
 	if c.DespatchRatePerSecond < 0 || c.DespatchBurst < 0 {
 		fail("DESPATCH_RATE_PER_SECOND", "%g (burst %d): want positive values, or 0 for the defaults", c.DespatchRatePerSecond, c.DespatchBurst)
 	}
+	if c.DespatchConcurrency < 0 {
+		fail("DESPATCH_CONCURRENCY", "%d: want at least 1, or 0 for the default (4)", c.DespatchConcurrency)
+	}
 	if c.ParitySettle <= c.PollInterval {
 		// Shorter, and a level pushed just after a poll is judged before
 		// the next poll reads it back: drift that is not there.
@@ -143,6 +156,11 @@ func (c Config) Validate() error {
 // client certificate when configured.
 func (c Config) httpClient() (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Keep a connection per despatch lane (4 at least), and two for the
+	// rest (the source, the stock sink): with the default two per host,
+	// lanes beyond two would close theirs after every call and dial
+	// again.
+	tr.MaxIdleConnsPerHost = max(c.DespatchConcurrency, 4) + http.DefaultMaxIdleConnsPerHost
 	if c.TLS != (TLSConfig{}) {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLS.ServerName,
 			InsecureSkipVerify: c.TLS.InsecureSkipVerify} //nolint:gosec // an explicit operator choice, refused alongside a CA file
@@ -181,6 +199,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("password_file", c.PasswordFile), slog.Duration("poll_interval", c.PollInterval),
 		slog.Float64("rate_per_second", c.RatePerSecond), slog.Int("burst", c.Burst),
 		slog.Float64("despatch_rate_per_second", c.DespatchRatePerSecond), slog.Int("despatch_burst", c.DespatchBurst),
+		slog.Int("despatch_concurrency", c.DespatchConcurrency),
 		slog.Duration("parity_settle", c.ParitySettle),
 	)
 }

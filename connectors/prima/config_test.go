@@ -39,6 +39,7 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *prima.Config) { c.BaseURL = "https://p"; c.TLS.CertFile = "c" }, "LOCKSTEP_PRIMA_TLS_CERT_FILE"},
 		{func(c *prima.Config) { c.TLS.CAFile = "ca" }, "BASE_URL is http"},
 		{func(c *prima.Config) { c.RatePerSecond = 0 }, "LOCKSTEP_PRIMA_RATE_PER_SECOND"},
+		{func(c *prima.Config) { c.DespatchConcurrency = -1 }, "LOCKSTEP_PRIMA_DESPATCH_CONCURRENCY"},
 		{func(c *prima.Config) { c.BackoffMax = time.Millisecond }, "LOCKSTEP_PRIMA_BACKOFF_MAX"},
 		{func(c *prima.Config) { c.ParitySettle = c.PollInterval }, "LOCKSTEP_PRIMA_PARITY_SETTLE"},
 	} {

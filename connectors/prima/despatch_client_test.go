@@ -15,7 +15,7 @@ import (
 
 // orderedSim is a simulator with items ST1/BLK/9, ST1/BLK/10 and a gift
 // card, and released orders of them: SO1 (all three) and SO2.
-func orderedSim(t *testing.T, clock *fakeClock, opts primasim.Options) (*primasim.Server, string) {
+func orderedSim(t testing.TB, clock *fakeClock, opts primasim.Options) (*primasim.Server, string) {
 	t.Helper()
 	sim, srv := newSim(t, clock, opts)
 	lines := []primasim.OrderLine{{SKU: "ST1/BLK/9", Quantity: 3}, {SKU: "ST1/BLK/10", Quantity: 2}, {SKU: "GIFTCARD", Quantity: 1}}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -40,6 +41,8 @@ type despatchEnv struct {
 	ready  *readiness
 	offset map[int32]int64 // next offset per partition, as produced
 	prefix string          // of every topic, group and transactional id
+	srv    *httptest.Server
+	conns  atomic.Int32 // connections to srv the server has not closed
 }
 
 func newDespatchEnv(t *testing.T, partitions int32, opts primasim.Options) *despatchEnv {
@@ -57,16 +60,39 @@ func newDespatchEnvOn(t *testing.T, kopts []kgo.Opt, prefix string, opts primasi
 	e.sim, _ = orderedSim(t, e.clock, opts)
 	e.tamper = &despatchTamper{sim: e.sim, hung: make(chan struct{}, 1)}
 	e.script = &script{sim: e.tamper, calls: map[string]int{}}
-	srv := httptest.NewServer(e.script)
-	t.Cleanup(srv.Close)
-	e.cfg = testConfig(srv.URL)
+	e.srv = httptest.NewUnstartedServer(e.script)
+	e.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			e.conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			e.conns.Add(-1)
+		}
+	}
+	e.srv.Start()
+	t.Cleanup(e.srv.Close)
+	e.cfg = testConfig(e.srv.URL)
 	return e
+}
+
+// quiesce waits until Prima is done with every call a stopped sink made:
+// a call it gave up on (its context ended) may still be in a handler, or
+// unread on a connection, and be applied after the look-up of the sink
+// that comes next, which no look-up can guard against. A real successor
+// comes after a rebalance, seconds later; in a test it comes at once. So
+// the server closes every connection and waits for each to end: what was
+// read is applied, what was not never will be.
+func (e *despatchEnv) quiesce() {
+	e.t.Helper()
+	e.srv.CloseClientConnections()
+	waitFor(e.t, "Prima to finish the calls of the stopped sink", func() bool { return e.conns.Load() == 0 })
 }
 
 // despatchTamper breaks what a test asks of the simulator: look-ups that
 // find nothing (the look-up disabled, to show what it guards against),
 // and a create applied whose answer never comes until its caller gives up
-// (a sink stopped in the middle of a call).
+// (a sink stopped in the middle of a call). It also counts the calls in
+// flight, and can make each take a while, as a remote Prima does.
 type despatchTamper struct {
 	sim   http.Handler
 	blind atomic.Bool
@@ -75,9 +101,24 @@ type despatchTamper struct {
 	hangCreate atomic.Int32
 	creates    atomic.Int32
 	hung       chan struct{}
+	// latency, when set, holds every call that long (real time) before
+	// the simulator sees it: calls made at once then overlap.
+	latency atomic.Int64
+	// inFlight is the calls being served; mostInFlight the most at once.
+	inFlight, mostInFlight atomic.Int32
 }
 
 func (d *despatchTamper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := d.inFlight.Add(1)
+	defer d.inFlight.Add(-1)
+	for m := d.mostInFlight.Load(); n > m; m = d.mostInFlight.Load() {
+		if d.mostInFlight.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if l := time.Duration(d.latency.Load()); l > 0 {
+		time.Sleep(l)
+	}
 	body := readBody(r)
 	switch typ := requestType.FindSubmatch(body); {
 	case typ != nil && string(typ[1]) == wire.TypeDespatchNotes && d.blind.Load():
@@ -135,10 +176,23 @@ func (e *despatchEnv) start() (stop func()) {
 	return runComponent(e.t, "despatch sink", e.ready, sink.Run)
 }
 
-// waitCommitted waits until the group has committed every command sent.
+// waitCommitted waits until the group has committed every command sent,
+// and their outcomes are counted, which the sink does just after the
+// commit.
 func (e *despatchEnv) waitCommitted() {
 	e.t.Helper()
 	waitGroupCommitted(e.t, e.kopts, e.prefix+prima.DespatchSinkGroup, e.prefix+schemas.TopicCmdPrimaDespatch, e.offset)
+	var sent float64
+	for _, next := range e.offset {
+		sent += float64(next)
+	}
+	waitFor(e.t, "the outcomes of every command counted", func() bool {
+		var n float64
+		for _, o := range []string{"created", "found_existing", "rejected", "dead_lettered"} {
+			n += e.metric("lockstep_prima_despatch_commands_total", o)
+		}
+		return n == sent
+	})
 }
 
 // notes returns the notes Prima holds per reference.

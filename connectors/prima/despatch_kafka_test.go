@@ -21,7 +21,7 @@ import (
 
 // newDespatchKafka starts an in-process cluster with the despatch flow's
 // topics: commands partitioned as a test asks, the rest in one.
-func newDespatchKafka(t *testing.T, cmdPartitions int32) []kgo.Opt {
+func newDespatchKafka(t testing.TB, cmdPartitions int32) []kgo.Opt {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1),
 		kfake.SeedTopics(cmdPartitions, schemas.TopicCmdPrimaDespatch),
@@ -94,6 +94,7 @@ func TestDespatchSinkRealKafka(t *testing.T) {
 		t.Fatal("the sixth create never came")
 	}
 	stop()
+	e.quiesce()
 	e.start()
 	e.waitCommitted()
 	notes := e.notes()

@@ -37,15 +37,20 @@ type posted struct {
 	prima   bool // the refusal is Prima's answer, not the sink's
 }
 
+// polledCommand is one polled record and the command decoded from it,
+// or why none could be.
+type polledCommand struct {
+	rec *kgo.Record
+	cmd schemas.DespatchCommand
+	bad error
+}
+
 // handle posts one command and returns what to commit for it. Its errors
 // are ctx's, errDespatchRevoked, or a record that cannot be encoded.
-func (s *DespatchSink) handle(ctx context.Context, r *kgo.Record) (despatchHandled, error) {
-	var cmd schemas.DespatchCommand
-	if err := decodeTable(ctx, s.serde, s.o, r, &cmd); err != nil {
-		if ctx.Err() != nil {
-			return despatchHandled{}, ctx.Err()
-		}
-		return s.deadLetter(ctx, r, "cannot decode the command: "+err.Error(), nil), nil
+func (s *DespatchSink) handle(ctx context.Context, c *polledCommand) (despatchHandled, error) {
+	r, cmd := c.rec, c.cmd
+	if c.bad != nil {
+		return s.deadLetter(ctx, r, "cannot decode the command: "+c.bad.Error(), nil), nil
 	}
 	if cmd.OrderRef == "" || cmd.ShipmentID == "" {
 		return s.deadLetter(ctx, r, fmt.Sprintf("the command names no order (%q) or no shipment (%q) to post a note for",
@@ -199,15 +204,16 @@ func (s *DespatchSink) call(ctx context.Context, name string, fn func(context.Co
 	if err := s.pace.take(ctx); err != nil {
 		return err
 	}
-	s.mu.Lock()
+	// The read lock: the lanes call at once, and a revoke waits for all.
+	s.calls.RLock()
 	if s.revoked {
-		s.mu.Unlock()
+		s.calls.RUnlock()
 		return errDespatchRevoked
 	}
-	err := fn(ctx)
-	s.mu.Unlock()
+	err := fn(callsContext(ctx)) // not cut short by another lane's failure
+	s.calls.RUnlock()
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return ctx.Err() // the batch stopped meanwhile: what the call did is redone, looking up first
 	}
 	var ae *APIError
 	outcome := "ok"
@@ -228,9 +234,9 @@ func (s *DespatchSink) call(ctx context.Context, name string, fn func(context.Co
 	return err
 }
 
-// health tracks Prima's state from call outcomes: DownAfter failures in a
-// row pause the sink (not ready: it waits on the command in hand), and
-// any answer resumes it.
+// health tracks Prima's state from call outcomes, in the order the lanes
+// report them: DownAfter failures in a row pause the sink (not ready: it
+// waits on the commands in hand), and any answer resumes it.
 func (s *DespatchSink) health(outcome string) {
 	s.mu.Lock()
 	var changed, paused bool

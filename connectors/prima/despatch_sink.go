@@ -30,7 +30,14 @@ const (
 // DespatchSink posts lockstep.cmd.prima-despatch commands to Prima as
 // despatch notes, one per Clarus shipment, whose reference is the
 // shipment id. For one poll, what the commands produce and their offsets
-// commit in one Kafka transaction.
+// commit in one Kafka transaction, in the order of the commands.
+//
+// The commands of one poll are handled concurrently, up to
+// Config.DespatchConcurrency at once, as a note costs Prima round trips
+// and little else: one lane per reference, so that the commands of one
+// shipment still go one after the other in offset order (two look-ups of
+// one reference in flight together would both find nothing and both
+// create). Every call of every lane waits for the one token bucket.
 //
 // Prima documents no idempotency: a note posted twice is two notes, and
 // two invoices. So before every create the sink looks the reference up
@@ -62,17 +69,23 @@ type DespatchSink struct {
 
 	cmdTopic, notesTopic, dlqTopic string
 
-	pace *pacer
-	ran  atomic.Bool
+	pace    *pacer
+	workers int // lanes of one poll handled at once
+	ran     atomic.Bool
 
-	// mu is held around every Prima call and by the revoke callback: once
-	// a revoke returns, no call is in flight, and none starts until the
-	// transaction that saw the revoke has ended. The partitions' next
-	// owner redoes the commands, looking up first.
+	// calls is read-held around every Prima call, by every lane at once,
+	// and write-held by the revoke callback: once a revoke returns, no
+	// call is in flight, and none starts until the transaction that saw
+	// the revoke has ended. The partitions' next owner redoes the
+	// commands, looking up first.
+	calls   sync.RWMutex
+	revoked bool // guarded by calls
+
+	// mu guards the group's and Prima's state, which the lanes' calls
+	// report concurrently.
 	mu       sync.Mutex
-	revoked  bool
 	joined   bool
-	failures int // consecutive failed calls, across commands
+	failures int // consecutive failed calls, across commands and lanes
 	paused   bool
 }
 
@@ -96,6 +109,7 @@ func NewDespatchSink(cfg Config, api *Client, serde *schemas.Serde, o Options, k
 		cmdTopic: p + schemas.TopicCmdPrimaDespatch, notesTopic: p + schemas.TopicDespatchNotes, dlqTopic: p + schemas.TopicDLQ,
 		pace: newPacer(cmp.Or(cfg.DespatchRatePerSecond, 5), cmp.Or(cfg.DespatchBurst, 5), o.Seed, 0xde5a,
 			o.Clock, cfg.BackoffMax, o.Metrics.despatchRateWaits),
+		workers: cmp.Or(cfg.DespatchConcurrency, 4),
 	}, nil
 }
 
@@ -155,24 +169,22 @@ func (s *DespatchSink) Run(ctx context.Context) error {
 	return nil
 }
 
-// batch handles one poll's commands in order, then commits what they
+// batch handles one poll's commands (handleAll), then commits what they
 // produced with their offsets. When a partition was revoked or ctx ended
 // part way it aborts and rewinds: the notes already created are found by
 // the look-ups of whoever handles the commands again.
 func (s *DespatchSink) batch(ctx context.Context, sess *kgo.GroupTransactSession, recs []*kgo.Record) error {
-	var out []*kgo.Record
-	var outcomes []string
+	done, err := s.handleAll(ctx, recs)
 	try := kgo.TryCommit
-	for _, r := range recs {
-		h, err := s.handle(ctx, r)
-		if err != nil {
-			if !errors.Is(err, errDespatchRevoked) && ctx.Err() == nil {
-				return err // Kafka failed the sink (a record that cannot be encoded)
-			}
-			try = kgo.TryAbort
-			break
+	if err != nil {
+		if !errors.Is(err, errDespatchRevoked) && ctx.Err() == nil {
+			return err // Kafka failed the sink (a record that cannot be encoded)
 		}
-		out, outcomes = append(out, h.records...), append(outcomes, h.outcome)
+		try = kgo.TryAbort
+	}
+	var out []*kgo.Record
+	for _, h := range done {
+		out = append(out, h.records...)
 	}
 	committed, err := s.endCommitted(ctx, sess, out, try)
 	if err != nil {
@@ -183,10 +195,89 @@ func (s *DespatchSink) batch(ctx context.Context, sess *kgo.GroupTransactSession
 		s.o.Logger.Info("prima despatch sink: transaction aborted; its commands will be handled again", "commands", len(recs))
 		return nil
 	}
-	for _, o := range outcomes {
-		s.o.Metrics.despatch.WithLabelValues(o).Inc()
+	for _, h := range done {
+		s.o.Metrics.despatch.WithLabelValues(h.outcome).Inc()
 	}
 	return nil
+}
+
+// handleAll handles recs in lanes, one per reference, up to s.workers
+// lanes at once, and returns what each command produced, in recs' order:
+// the transaction's records come out the same whichever lane finished
+// first. A lane handles its commands in recs' order, one after the
+// other: two commands of one shipment in flight together would both look
+// the reference up before either created, and both create. The first
+// error (a revoke, ctx ending, a record that cannot be encoded) stops
+// every lane at its next call, cutting its waits short, and is returned
+// once none is running, so no call outlives the batch. Only ctx ending
+// cuts a call in flight short, as it did one lane at a time: another
+// lane's failure lets it finish, since a create abandoned in flight may
+// still be applied after the look-up of whoever handles it again.
+func (s *DespatchSink) handleAll(ctx context.Context, recs []*kgo.Record) ([]despatchHandled, error) {
+	cmds := make([]polledCommand, len(recs))
+	var lanes [][]int // indexes into recs
+	lane := map[string]int{}
+	for i, r := range recs {
+		c := &cmds[i]
+		c.rec = r
+		if err := decodeTable(ctx, s.serde, s.o, r, &c.cmd); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			c.bad = err
+		}
+		ref := c.cmd.ShipmentID
+		if c.bad != nil || ref == "" {
+			// No reference, so no Prima call: a dead letter, alone.
+			lanes = append(lanes, []int{i})
+			continue
+		}
+		if l, ok := lane[ref]; ok {
+			lanes[l] = append(lanes[l], i)
+			continue
+		}
+		lane[ref] = len(lanes)
+		lanes = append(lanes, []int{i})
+	}
+
+	lctx, stop := context.WithCancelCause(context.WithValue(ctx, callsCtxKey{}, ctx))
+	defer stop(nil)
+	done := make([]despatchHandled, len(recs))
+	var next atomic.Int64 // the next lane to take, in order of first offset
+	var wg sync.WaitGroup
+	for range min(s.workers, len(lanes)) {
+		wg.Go(func() {
+			for l := int(next.Add(1) - 1); l < len(lanes) && lctx.Err() == nil; l = int(next.Add(1) - 1) {
+				for _, i := range lanes[l] {
+					h, err := s.handle(lctx, &cmds[i])
+					if err != nil {
+						// Only the first cause sticks: the lanes this
+						// cancels report ctx's error after it.
+						stop(err)
+						return
+					}
+					done[i] = h // each index is written by one lane, read after Wait
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if lctx.Err() != nil {
+		return nil, context.Cause(lctx) // ctx's own when it ended first
+	}
+	return done, nil
+}
+
+// callsCtxKey keys, in a lane's context, the context its Prima calls run
+// under: the sink's, which lanes stopping do not cancel (handleAll).
+type callsCtxKey struct{}
+
+// callsContext is the context for a Prima call made under ctx.
+func callsContext(ctx context.Context) context.Context {
+	if c, ok := ctx.Value(callsCtxKey{}).(context.Context); ok {
+		return c
+	}
+	return ctx
 }
 
 // firstOffsets is where each partition of recs starts: where to rewind
@@ -229,9 +320,11 @@ func (s *DespatchSink) endCommitted(ctx context.Context, sess *kgo.GroupTransact
 		}
 	}
 	committed, err := sess.End(ectx, try)
-	s.mu.Lock()
+	// No lane is running now (handleAll waited for them all): only a
+	// revoke callback can hold calls.
+	s.calls.Lock()
 	s.revoked = false // the session re-arms its revoke tracking at End
-	s.mu.Unlock()
+	s.calls.Unlock()
 	if err != nil {
 		return false, fmt.Errorf("prima: despatch sink: end transaction: %w", err)
 	}
@@ -250,17 +343,19 @@ func (s *DespatchSink) assigned(context.Context, *kgo.Client, map[string][]int32
 }
 
 // revoke stops every Prima call until the transaction in progress ends
-// (aborted, as the session aborts after any revoke). It waits for a call
-// in flight, so the partitions' next owner cannot be overtaken by it.
+// (aborted, as the session aborts after any revoke). Taking calls for
+// writing waits for every call in flight, of every lane, and holds back
+// the calls that would start meanwhile (they then see revoked), so the
+// partitions' next owner cannot be overtaken by any of them.
 func (s *DespatchSink) revoke(context.Context, *kgo.Client, map[string][]int32) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.calls.Lock()
+	defer s.calls.Unlock()
 	s.revoked = true
 }
 
 func (s *DespatchSink) isRevoked() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.calls.RLock()
+	defer s.calls.RUnlock()
 	return s.revoked
 }
 

@@ -59,7 +59,7 @@ func (c *fakeClock) setOnWait(fn func(time.Duration)) {
 }
 
 // newSim starts a simulator on the test's clock.
-func newSim(t *testing.T, clock *fakeClock, opts primasim.Options) (*primasim.Server, *httptest.Server) {
+func newSim(t testing.TB, clock *fakeClock, opts primasim.Options) (*primasim.Server, *httptest.Server) {
 	t.Helper()
 	opts.Clock = clock.Now
 	sim := primasim.New(opts)
@@ -75,7 +75,7 @@ func testConfig(url string) prima.Config {
 	return cfg
 }
 
-func newClient(t *testing.T, cfg prima.Config) *prima.Client {
+func newClient(t testing.TB, cfg prima.Config) *prima.Client {
 	t.Helper()
 	c, err := prima.NewClient(cfg, nil)
 	if err != nil {
@@ -155,7 +155,7 @@ func committed(t *testing.T, opts []kgo.Opt, topic string) []*kgo.Record {
 
 // waitFor polls cond in real time: the components run in goroutines against
 // kfake, and this is a deadline, not a sleep an assertion depends on.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {

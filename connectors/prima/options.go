@@ -160,7 +160,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "lockstep_prima_despatch_rate_limited_waits_total", Help: "Despatch sink calls that waited for its token bucket (rate or Retry-After).",
 		}),
 		despatchPaused: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lockstep_prima_despatch_paused", Help: "1 while Prima keeps failing the despatch sink, which waits on the command in hand.",
+			Name: "lockstep_prima_despatch_paused", Help: "1 while Prima keeps failing the despatch sink, which waits on the commands in hand.",
 		}),
 	}
 	if reg != nil {

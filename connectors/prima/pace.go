@@ -3,6 +3,7 @@ package prima
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,8 +17,13 @@ import (
 // every call waits for and that a Retry-After holds shut, and a growing,
 // jittered backoff after failures. Prima documents no rate limits, so
 // the bucket is configuration and Retry-After rules over it.
+//
+// A pacer is safe for concurrent use: the despatch sink's lanes share
+// one. The bucket locks itself; rngMu guards the jitter's generator,
+// which is not safe to share.
 type pacer struct {
 	bucket *ratelimit.Bucket
+	rngMu  sync.Mutex
 	rng    *rand.Rand
 	clock  clock.Clock
 	waits  prometheus.Counter // calls that waited for the bucket
@@ -53,6 +59,8 @@ func (p *pacer) hold(d time.Duration) {
 // one attempt to the next, but writers that failed together do not retry
 // in step.
 func (p *pacer) jitter(d time.Duration) time.Duration {
+	p.rngMu.Lock()
+	defer p.rngMu.Unlock()
 	return d/2 + time.Duration(p.rng.Int64N(int64(max(d/2, 1))))
 }
 

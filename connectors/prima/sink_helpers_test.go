@@ -151,7 +151,7 @@ func (e *sinkEnv) run(name string, r *readiness, run func(context.Context) error
 
 // runComponent runs a component until the test ends or the returned stop
 // is called, which fails the test if Run failed or left it ready.
-func runComponent(t *testing.T, name string, r *readiness, run func(context.Context) error) (stop func()) {
+func runComponent(t testing.TB, name string, r *readiness, run func(context.Context) error) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx) }()
@@ -214,7 +214,7 @@ func (e *sinkEnv) produceRaw(recs ...*kgo.Record) []*kgo.Record {
 
 // produceTo produces recs, noting in offset the next offset of each
 // partition they went to.
-func produceTo(t *testing.T, kopts []kgo.Opt, offset map[int32]int64, recs ...*kgo.Record) []*kgo.Record {
+func produceTo(t testing.TB, kopts []kgo.Opt, offset map[int32]int64, recs ...*kgo.Record) []*kgo.Record {
 	t.Helper()
 	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
@@ -238,7 +238,7 @@ func (e *sinkEnv) waitCommitted() {
 
 // waitGroupCommitted waits until group has committed offset (the next
 // offset per partition) on topic.
-func waitGroupCommitted(t *testing.T, kopts []kgo.Opt, group, topic string, offset map[int32]int64) {
+func waitGroupCommitted(t testing.TB, kopts []kgo.Opt, group, topic string, offset map[int32]int64) {
 	t.Helper()
 	cl, err := kgo.NewClient(kopts...)
 	if err != nil {

@@ -285,7 +285,7 @@ func decodeAll[T any, P interface {
 	return out
 }
 
-func mustApply(t *testing.T, sim *primasim.Server, evs ...primasim.Event) {
+func mustApply(t testing.TB, sim *primasim.Server, evs ...primasim.Event) {
 	t.Helper()
 	for _, ev := range evs {
 		if err := sim.Apply(ev); err != nil {
