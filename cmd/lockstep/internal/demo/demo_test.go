@@ -156,6 +156,9 @@ func TestFulfilmentFlowKafka(t *testing.T) {
 	if v, err := strconv.ParseFloat(os.Getenv("LOCKSTEP_E2E_SHIPMENTS_PER_ORDER"), 64); err == nil && v > 0 {
 		per = v
 	}
+	// The bound of each wait: 10 minutes, or a minute per 1,000 orders
+	// (the faults and kills leave about 25 shipments/s at worst).
+	settle := max(10*time.Minute, time.Duration(n)*time.Minute/1000)
 	sum := runDemo(t, demo.Options{
 		Kafka: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Partitions: 6,
 		Ledger: &ledger,
@@ -163,7 +166,7 @@ func TestFulfilmentFlowKafka(t *testing.T) {
 		ShipmentsPerOrder: per, DropDespatch: 0.01, FulfilmentKills: 10,
 		ClarusFaults: clarussim.Faults{Seed: 7, ErrorRate: 0.05, ThrottleRate: 0.0005, RetryAfterSeconds: 1},
 		PrimaFaults:  primasim.Faults{Seed: 8, ErrorRate: 0.2, TimeoutAfterWriteRate: 0.05, ThrottleRate: 0.001, RetryAfterSeconds: 1},
-		Settle:       10 * time.Minute,
+		Settle:       settle,
 	})
 	for _, c := range []string{"one_despatch_note_per_shipment", "injected_missing_despatch_flagged", "fulfilments_closed", "fulfilment_exceptions_as_expected", "reconciliation_balanced_except_injected"} {
 		if _, ok := sum.Checks[c]; !ok {
