@@ -209,10 +209,12 @@ format_storage() {
 	[[ -f "$DATA/meta.properties" ]] && return 0
 	# A cluster id is 16 random bytes, base64url without padding.
 	local cluster_id
+	# One starting with '-' reads as an option to kafka-storage's argument
+	# parser (one start in 64 failed so), hence the "=" form below.
 	cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
 	log "formatting $DATA (cluster $cluster_id)"
 	java -Xmx256m -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*" kafka.tools.StorageTool \
-		format -t "$cluster_id" -c "$CONF" --ignore-formatted >>"$DIR/format.log" 2>&1 ||
+		format --cluster-id="$cluster_id" -c "$CONF" --ignore-formatted >>"$DIR/format.log" 2>&1 ||
 		{ cat "$DIR/format.log" >&2; die "storage format failed"; }
 }
 
