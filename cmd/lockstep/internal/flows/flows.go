@@ -114,6 +114,16 @@ type Deps struct {
 	primaFeeds []string
 }
 
+// clarusConfig is the Clarus configuration with its secrets read from
+// their files, validated: what every flow that talks to Clarus starts from.
+func (d *Deps) clarusConfig() (clarus.Config, error) {
+	cc, err := d.Settings.Clarus.Resolve()
+	if err != nil {
+		return clarus.Config{}, err
+	}
+	return cc, cc.Validate()
+}
+
 // needPrima asks the shared Prima source to poll feeds.
 func (d *Deps) needPrima(feeds ...string) {
 	for _, f := range feeds {

@@ -16,11 +16,8 @@ import (
 // Clarus sink, on lockstep.cmd.clarus-orders.
 func buildFulfilment(d *Deps) ([]Component, error) {
 	s := d.Settings
-	cc, err := s.Clarus.Resolve()
+	cc, err := d.clarusConfig()
 	if err != nil {
-		return nil, err
-	}
-	if err := cc.Validate(); err != nil {
 		return nil, err
 	}
 	fc := s.Fulfilment

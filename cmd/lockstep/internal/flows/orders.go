@@ -14,11 +14,8 @@ import (
 // clarus.order-acks, which the processor folds back.
 func buildOrders(d *Deps) ([]Component, error) {
 	s := d.Settings
-	cc, err := s.Clarus.Resolve()
+	cc, err := d.clarusConfig()
 	if err != nil {
-		return nil, err
-	}
-	if err := cc.Validate(); err != nil {
 		return nil, err
 	}
 	oc := s.Orders

@@ -19,11 +19,8 @@ func buildStock(d *Deps) ([]Component, error) {
 	if err := s.Webhook.Validate(); err != nil {
 		return nil, err
 	}
-	cc, err := s.Clarus.Resolve()
+	cc, err := d.clarusConfig()
 	if err != nil {
-		return nil, err
-	}
-	if err := cc.Validate(); err != nil {
 		return nil, err
 	}
 	sc := s.Stock
