@@ -77,4 +77,6 @@ var events = []func() Event{
 	func() Event { return new(DriftEvent) },
 	func() Event { return new(DeadLetter) },
 	func() Event { return new(FulfilmentClosed) },
+	func() Event { return new(ReceiptAck) },
+	func() Event { return new(OpenGoodsOut) },
 }

@@ -115,6 +115,30 @@ const (
 	OrderClosed    OrderAckStatus = "closed"
 )
 
+// ReceiptAck is the Clarus answer to a ClarusReceiptCommand
+// (clarus.receipt-acks, key PO ref): the pre-receipt exists, was changed,
+// refused or cancelled.
+type ReceiptAck struct {
+	Meta
+	PORef     string              `avro:"po_ref"`
+	POVersion int64               `avro:"po_version"`
+	Action    ClarusReceiptAction `avro:"action"` // the command answered
+	Status    ReceiptAckStatus    `avro:"status"`
+	ClarusID  *string             `avro:"clarus_id"` // nil when rejected
+	Reason    *string             `avro:"reason"`
+}
+
+// ReceiptAckStatus is what Clarus did with a pre-receipt command.
+type ReceiptAckStatus string
+
+// Receipt ack statuses.
+const (
+	ReceiptCreated   ReceiptAckStatus = "created"
+	ReceiptUpdated   ReceiptAckStatus = "updated"
+	ReceiptRejected  ReceiptAckStatus = "rejected"
+	ReceiptCancelled ReceiptAckStatus = "cancelled"
+)
+
 // SchemaName implements Event.
 func (*StockMovement) SchemaName() string { return "lockstep.v1.StockMovement" }
 
@@ -129,3 +153,6 @@ func (*Receipt) SchemaName() string { return "lockstep.v1.Receipt" }
 
 // SchemaName implements Event.
 func (*OrderAck) SchemaName() string { return "lockstep.v1.OrderAck" }
+
+// SchemaName implements Event.
+func (*ReceiptAck) SchemaName() string { return "lockstep.v1.ReceiptAck" }

@@ -130,3 +130,20 @@ type FulfilmentClosed struct {
 
 // SchemaName implements Event.
 func (*FulfilmentClosed) SchemaName() string { return "lockstep.v1.FulfilmentClosed" }
+
+// OpenGoodsOut is what a goods-out lockstep sent to Clarus still has to
+// dispatch of one product at one warehouse (lockstep.open-goods-out, key
+// Clarus code@warehouse): absolute, per order, so a replay or a repeat is
+// harmless. Open is 0 once the goods-out is dispatched, cancelled or
+// refused. The stock flow sums it per key: stock promised to orders that
+// Clarus may not have allocated yet.
+type OpenGoodsOut struct {
+	Meta
+	OrderRef  string `avro:"order_ref"`
+	SKU       string `avro:"sku"` // Clarus product code
+	Warehouse string `avro:"warehouse"`
+	Open      int64  `avro:"open"`
+}
+
+// SchemaName implements Event.
+func (*OpenGoodsOut) SchemaName() string { return "lockstep.v1.OpenGoodsOut" }

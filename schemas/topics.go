@@ -9,6 +9,7 @@ const (
 	TopicShipments         = "clarus.shipments"         // key order ref
 	TopicReceipts          = "clarus.receipts"          // key PO ref, or orphan:<receipt id>
 	TopicOrderAcks         = "clarus.order-acks"        // key order ref
+	TopicReceiptAcks       = "clarus.receipt-acks"      // key PO ref
 	TopicSalesOrders       = "prima.sales-orders"       // key order ref
 	TopicPurchaseOrders    = "prima.purchase-orders"    // key PO ref
 	TopicItems             = "prima.items"              // key sku; compacted
@@ -19,9 +20,10 @@ const (
 	TopicCmdPrimaDespatch  = "lockstep.cmd.prima-despatch"
 	TopicCmdClarusOrders   = "lockstep.cmd.clarus-orders"
 	TopicCmdClarusReceipts = "lockstep.cmd.clarus-receipts"
-	TopicDrift             = "lockstep.drift"      // key discrepancy id
-	TopicFulfilment        = "lockstep.fulfilment" // key order ref; fulfilment closed
-	TopicDLQ               = "lockstep.dlq"        // key: the original key
+	TopicDrift             = "lockstep.drift"          // key discrepancy id
+	TopicFulfilment        = "lockstep.fulfilment"     // key order ref; fulfilment closed
+	TopicOpenGoodsOut      = "lockstep.open-goods-out" // key Clarus code@warehouse; per order, absolute
+	TopicDLQ               = "lockstep.dlq"            // key: the original key
 	TopicSourceCursors     = "lockstep.source-cursors"
 	// The Prima stock sink's and parity check's own state: compacted, JSON
 	// values (lockstep's private memory, not events).
