@@ -35,6 +35,7 @@ var evolved = map[string]func(Event){
 		}
 	},
 	"OrderAck":           func(e Event) {},
+	"StockLevel":         func(e Event) { e.(*StockLevel).OpenGoodsOut = 0 },
 	"ClarusOrderCommand": func(e Event) {},
 }
 

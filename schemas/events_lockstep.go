@@ -12,6 +12,10 @@ type StockLevel struct {
 	Allocated int64  `avro:"allocated"`
 	Held      int64  `avro:"held"`
 	Available int64  `avro:"available"` // OnHand - Allocated - Held
+	// OpenGoodsOut is what goods-outs lockstep sent still have to
+	// dispatch here: Prima is pushed OnHand - Held - max(Allocated,
+	// OpenGoodsOut).
+	OpenGoodsOut int64 `avro:"open_goods_out"`
 	// LastMovementID is nil right after a re-base from a snapshot.
 	LastMovementID *string   `avro:"last_movement_id"`
 	AsOf           time.Time `avro:"as_of"`

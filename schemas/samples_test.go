@@ -56,7 +56,7 @@ func samples() []Event {
 			Status: DespatchFailed, DespatchNoteID: new("DN-77"), Reason: new("order on credit hold"),
 			Lines: []Line{{"TSHIRT/BLK/M", 2}}},
 		&StockLevel{Meta: meta("lockstep-lvl-1", SourceLockstep), SKU: "TSHIRT-BLK-M", Warehouse: "LON1",
-			OnHand: 120, Allocated: 15, Held: 2, Available: 103, LastMovementID: new("mv-1"), AsOf: at(4)},
+			OnHand: 120, Allocated: 15, Held: 2, Available: 103, OpenGoodsOut: 20, LastMovementID: new("mv-1"), AsOf: at(4)},
 		&PrimaStockCommand{Meta: meta("lockstep-ps-1", SourceLockstep), BatchRef: "LON1-20260302T0905",
 			Warehouse: "LON1", AsOf: at(5), Lines: []PrimaStockLine{{"TSHIRT/BLK/M", 103}, {"MUG/WHT", 0}}},
 		&DespatchCommand{Meta: meta("lockstep-dc-1", SourceLockstep), OrderRef: "SO-1001", ShipmentID: "GO-9001",

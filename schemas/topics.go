@@ -1,5 +1,7 @@
 package schemas
 
+import "strings"
+
 // Topic names, in one place. A deployment may prefix them all
 // (LOCKSTEP_KAFKA_TOPIC_PREFIX); code applies the prefix where it builds its
 // clients, never here.
@@ -34,3 +36,13 @@ const (
 
 // StockKey is the key of per-location stock topics: sku@warehouse.
 func StockKey(sku, warehouse string) string { return sku + "@" + warehouse }
+
+// SplitStockKey splits a StockKey at its last '@': a SKU may hold one, a
+// warehouse code does not. ok is false when either part is empty.
+func SplitStockKey(key string) (sku, warehouse string, ok bool) {
+	i := strings.LastIndexByte(key, '@')
+	if i <= 0 || i == len(key)-1 {
+		return "", "", false
+	}
+	return key[:i], key[i+1:], true
+}

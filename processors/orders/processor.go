@@ -22,9 +22,10 @@ const StoreOrders = "orders"
 const redrivePrefix = "redrive/"
 
 // Topology declares the orders processor for the stream runtime: inputs
-// prima.sales-orders and clarus.order-acks (co-partitioned by order ref),
-// the global table prima.items, outputs lockstep.cmd.clarus-orders and
-// lockstep.drift, all with cfg.TopicPrefix.
+// prima.sales-orders, clarus.order-acks and clarus.shipments
+// (co-partitioned by order ref), the global table prima.items, outputs
+// lockstep.cmd.clarus-orders, lockstep.drift and lockstep.open-goods-out,
+// all with cfg.TopicPrefix.
 func Topology(cfg Config, serde *schemas.Serde) (stream.Topology, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -36,24 +37,26 @@ func Topology(cfg Config, serde *schemas.Serde) (stream.Topology, error) {
 	p := cfg.TopicPrefix
 	h := &handler{cfg: cfg, rules: cfg.Rules(), serde: serde,
 		orders: p + schemas.TopicSalesOrders, acks: p + schemas.TopicOrderAcks, items: p + schemas.TopicItems,
-		commands: p + schemas.TopicCmdClarusOrders, drift: p + schemas.TopicDrift,
+		shipments: p + schemas.TopicShipments,
+		commands:  p + schemas.TopicCmdClarusOrders, drift: p + schemas.TopicDrift, open: p + schemas.TopicOpenGoodsOut,
 	}
 	return stream.Topology{
 		Name:    Name,
-		Inputs:  []string{h.orders, h.acks},
+		Inputs:  []string{h.orders, h.acks, h.shipments},
 		Globals: []stream.GlobalTable{{Topic: h.items, Decode: h.decodeItem}},
 		Stores:  []string{StoreOrders},
-		Outputs: []string{h.commands, h.drift},
+		Outputs: []string{h.commands, h.drift, h.open},
 		Handler: h,
 	}, nil
 }
 
 // handler is the orders processor's stream.Handler and TimerHandler.
 type handler struct {
-	cfg                                  Config
-	rules                                Rules
-	serde                                *schemas.Serde
-	orders, acks, items, commands, drift string
+	cfg                            Config
+	rules                          Rules
+	serde                          *schemas.Serde
+	orders, acks, items, shipments string
+	commands, drift, open          string
 }
 
 func (h *handler) decodeItem(ctx context.Context, v []byte) (any, error) {
@@ -117,6 +120,18 @@ func (h *handler) Handle(ctx *stream.Context, rec *kgo.Record) error {
 		}
 		next, eff := h.rules.Ack(st, &a)
 		return h.apply(ctx, next, eff, a.OccurredAt)
+	case h.shipments:
+		var s schemas.Shipment
+		if err := h.decode(ctx, rec, &s); err != nil {
+			return err
+		}
+		st, err := h.load(ctx, s.OrderRef)
+		if err != nil || st.Sent == nil {
+			// Not a goods-out this processor sent (one made in Clarus, or
+			// one it no longer has): the fulfilment flow judges those.
+			return err
+		}
+		return h.apply(ctx, h.rules.Shipment(st, &s), Effects{}, s.OccurredAt)
 	}
 	return stream.Reject(fmt.Errorf("orders: record from unexpected topic %q", rec.Topic))
 }
@@ -173,6 +188,11 @@ func (h *handler) apply(ctx *stream.Context, st State, eff Effects, occurred tim
 			return err
 		}
 	}
+	for _, c := range OpenChanges(&st) {
+		if err := h.emit(ctx, h.open, c.Key, h.openEvent(st, c, occurred, now)); err != nil {
+			return err
+		}
+	}
 	if eff.Redrive && st.RedriveAt == 0 {
 		due := now.Add(h.cfg.RedriveInterval)
 		st.RedriveAt = due.UnixMilli()
@@ -184,6 +204,17 @@ func (h *handler) apply(ctx *stream.Context, st State, eff Effects, occurred tim
 	}
 	ctx.Put(StoreOrders, []byte(st.Ref), v)
 	return nil
+}
+
+// openEvent is the OpenGoodsOut of one change; its id counts the order's
+// publications, so a replay of the same inputs gives the same ids.
+func (h *handler) openEvent(st State, c OpenChange, occurred, now time.Time) *schemas.OpenGoodsOut {
+	sku, warehouse, _ := schemas.SplitStockKey(c.Key)
+	return &schemas.OpenGoodsOut{
+		Meta: schemas.Meta{EventID: fmt.Sprintf("lockstep:open-goods-out:%s:%s:%d", st.Ref, c.Key, st.OpenSeq),
+			Source: schemas.SourceLockstep, OccurredAt: occurred, IngestedAt: now},
+		OrderRef: st.Ref, SKU: sku, Warehouse: warehouse, Open: c.Open,
+	}
 }
 
 func (h *handler) driftEvent(st State, d Drift, occurred, now time.Time) *schemas.DriftEvent {

@@ -42,7 +42,8 @@ func newRig(t *testing.T) *rig {
 	}
 	t.Cleanup(r.prod.Close)
 	adm := kadm.NewClient(r.prod)
-	for _, topic := range []string{schemas.TopicSalesOrders, schemas.TopicOrderAcks, schemas.TopicItems, schemas.TopicCmdClarusOrders, schemas.TopicDrift, schemas.TopicDLQ} {
+	for _, topic := range []string{schemas.TopicSalesOrders, schemas.TopicOrderAcks, schemas.TopicShipments, schemas.TopicItems,
+		schemas.TopicCmdClarusOrders, schemas.TopicDrift, schemas.TopicOpenGoodsOut, schemas.TopicDLQ} {
 		if _, err := adm.CreateTopic(context.Background(), 2, 1, nil, topic); err != nil {
 			t.Fatal(err)
 		}

@@ -42,6 +42,11 @@ type State struct {
 	Open map[string]schemas.DriftKind `json:"open,omitempty"`
 	// RedriveAt is the due time of the held order's re-drive timer.
 	RedriveAt int64 `json:"redrive_at,omitempty"` // unix ms
+	// Published is the open goods-out quantity last published per Clarus
+	// code@warehouse (open.go); OpenSeq counts the publications, for
+	// their event ids.
+	Published map[string]int64 `json:"published,omitempty"`
+	OpenSeq   int64            `json:"open_seq,omitempty"`
 }
 
 // Sent is a goods-out as lockstep asked Clarus for it.
@@ -50,6 +55,15 @@ type Sent struct {
 	Lines    []schemas.ClarusLine     `json:"lines"`
 	Delivery *schemas.DeliveryAddress `json:"delivery,omitempty"`
 	ClarusID string                   `json:"clarus_id,omitempty"` // once acknowledged
+	// Warehouse is where the goods-out was sent: an amendment that is not
+	// forwarded can change the order's, not this one's.
+	Warehouse string `json:"warehouse,omitempty"`
+	// Shipments are the ids of the shipments of this goods-out folded so
+	// far; Shipped the units they dispatched per Clarus code; Done says
+	// the goods-out is dispatched in full or cancelled in Clarus.
+	Shipments []string         `json:"shipments,omitempty"`
+	Shipped   map[string]int64 `json:"shipped,omitempty"`
+	Done      bool             `json:"done,omitempty"`
 }
 
 func decodeState(v []byte) (State, error) {

@@ -159,7 +159,7 @@ func (r Rules) evaluate(st *State, items Items, cause string, e *Effects) {
 		st.Phase, st.Sent = PhaseNoStock, nil
 		return
 	}
-	st.Sent = &Sent{Version: o.Version, Lines: sp.Stock, Delivery: o.Delivery}
+	st.Sent = &Sent{Version: o.Version, Lines: sp.Stock, Delivery: o.Delivery, Warehouse: o.Warehouse}
 	st.Phase = PhaseSent
 	e.Commands = append(e.Commands, createCommand(o, st.Sent))
 }
@@ -193,7 +193,7 @@ func (r Rules) amend(st *State, o *schemas.SalesOrder, items Items, e *Effects) 
 		st.CancelVersion = o.Version
 		e.Commands = append(e.Commands, cancelCommand(st.Ref, o.Version, o.Warehouse, true))
 	}
-	st.Replacing = &Sent{Version: o.Version, Lines: sp.Stock, Delivery: o.Delivery}
+	st.Replacing = &Sent{Version: o.Version, Lines: sp.Stock, Delivery: o.Delivery, Warehouse: o.Warehouse}
 }
 
 // Ack folds Clarus's answer to a command.
@@ -226,6 +226,15 @@ func (r Rules) Ack(st State, a *schemas.OrderAck) (State, Effects) {
 			} else if st.Phase == PhaseCancelling {
 				st.Phase = PhaseCancelled
 			}
+		}
+	case schemas.ClarusOrderClose:
+		// The fulfilment flow closes a goods-out it saw dispatched in full
+		// and noted in Prima: nothing of it is open, whatever shipments
+		// this processor has folded.
+		if a.Status == schemas.OrderClosed && st.Sent != nil && !st.Sent.Done {
+			done := *st.Sent
+			done.Done = true
+			st.Sent = &done
 		}
 	case schemas.ClarusOrderCancel:
 		if st.CancelVersion == 0 || a.OrderVersion != st.CancelVersion {

@@ -19,6 +19,7 @@ const codecVersion = 1
 const (
 	flagDirty = 1 << iota
 	flagPushed
+	flagOpenGoodsOut // a varint after the pushed level; absent in levels written before it
 )
 
 // ErrCorruptState is wrapped by the decoders for bytes they cannot read.
@@ -33,6 +34,9 @@ func AppendLevel(b []byte, l Level) []byte {
 	if l.Pushed {
 		flags |= flagPushed
 	}
+	if l.OpenGoodsOut != 0 {
+		flags |= flagOpenGoodsOut
+	}
 	b = append(b, codecVersion, flags)
 	b = binary.AppendVarint(b, l.OnHand)
 	b = binary.AppendVarint(b, l.Allocated)
@@ -43,6 +47,9 @@ func AppendLevel(b []byte, l Level) []byte {
 	b = binary.AppendUvarint(b, before(l.AsOf, l.BaseAsOf))
 	if l.Pushed {
 		b = binary.AppendVarint(b, l.PushedAvailable)
+	}
+	if l.OpenGoodsOut != 0 {
+		b = binary.AppendVarint(b, l.OpenGoodsOut)
 	}
 	b = binary.AppendUvarint(b, uint64(len(l.LastMovementID)))
 	return append(b, l.LastMovementID...)
@@ -77,6 +84,9 @@ func decodeLevelPrefix(b []byte) (Level, []byte, error) {
 	l.BaseAsOf = fromBefore(l.AsOf, baseBefore)
 	if l.Pushed {
 		l.PushedAvailable = r.varint()
+	}
+	if flags&flagOpenGoodsOut != 0 {
+		l.OpenGoodsOut = r.varint()
 	}
 	l.LastMovementID = string(r.bytes())
 	if r.err != nil {

@@ -3,7 +3,6 @@ package stock
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lockstep-dev/lockstep/schemas"
@@ -16,15 +15,6 @@ import (
 // maxLines is the most lines in one PrimaStockCommand (about 100 KB): a
 // larger batch is split, each part with its own batch reference.
 const maxLines = 5000
-
-// SplitKey splits sku@warehouse at its last '@'.
-func SplitKey(key string) (sku, warehouse string, ok bool) {
-	i := strings.LastIndexByte(key, '@')
-	if i <= 0 || i == len(key)-1 {
-		return "", "", false
-	}
-	return key[:i], key[i+1:], true
-}
 
 // BatchRef is the reference of the push of one warehouse's keys of one
 // partition, due at due: "stock:" + warehouse + ":p" + partition + ":" +
@@ -80,7 +70,7 @@ func stockCommands(warehouse string, partition int32, due, ingested time.Time, l
 
 // levelEvent is the StockLevel of key as pushed at due.
 func levelEvent(key string, l Level, due, ingested time.Time) *schemas.StockLevel {
-	sku, warehouse, _ := SplitKey(key)
+	sku, warehouse, _ := schemas.SplitStockKey(key)
 	ev := &schemas.StockLevel{
 		Meta: schemas.Meta{
 			EventID:    "stock-level:" + key + ":" + strconv.FormatInt(due.UnixMilli(), 10),
@@ -89,7 +79,7 @@ func levelEvent(key string, l Level, due, ingested time.Time) *schemas.StockLeve
 			IngestedAt: ingested,
 		},
 		SKU: sku, Warehouse: warehouse,
-		OnHand: l.OnHand, Allocated: l.Allocated, Held: l.Held, Available: l.Available(),
+		OnHand: l.OnHand, Allocated: l.Allocated, Held: l.Held, Available: l.Available(), OpenGoodsOut: l.OpenGoodsOut,
 		AsOf: l.AsOf,
 	}
 	if ev.OccurredAt.IsZero() {

@@ -7,23 +7,6 @@ import (
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-func TestSplitKey(t *testing.T) {
-	for key, want := range map[string][2]string{
-		"TSHIRT@LON1":   {"TSHIRT", "LON1"},
-		"odd@sku@LON1":  {"odd@sku", "LON1"},
-		"@LON1":         {},
-		"TSHIRT@":       {},
-		"no-warehouse":  {},
-		"A@B":           {"A", "B"},
-		"A-1@LON1@MAN2": {"A-1@LON1", "MAN2"},
-	} {
-		sku, wh, ok := SplitKey(key)
-		if ok != (want != [2]string{}) || sku != want[0] || wh != want[1] {
-			t.Errorf("SplitKey(%q) = %q, %q, %v", key, sku, wh, ok)
-		}
-	}
-}
-
 func TestStockCommands(t *testing.T) {
 	due := at(300)
 	if got := BatchRef("LON1", 2, due); got != fmt.Sprintf("stock:LON1:p2:%d", due.UnixMilli()) {

@@ -88,6 +88,22 @@ type Level struct {
 	Dirty           bool
 	Pushed          bool
 	PushedAvailable int64
+
+	// OpenGoodsOut is what goods-outs lockstep sent still have to dispatch
+	// at this key, summed over the orders (lockstep.open-goods-out). Not
+	// Clarus's: Rebase and Fold carry it unchanged.
+	OpenGoodsOut int64
+}
+
+// Promisable is what the push offers Prima: on hand - held - the larger
+// of allocated and the open goods-out quantity. Clarus allocates a
+// goods-out some time after it is created, and until then its units still
+// count as available there; its allocations include those of lockstep's
+// goods-outs, so adding the two would count an allocated order twice. The
+// larger of the two is exact when every goods-out comes through lockstep,
+// and with goods-outs made in Clarus too it never counts one twice.
+func (l Level) Promisable() int64 {
+	return l.OnHand - l.Held - max(l.Allocated, l.OpenGoodsOut)
 }
 
 // Known reports whether the level has folded anything: a movement or a

@@ -36,7 +36,7 @@ type rig struct {
 	stock  stock.Config
 	batch  int // MaxBatch
 
-	movements, snapshots, levels, commands, drift, dlq string
+	movements, snapshots, open, levels, commands, drift, dlq string
 }
 
 func newRig(t testing.TB, partitions int32, prefix string, cfg stock.Config) *rig {
@@ -58,7 +58,8 @@ func newRig(t testing.TB, partitions int32, prefix string, cfg stock.Config) *ri
 	t.Cleanup(cl.Close)
 	r.adm = kadm.NewClient(cl)
 	// Outputs too, so that consumers can start before the processor.
-	for _, topic := range []string{r.movements, r.snapshots, r.levels, r.commands, r.drift, r.dlq} {
+	r.open = prefix + schemas.TopicOpenGoodsOut
+	for _, topic := range []string{r.movements, r.snapshots, r.open, r.levels, r.commands, r.drift, r.dlq} {
 		resp, err := r.adm.CreateTopic(context.Background(), partitions, 1, nil, topic)
 		if err == nil {
 			err = resp.Err
@@ -111,6 +112,8 @@ func (r *rig) send(t testing.TB, evs ...schemas.Event) {
 			recs = append(recs, &kgo.Record{Topic: r.movements, Key: []byte(schemas.StockKey(e.SKU, e.Warehouse)), Value: v})
 		case *schemas.StockSnapshot:
 			recs = append(recs, &kgo.Record{Topic: r.snapshots, Key: []byte(schemas.StockKey(e.SKU, e.Warehouse)), Value: v})
+		case *schemas.OpenGoodsOut:
+			recs = append(recs, &kgo.Record{Topic: r.open, Key: []byte(schemas.StockKey(e.SKU, e.Warehouse)), Value: v})
 		default:
 			t.Fatalf("cannot send a %T", ev)
 		}

@@ -1,6 +1,7 @@
 package stock
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -30,14 +31,19 @@ const (
 	// StoreGaps holds the encoded Pending feed gaps of each sku@warehouse
 	// that has some, each settled by a timer (gapTimer) at its deadline.
 	StoreGaps = "gaps"
+	// StoreOpen holds the open goods-out quantity of each order at each
+	// sku@warehouse (key sku@warehouse, a 0 byte, order ref; a varint),
+	// so that an order's new absolute quantity replaces its old one in
+	// the level's sum.
+	StoreOpen = "open"
 )
 
 // seenMovements is the dedupe set of movement ids.
 const seenMovements = "movements"
 
 // Topology declares the stock processor for the stream runtime: inputs
-// clarus.stock-movements and clarus.stock-snapshots (co-partitioned by
-// sku@warehouse), outputs lockstep.stock-levels, lockstep.cmd.prima-stock
+// clarus.stock-movements, clarus.stock-snapshots and
+// lockstep.open-goods-out (co-partitioned by sku@warehouse), outputs lockstep.stock-levels, lockstep.cmd.prima-stock
 // and lockstep.drift, all with cfg.TopicPrefix. Unset durations take their
 // defaults.
 func Topology(cfg Config, serde *schemas.Serde) (stream.Topology, error) {
@@ -53,14 +59,15 @@ func Topology(cfg Config, serde *schemas.Serde) (stream.Topology, error) {
 		cfg: cfg, serde: serde,
 		movements: p + schemas.TopicStockMovements,
 		snapshots: p + schemas.TopicStockSnapshots,
+		open:      p + schemas.TopicOpenGoodsOut,
 		levels:    p + schemas.TopicStockLevels,
 		commands:  p + schemas.TopicCmdPrimaStock,
 		drift:     p + schemas.TopicDrift,
 	}
 	return stream.Topology{
 		Name:    Name,
-		Inputs:  []string{h.movements, h.snapshots},
-		Stores:  []string{StoreLevels, StoreDirty, StoreGaps},
+		Inputs:  []string{h.movements, h.snapshots, h.open},
+		Stores:  []string{StoreLevels, StoreDirty, StoreGaps, StoreOpen},
 		Outputs: []string{h.levels, h.commands, h.drift},
 		Handler: h,
 	}, nil
@@ -69,10 +76,11 @@ func Topology(cfg Config, serde *schemas.Serde) (stream.Topology, error) {
 // handler is the stock processor's stream.Handler and stream.TimerHandler.
 // The runtime calls it from one loop, so its buffers need no lock.
 type handler struct {
-	cfg                                           Config
-	serde                                         *schemas.Serde
-	movements, snapshots, levels, commands, drift string
-	buf, jbuf                                     []byte // a state value, a journal being built
+	cfg                        Config
+	serde                      *schemas.Serde
+	movements, snapshots, open string
+	levels, commands, drift    string
+	buf, jbuf                  []byte // a state value, a journal being built
 }
 
 // Handle decodes a movement or a snapshot; a record that cannot be decoded
@@ -91,6 +99,12 @@ func (h *handler) Handle(ctx *stream.Context, rec *kgo.Record) error {
 			return err
 		}
 		return h.snapshot(ctx, rec, &s)
+	case h.open:
+		var o schemas.OpenGoodsOut
+		if err := h.decode(ctx, rec, &o); err != nil {
+			return err
+		}
+		return h.openGoodsOut(ctx, rec, &o)
 	}
 	return stream.Reject(fmt.Errorf("stock: record from unexpected topic %q", rec.Topic))
 }
@@ -265,5 +279,51 @@ func (h *handler) emit(ctx *stream.Context, topic string, key []byte, ev schemas
 		return fmt.Errorf("stock: encode %s for %s: %w", ev.SchemaName(), topic, err)
 	}
 	ctx.Emit(topic, key, v)
+	return nil
+}
+
+// openGoodsOut replaces an order's open quantity at a key in the key's
+// sum, and marks the key dirty when what Prima is offered changes.
+func (h *handler) openGoodsOut(ctx *stream.Context, rec *kgo.Record, o *schemas.OpenGoodsOut) error {
+	key := schemas.StockKey(o.SKU, o.Warehouse)
+	switch {
+	case string(rec.Key) != key:
+		return stream.Reject(fmt.Errorf("stock: record key %q is not the open goods-out's sku@warehouse %q", rec.Key, key))
+	case o.OrderRef == "":
+		return stream.Reject(errors.New("stock: open goods-out without an order ref"))
+	case o.Open < 0 || o.Open > maxQuantity:
+		return stream.Reject(fmt.Errorf("stock: open goods-out of order %s at %s: quantity %d out of range", o.OrderRef, key, o.Open))
+	}
+	okey := append(append([]byte(key), 0), o.OrderRef...)
+	var was int64
+	if b, ok, err := ctx.Get(StoreOpen, okey); err != nil {
+		return err
+	} else if ok {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return fmt.Errorf("stock: open goods-out of order %s at %s: %w", o.OrderRef, key, ErrCorruptState)
+		}
+		was = v
+	}
+	if was == o.Open {
+		return nil
+	}
+	if o.Open == 0 {
+		ctx.Delete(StoreOpen, okey)
+	} else {
+		ctx.Put(StoreOpen, okey, binary.AppendVarint(nil, o.Open))
+	}
+	prev, journal, _, err := h.load(ctx, rec.Key)
+	if err != nil {
+		return err
+	}
+	next := prev
+	next.OpenGoodsOut = max(prev.OpenGoodsOut-was+o.Open, 0)
+	// Dirty even when Prima's level stays (allocated covers it): the
+	// key's StockLevel shows the new open quantity at the next push.
+	if err := h.markDirty(ctx, key, &next); err != nil {
+		return err
+	}
+	h.store(ctx, rec.Key, next, journal)
 	return nil
 }

@@ -291,7 +291,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal("topology without a serde")
 	}
 	topo, err := stock.Topology(stock.Config{TopicPrefix: "x."}, schemas.NewSerde(schemas.NewMemRegistry()))
-	if err != nil || topo.Name != "stock" || !slices.Equal(topo.Inputs, []string{"x.clarus.stock-movements", "x.clarus.stock-snapshots"}) ||
+	if err != nil || topo.Name != "stock" || !slices.Equal(topo.Inputs, []string{"x.clarus.stock-movements", "x.clarus.stock-snapshots", "x.lockstep.open-goods-out"}) ||
 		!slices.Equal(topo.Outputs, []string{"x.lockstep.stock-levels", "x.lockstep.cmd.prima-stock", "x.lockstep.drift"}) {
 		t.Fatalf("topology %+v %v", topo, err)
 	}

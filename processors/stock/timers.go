@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lockstep-dev/lockstep/processors/stream"
+	"github.com/lockstep-dev/lockstep/schemas"
 )
 
 // The processor's timers, set in state through the runtime so that they
@@ -96,7 +97,7 @@ func (h *handler) settleGaps(ctx *stream.Context, key string, due time.Time) err
 // reportGaps emits a wms_feed_gap DriftEvent for each settled gap with a
 // remainder to report.
 func (h *handler) reportGaps(ctx *stream.Context, key string, settled Pending) error {
-	sku, warehouse, ok := SplitKey(key)
+	sku, warehouse, ok := schemas.SplitStockKey(key)
 	if !ok {
 		return nil // cannot happen: a gap is held under its snapshot's sku@warehouse
 	}
@@ -139,12 +140,12 @@ func (h *handler) push(ctx *stream.Context, due time.Time) error {
 		if err != nil {
 			return err
 		}
-		sku, warehouse, okKey := SplitKey(key)
+		sku, warehouse, okKey := schemas.SplitStockKey(key)
 		if !ok || !okKey {
 			continue // cannot happen: a key is indexed with its level
 		}
 		l.Dirty = false
-		if avail := max(l.Available(), 0); !l.Pushed || avail != l.PushedAvailable {
+		if avail := max(l.Promisable(), 0); !l.Pushed || avail != l.PushedAvailable {
 			lines[warehouse] = append(lines[warehouse], pushLine{sku: sku, available: avail, asOf: l.AsOf})
 			l.Pushed, l.PushedAvailable = true, avail
 		}
