@@ -24,11 +24,25 @@ type truth struct {
 	pending  int               // webhooks Clarus still has to deliver
 	moves    int               // movements in Clarus's log
 	injected map[string]bool   // Prima sku@warehouse overwritten by hand
+	// open is what lockstep's goods-outs (those Clarus holds with
+	// lockstep's version marker in string1; the warehouse's own have
+	// none) still have to dispatch, per Clarus code@warehouse: the stock
+	// flow promises it.
+	open map[string]int64
 }
 
 func readTruth(s *sims, injected map[string]bool) truth {
 	cs, ps := s.clarus.State(), s.prima.State()
-	t := truth{clarus: cs.Stock, prima: ps, toPrima: map[string]string{}, pending: cs.Webhooks.Pending, moves: len(cs.Movements), injected: injected}
+	t := truth{clarus: cs.Stock, prima: ps, toPrima: map[string]string{}, pending: cs.Webhooks.Pending, moves: len(cs.Movements), injected: injected,
+		open: map[string]int64{}}
+	for _, o := range cs.Orders {
+		if o.String1 == "" || o.Status == "COMPLETED" || o.Status == "CANCELLED" {
+			continue
+		}
+		for _, l := range o.Lines {
+			t.open[schemas.StockKey(l.SKU, o.Warehouse)] += l.Quantity - l.Dispatched
+		}
+	}
 	for _, it := range ps.Items {
 		if it.ClarusCode != "" && it.StockItem {
 			t.toPrima[it.ClarusCode] = it.SKU
@@ -37,8 +51,14 @@ func readTruth(s *sims, injected map[string]bool) truth {
 	return t
 }
 
-// primaMismatches lists the balances whose Prima level differs from
-// Clarus's available stock, leaving out the levels overwritten on purpose.
+// promisable is what Prima should show for a Clarus balance: on hand -
+// held - the larger of allocated and lockstep's open goods-outs.
+func (t truth) promisable(b clarussim.Balance) int64 {
+	return max(b.OnHand-b.Held-max(b.Allocated, t.open[schemas.StockKey(b.SKU, b.Warehouse)]), 0)
+}
+
+// primaMismatches lists the balances whose Prima level differs from what
+// Clarus can promise, leaving out the levels overwritten on purpose.
 func (t truth) primaMismatches() []string {
 	var out []string
 	for _, b := range t.clarus {
@@ -51,9 +71,42 @@ func (t truth) primaMismatches() []string {
 			continue
 		}
 		got, _ := t.prima.Level(sku, b.Warehouse) // no level yet reads as 0
-		if got != b.Available {
-			out = append(out, fmt.Sprintf("%s@%s: Prima %d, Clarus %d", b.SKU, b.Warehouse, got, b.Available))
+		if want := t.promisable(b); got != want {
+			out = append(out, fmt.Sprintf("%s@%s: Prima %d, Clarus %d (available %d, open goods-out %d)",
+				b.SKU, b.Warehouse, got, want, b.Available, t.open[schemas.StockKey(b.SKU, b.Warehouse)]))
 		}
+	}
+	return out
+}
+
+// unallocatedPromised checks that the goods-outs Clarus never allocated
+// are taken off Prima's levels: at each of their keys where lockstep's open
+// goods-outs exceed Clarus's allocations, Prima's level is below Clarus's
+// available stock by the difference (prima_stock_matches_clarus checks the
+// level itself). With none such, the run proved nothing, and says so.
+func (t truth) unallocatedPromised(waiting []clarussim.Order) []string {
+	keys := map[string]bool{}
+	for _, g := range waiting {
+		for _, l := range g.Lines {
+			keys[schemas.StockKey(l.SKU, g.Warehouse)] = true
+		}
+	}
+	var out []string
+	short := 0
+	for _, b := range t.clarus {
+		k := schemas.StockKey(b.SKU, b.Warehouse)
+		if !keys[k] || t.injected[schemas.StockKey(t.toPrima[b.SKU], b.Warehouse)] || t.open[k] <= b.Allocated || b.Available <= 0 {
+			continue
+		}
+		short++
+		got, _ := t.prima.Level(t.toPrima[b.SKU], b.Warehouse)
+		if want := max(b.Available-(t.open[k]-b.Allocated), 0); got != want {
+			out = append(out, fmt.Sprintf("%s@%s: Prima %d, want Clarus available %d less the %d units of goods-outs not yet allocated",
+				b.SKU, b.Warehouse, got, b.Available, t.open[k]-b.Allocated))
+		}
+	}
+	if len(waiting) > 0 && short == 0 {
+		out = append(out, fmt.Sprintf("%d goods-outs wait for allocation, but at none of their keys is more promised than allocated: nothing was checked", len(waiting)))
 	}
 	return out
 }
@@ -67,9 +120,10 @@ func (t truth) levelMismatches(levels map[string]schemas.StockLevel) []string {
 		// movements may have been lost webhooks that the sweep found
 		// cancelling out.
 		l := levels[schemas.StockKey(b.SKU, b.Warehouse)]
-		if l.OnHand != b.OnHand || l.Held != b.Held || l.Allocated != b.Allocated || l.Available != b.Available {
-			out = append(out, fmt.Sprintf("%s@%s: lockstep %d/%d/%d, Clarus %d/%d/%d (on hand/held/allocated)",
-				b.SKU, b.Warehouse, l.OnHand, l.Held, l.Allocated, b.OnHand, b.Held, b.Allocated))
+		open := t.open[schemas.StockKey(b.SKU, b.Warehouse)]
+		if l.OnHand != b.OnHand || l.Held != b.Held || l.Allocated != b.Allocated || l.Available != b.Available || l.OpenGoodsOut != open {
+			out = append(out, fmt.Sprintf("%s@%s: lockstep %d/%d/%d/%d, Clarus %d/%d/%d/%d (on hand/held/allocated/open goods-out)",
+				b.SKU, b.Warehouse, l.OnHand, l.Held, l.Allocated, l.OpenGoodsOut, b.OnHand, b.Held, b.Allocated, open))
 		}
 	}
 	return out
@@ -117,7 +171,7 @@ func check(ctx context.Context, o Options, s *sims, w *watcher, errc <-chan erro
 	for _, i := range rng.Perm(len(candidates))[:min(o.Injected, len(candidates))] {
 		b := candidates[i]
 		sku := t.toPrima[b.SKU]
-		wrong := b.Available + 7
+		wrong := t.promisable(b) + 7
 		if err := s.prima.Apply(primasim.Event{Type: "set_stock", SKU: sku, Warehouse: b.Warehouse, Available: &wrong}); err != nil {
 			return Summary{}, fmt.Errorf("demo: inject drift: %w", err)
 		}
@@ -180,6 +234,9 @@ func summarize(ctx context.Context, o Options, s *sims, w *watcher, injected, fl
 	}
 	checkf("prima_stock_matches_clarus", t.primaMismatches())
 	checkf("no_lost_movements", t.levelMismatches(levels))
+	if fulfil != nil {
+		checkf("unallocated_goods_outs_promised", t.unallocatedPromised(fulfil.waiting))
+	}
 	var wrongDrift []string
 	for k := range injected {
 		if !flagged[k] {

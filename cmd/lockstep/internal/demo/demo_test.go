@@ -168,7 +168,8 @@ func TestFulfilmentFlowKafka(t *testing.T) {
 		PrimaFaults:  primasim.Faults{Seed: 8, ErrorRate: 0.2, TimeoutAfterWriteRate: 0.05, ThrottleRate: 0.001, RetryAfterSeconds: 1},
 		Settle:       settle,
 	})
-	for _, c := range []string{"one_despatch_note_per_shipment", "injected_missing_despatch_flagged", "fulfilments_closed", "fulfilment_exceptions_as_expected", "reconciliation_balanced_except_injected"} {
+	for _, c := range []string{"one_despatch_note_per_shipment", "injected_missing_despatch_flagged", "fulfilments_closed", "fulfilment_exceptions_as_expected",
+		"reconciliation_balanced_except_injected", "unallocated_goods_outs_promised"} {
 		if _, ok := sum.Checks[c]; !ok {
 			t.Errorf("check %s did not run", c)
 		}

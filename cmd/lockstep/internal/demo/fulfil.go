@@ -18,7 +18,9 @@ import (
 
 // The fulfilment phase: the warehouse receives the stock the orders need,
 // allocates every goods-out the orders phase left in Clarus and ships it,
-// often in several shipments. Prima drops a seeded few despatch posts
+// often in several shipments, but for a seeded tenth it leaves PENDING
+// (never allocated): Clarus shows their units as available, and lockstep
+// must promise them to the orders all the same (open goods-outs). Prima drops a seeded few despatch posts
 // silently (answers OK, stores nothing): exactly those must come back as
 // missing_despatch, every other shipment must get exactly one despatch
 // note, and every order whose shipments are all noted must be closed.
@@ -27,6 +29,8 @@ import (
 type fulfilRun struct {
 	goodsOuts map[string][]string // order ref -> its shipment ids
 	refused   []string            // goods-outs Clarus would not allocate
+	// waiting are the goods-outs left PENDING, never allocated.
+	waiting []clarussim.Order
 	// notedIn is the time from the first shipment until every shipment
 	// had its note or was flagged (0 if that did not happen in Settle).
 	notedIn time.Duration
@@ -78,6 +82,10 @@ func driveFulfilment(ctx context.Context, o Options, s *sims, w *watcher, kill *
 	started := time.Now()
 	for i := 0; i < chunks; i++ {
 		for _, g := range goodsOuts[i*chunk : min((i+1)*chunk, len(goodsOuts))] {
+			if rng.IntN(10) == 0 {
+				run.waiting = append(run.waiting, g)
+				continue
+			}
 			if err := run.ship(s, g, rng, o.ShipmentsPerOrder); err != nil {
 				return nil, err
 			}
@@ -101,8 +109,8 @@ func driveFulfilment(ctx context.Context, o Options, s *sims, w *watcher, kill *
 		}
 	}
 	if o.Progress != nil {
-		fmt.Fprintf(o.Progress, "fulfilment: %d shipments of %d goods-outs (%d refused allocation); waiting for Prima's despatch notes\n",
-			run.count(), len(run.goodsOuts), len(run.refused))
+		fmt.Fprintf(o.Progress, "fulfilment: %d shipments of %d goods-outs (%d refused allocation, %d left waiting for allocation); waiting for Prima's despatch notes\n",
+			run.count(), len(run.goodsOuts), len(run.refused), len(run.waiting))
 	}
 	if err := waitUntil(ctx, o.Settle, p, errc, func() bool { return len(run.pending(s, w)) == 0 }); err != nil {
 		return nil, err

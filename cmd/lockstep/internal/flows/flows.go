@@ -112,6 +112,9 @@ type Deps struct {
 	// one Prima source polls them all, as one transactional id and one
 	// cursor per feed allow no second poller.
 	primaFeeds []string
+	// shipments is the one sweep of Clarus's shipments, once a flow asked
+	// for it (its transactional id allows no second one either).
+	shipments *Component
 }
 
 // clarusConfig is the Clarus configuration with its secrets read from
@@ -201,6 +204,9 @@ func Build(names []string, d *Deps) ([]Component, error) {
 		}
 		all = append(all, cs...)
 	}
+	if d.shipments != nil {
+		all = append(all, *d.shipments)
+	}
 	if len(d.primaFeeds) > 0 {
 		src, err := d.primaSource()
 		if err != nil {
@@ -209,6 +215,24 @@ func Build(names []string, d *Deps) ([]Component, error) {
 		all = append(all, src)
 	}
 	return all, nil
+}
+
+// needShipments builds the one sweep of Clarus's dispatched shipments
+// (component clarus/shipments), for the flows that fold shipments.
+func (d *Deps) needShipments(cc clarus.Config) error {
+	if d.shipments != nil {
+		return nil
+	}
+	const name = "clarus/shipments"
+	so := clarus.Options{TopicPrefix: d.TopicPrefix, Logger: d.logger(name), Metrics: d.metrics.clarus, SetReady: d.Ready(name),
+		// One shipment sweep per Clarus tenant and deployment.
+		TransactionalID: d.TopicPrefix + "lockstep-clarus-shipments-" + cc.Subdomain}
+	src, err := clarus.NewShipmentSource(cc, clarus.NewClient(cc, so), d.Serde, so, d.kafka()...)
+	if err != nil {
+		return err
+	}
+	d.shipments = &Component{Name: name, Run: src.Run}
+	return nil
 }
 
 // primaSource is the one Prima poller of the process, for the feeds the

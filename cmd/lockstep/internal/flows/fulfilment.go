@@ -1,14 +1,13 @@
 package flows
 
 import (
-	"github.com/lockstep-dev/lockstep/connectors/clarus"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
 	"github.com/lockstep-dev/lockstep/processors/fulfilment"
 )
 
 // buildFulfilment wires flow 3 of the design: Clarus shipments (from the
 // completed goods-out webhook, read by the stock flow's receiver, and from
-// this flow's sweep of dispatched shipments, which finds partial
+// the shared sweep of dispatched shipments, which finds partial
 // dispatches and missed webhooks) join Prima's despatch notes (polled by
 // the shared Prima source) in the fulfilment processor; the Prima despatch
 // sink creates one note per shipment, looked up by its reference before
@@ -30,12 +29,7 @@ func buildFulfilment(d *Deps) ([]Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	so := clarus.Options{TopicPrefix: d.TopicPrefix, Logger: d.logger("fulfilment/clarus-shipments"), Metrics: d.metrics.clarus,
-		SetReady: d.Ready("fulfilment/clarus-shipments"),
-		// One shipment sweep per Clarus tenant and deployment.
-		TransactionalID: d.TopicPrefix + "lockstep-clarus-shipments-" + cc.Subdomain}
-	ships, err := clarus.NewShipmentSource(cc, clarus.NewClient(cc, so), d.Serde, so, d.kafka()...)
-	if err != nil {
+	if err := d.needShipments(cc); err != nil {
 		return nil, err
 	}
 	pc := s.Prima
@@ -57,7 +51,6 @@ func buildFulfilment(d *Deps) ([]Component, error) {
 	d.needPrima(prima.CursorKeySalesOrders, prima.CursorKeyDespatchNotes)
 	return []Component{
 		{Name: "fulfilment/processor", Run: proc.Run},
-		{Name: "fulfilment/clarus-shipments", Run: ships.Run},
 		{Name: "fulfilment/prima-despatch", Run: sink.Run},
 	}, nil
 }

@@ -11,7 +11,9 @@ import (
 // orders processor, which splits stock from non-stock lines, holds orders
 // with unmapped SKUs and shields the warehouse from amendments; the Clarus
 // order sink creates and cancels the goods-outs and answers on
-// clarus.order-acks, which the processor folds back.
+// clarus.order-acks, which the processor folds back with the shipments of
+// its goods-outs, publishing what they still have to dispatch on
+// lockstep.open-goods-out for the stock flow.
 func buildOrders(d *Deps) ([]Component, error) {
 	s := d.Settings
 	cc, err := d.clarusConfig()
@@ -35,6 +37,11 @@ func buildOrders(d *Deps) ([]Component, error) {
 		TransactionalID: d.TopicPrefix + "lockstep-clarus-orders-" + cc.Subdomain + "-" + s.InstanceID}
 	sink, err := clarus.NewOrderSink(cc, clarus.NewClient(cc, so), d.Serde, so, d.kafka()...)
 	if err != nil {
+		return nil, err
+	}
+	// The processor folds shipments to know what its goods-outs still
+	// have to dispatch (the open quantities the stock flow promises).
+	if err := d.needShipments(cc); err != nil {
 		return nil, err
 	}
 	d.needPrima(prima.CursorKeyItems, prima.CursorKeySalesOrders)
