@@ -26,8 +26,9 @@ type Cursor struct {
 	// the cursor that was dead-lettered though the cursor could not move
 	// past it (its Modified stamp is unreadable, and no readable record
 	// follows it yet), so that the next poll, meeting it again, does not
-	// dead-letter it twice. Only the sales-order feed dead-letters
-	// records. A string, not a slice, so that a Cursor stays comparable.
+	// dead-letter it twice. Only the sales-order and purchase-order
+	// feeds keep it. A string, not a slice, so that a Cursor stays
+	// comparable.
 	DeadLettered string `json:"dead_lettered,omitempty"`
 }
 

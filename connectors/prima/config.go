@@ -33,8 +33,11 @@ type Config struct {
 	TLS            TLSConfig     `env:", prefix=TLS_"`
 	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT, default=30s"`
 
-	// Source: how often items and stock levels are polled, and the page
-	// size of each modified-since query.
+	// Source: how often every feed (items, stock levels, sales orders,
+	// despatch notes, purchase orders) is polled, and the page size of
+	// each modified-since query. The feeds share them, as they share one
+	// poller; which feeds run is the flows' choice (Options.Feeds), not
+	// a setting.
 	PollInterval time.Duration `env:"POLL_INTERVAL, default=30s"`
 	PageSize     int           `env:"PAGE_SIZE, default=500"`
 

@@ -1,4 +1,4 @@
-// Package prima connects lockstep to Prima Solutions' XML web services: the one place that knows XML, a polling source of items, stock levels, sales orders and despatch notes, the stock sink, the despatch sink and the stock parity check.
+// Package prima connects lockstep to Prima Solutions' XML web services: the one place that knows XML, a polling source of items, stock levels, sales orders, despatch notes and purchase orders, the stock sink, the despatch sink and the stock parity check.
 //
 // # Components
 //
@@ -8,8 +8,9 @@
 //
 //   - Source polls Prima's item master and stock levels into prima.items
 //     (compacted, key Prima SKU) and prima.stock-levels (key
-//     sku@warehouse), sales orders into prima.sales-orders and despatch
-//     notes into prima.despatch-notes (key order ref), each page in one
+//     sku@warehouse), sales orders into prima.sales-orders, despatch
+//     notes into prima.despatch-notes (key order ref) and purchase orders
+//     into prima.purchase-orders (key PO ref), each page in one
 //     transaction with its cursor; Options.Feeds picks the feeds.
 //   - DespatchSink posts lockstep.cmd.prima-despatch commands as despatch
 //     notes whose reference is the Clarus shipment id, looking the

@@ -1,6 +1,7 @@
 package prima
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -89,4 +90,47 @@ func FuzzDecodeResponse(f *testing.F) {
 func after(t time.Time, key string, prev Cursor) bool {
 	c := t.Compare(prev.Modified)
 	return c > 0 || c == 0 && key > prev.Key
+}
+
+// answerOf encodes data as Prima answers it and decodes the answer as the
+// client does, so that each sales order or PO element has its text.
+func answerOf(t testing.TB, data *wire.ResponseData) *wire.Response {
+	t.Helper()
+	doc, err := wire.MarshalString(wire.Response{RequestStatus: wire.StatusOK, Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _, err := decodeAnswer(wire.MarshalReturn(wire.OpHandler, wire.PartResponse, doc), wire.ContentType, wire.OpHandler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// checkFeedPage checks what a page of a dead-lettering feed read from any
+// bytes must be (pageFrom): no more records than elements, each with its
+// text; the accepted ones (at is their place in the feed) in cursor
+// order; next not behind the last of them.
+func checkFeedPage[R any](t *testing.T, elems int, recs []R, next Cursor, rec func(R) (raw string, accepted bool, at Cursor)) {
+	t.Helper()
+	if len(recs) > elems {
+		t.Fatalf("%d records from %d elements", len(recs), elems)
+	}
+	var prev Cursor
+	for _, r := range recs {
+		raw, ok, at := rec(r)
+		if !strings.HasPrefix(raw, "<") {
+			t.Fatalf("record without its text: %+v", r)
+		}
+		if !ok {
+			continue
+		}
+		if !after(at.Modified, at.Key, prev) {
+			t.Fatalf("records out of order: %+v after %+v", at, prev)
+		}
+		prev = at
+	}
+	if !prev.Modified.IsZero() && (next.Modified.Before(prev.Modified) || next.Modified.Equal(prev.Modified) && next.Key < prev.Key) {
+		t.Fatalf("cursor %+v behind the last record read %+v", next, prev)
+	}
 }

@@ -24,8 +24,11 @@ type Options struct {
 	// source fences the one it replaces. Default lockstep-prima-source.
 	TransactionalID string
 	// Feeds are the cursor keys (CursorKeyItems, CursorKeyStockLevels,
-	// CursorKeySalesOrders, CursorKeyDespatchNotes) of the feeds the
-	// source polls; empty polls them all. One source polls every feed a process needs: one
+	// CursorKeySalesOrders, CursorKeyDespatchNotes,
+	// CursorKeyPurchaseOrders) of the feeds the source polls; empty polls
+	// them all. A flow turns on the feeds it needs by their keys (the
+	// inbound flow: CursorKeyPurchaseOrders, and CursorKeyItems for the
+	// SKU mapping). One source polls every feed a process needs: one
 	// transactional id and one cursor per feed allow no second poller.
 	Feeds []string
 	// Seed seeds the sink's backoff jitter; 0 seeds from the clock.
@@ -100,10 +103,10 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lockstep_prima_source_events_total", Help: "Events produced by the Prima source in committed transactions, by resource (items, stock-levels, sales-orders, despatch-notes).",
+			Name: "lockstep_prima_source_events_total", Help: "Events produced by the Prima source in committed transactions, by resource (items, stock-levels, sales-orders, despatch-notes, purchase-orders).",
 		}, []string{"resource"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lockstep_prima_source_dead_letters_total", Help: "Records the Prima source could not turn into events and sent to the DLQ in committed transactions, by resource (sales-orders, despatch-notes).",
+			Name: "lockstep_prima_source_dead_letters_total", Help: "Records the Prima source could not turn into events and sent to the DLQ in committed transactions, by resource (sales-orders, despatch-notes, purchase-orders).",
 		}, []string{"resource"}),
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lockstep_prima_source_polls_total", Help: "Prima modified-since polls, by resource and outcome (ok, failed).",

@@ -63,21 +63,29 @@ type OrderPage struct {
 // fails only as a whole (an error) when Prima's answer breaks the feed's
 // contract: longer than limit, or out of cursor order.
 func (c *Client) SalesOrders(ctx context.Context, since Cursor, limit int) (OrderPage, error) {
-	const op = wire.TypeSalesOrdersModifiedSince
-	page := OrderPage{Next: since}
+	recs, next, more, err := feedCall(ctx, c, wire.TypeSalesOrdersModifiedSince, orderFeed, since, limit)
+	return OrderPage{Records: recs, Next: next, More: more}, err
+}
+
+// feedCall asks op for up to limit records of f after since and reads
+// them (pageFrom). It fails, with next at since, when Prima fails or its
+// answer breaks the feed's contract: longer than limit, or out of cursor
+// order.
+func feedCall[W, R any](ctx context.Context, c *Client, op string, f elemFeed[W, R], since Cursor, limit int) (recs []R, next Cursor, more bool, _ error) {
 	resp, err := c.call(ctx, op, sinceData(since, limit))
+	if err != nil || resp.Data == nil {
+		return nil, since, false, err
+	}
+	elems := f.elems(resp.Data)
+	if limit > 0 && len(elems) > limit {
+		return nil, since, false, &APIError{Op: op, Status: 200, Message: "refused page",
+			Err: fmt.Errorf("%w: %d %ss for PageSize %d", ErrPageTooLong, len(elems), f.kind, limit)}
+	}
+	recs, next, more, err = pageFrom(f, elems, resp.Data.More, since, limit)
 	if err != nil {
-		return page, err
+		return nil, since, false, &APIError{Op: op, Status: 200, Message: err.Error()}
 	}
-	if resp.Data != nil && limit > 0 && len(resp.Data.SalesOrders) > limit {
-		return page, &APIError{Op: op, Status: 200, Message: "refused page",
-			Err: fmt.Errorf("%w: %d orders for PageSize %d", ErrPageTooLong, len(resp.Data.SalesOrders), limit)}
-	}
-	page, err = ordersFrom(resp, since, limit)
-	if err != nil {
-		return OrderPage{Next: since}, &APIError{Op: op, Status: 200, Message: err.Error()}
-	}
-	return page, nil
+	return recs, next, more, nil
 }
 
 // errUnknownStatus is a Status the feed does not document.
@@ -93,19 +101,34 @@ var errUnknownStatus = errors.New("unknown Status")
 // before it; consumers take an amendment of an order they never saw as
 // its release.
 func eventStatus(status string, version int64) (schemas.SalesOrderStatus, error) {
+	return versionStatus(status, version, statuses[schemas.SalesOrderStatus]{
+		live: wire.OrderReleased, cancelled: wire.OrderCancelled,
+		first: schemas.SalesOrderReleased, amended: schemas.SalesOrderAmended, cancelledAs: schemas.SalesOrderCancelled})
+}
+
+// statuses maps the two statuses of a versioned Prima record on its feed
+// (sales order, purchase order) to its event's three.
+type statuses[S ~string] struct {
+	live, cancelled             string // Prima's: Released or Purchase; Cancelled
+	first, amended, cancelledAs S      // the event's: live at version 1, live later, cancelled
+}
+
+// versionStatus maps a record's Prima status and version to its event's
+// status through m, from the record alone (see eventStatus).
+func versionStatus[S ~string](status string, version int64, m statuses[S]) (S, error) {
 	if version < 1 {
 		return "", fmt.Errorf("Version %d is not positive", version)
 	}
 	switch status {
-	case wire.OrderCancelled:
-		return schemas.SalesOrderCancelled, nil
-	case wire.OrderReleased:
+	case m.cancelled:
+		return m.cancelledAs, nil
+	case m.live:
 		if version == 1 {
-			return schemas.SalesOrderReleased, nil
+			return m.first, nil
 		}
-		return schemas.SalesOrderAmended, nil
+		return m.amended, nil
 	}
-	return "", fmt.Errorf("%w %q: want %s or %s", errUnknownStatus, cleanMessage(status), wire.OrderReleased, wire.OrderCancelled)
+	return "", fmt.Errorf("%w %q: want %s or %s", errUnknownStatus, cleanMessage(status), m.live, m.cancelled)
 }
 
 // salesOrderEvent is o as the event prima.sales-orders carries.

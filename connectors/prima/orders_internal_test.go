@@ -121,15 +121,7 @@ func TestSalesOrderFromReasons(t *testing.T) {
 // as the client does, so that each order has its text.
 func responseOf(t testing.TB, more bool, orders ...wire.SalesOrder) *wire.Response {
 	t.Helper()
-	doc, err := wire.MarshalString(wire.Response{RequestStatus: wire.StatusOK, Data: &wire.ResponseData{More: more, SalesOrders: orders}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, _, err := decodeAnswer(wire.MarshalReturn(wire.OpHandler, wire.PartResponse, doc), wire.ContentType, wire.OpHandler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
+	return answerOf(t, &wire.ResponseData{More: more, SalesOrders: orders})
 }
 
 // An order whose Modified is unreadable is dead-lettered once: when a

@@ -16,13 +16,14 @@ import (
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-// Source polls Prima's items, stock levels, sales orders and despatch
-// notes modified since its cursors and produces them to prima.items,
-// prima.stock-levels, prima.sales-orders and prima.despatch-notes, each
-// page in one Kafka transaction with its cursor on
-// lockstep.source-cursors: a restart resumes after the last committed
-// page, with no gap and no repeat. A sales order or despatch note it
-// cannot turn into an event goes to lockstep.dlq in the same transaction. Prima
+// Source polls Prima's items, stock levels, sales orders, despatch notes
+// and purchase orders modified since its cursors and produces them to
+// prima.items, prima.stock-levels, prima.sales-orders,
+// prima.despatch-notes and prima.purchase-orders, each page in one Kafka
+// transaction with its cursor on lockstep.source-cursors: a restart
+// resumes after the last committed page, with no gap and no repeat. A
+// sales order, despatch note or purchase order it cannot turn into an
+// event goes to lockstep.dlq in the same transaction. Prima
 // documents no webhooks, so polling is all of its change capture. A
 // Source is used from one goroutine: Run, or Poll then Close.
 type Source struct {
@@ -32,16 +33,16 @@ type Source struct {
 	tx    *cursor.Committer
 	o     Options
 
-	itemsTopic, levelsTopic, ordersTopic, notesTopic, dlqTopic string
+	itemsTopic, levelsTopic, ordersTopic, notesTopic, posTopic, dlqTopic string
 
 	cursors map[string]Cursor
 }
 
 // PollStats says what one Poll committed.
 type PollStats struct {
-	Items, StockLevels, SalesOrders, DespatchNotes, Pages int
-	// DeadLetters counts the sales orders and despatch notes sent to the
-	// DLQ instead.
+	Items, StockLevels, SalesOrders, DespatchNotes, PurchaseOrders, Pages int
+	// DeadLetters counts the sales orders, despatch notes and purchase
+	// orders sent to the DLQ instead.
 	DeadLetters int
 }
 
@@ -74,6 +75,7 @@ func NewSource(cfg Config, api *Client, serde *schemas.Serde, o Options, kopts .
 		levelsTopic: o.TopicPrefix + schemas.TopicPrimaStockLevels,
 		ordersTopic: o.TopicPrefix + schemas.TopicSalesOrders,
 		notesTopic:  o.TopicPrefix + schemas.TopicDespatchNotes,
+		posTopic:    o.TopicPrefix + schemas.TopicPurchaseOrders,
 		dlqTopic:    o.TopicPrefix + schemas.TopicDLQ,
 	}, nil
 }
@@ -124,7 +126,8 @@ func (s *Source) Run(ctx context.Context) error {
 			failures, backoff = 0, s.cfg.BackoffBase
 			if st.Pages > 0 {
 				s.o.Logger.Info("prima poll committed", "items", st.Items, "stock_levels", st.StockLevels,
-					"sales_orders", st.SalesOrders, "despatch_notes", st.DespatchNotes, "dead_letters", st.DeadLetters, "pages", st.Pages)
+					"sales_orders", st.SalesOrders, "despatch_notes", st.DespatchNotes, "purchase_orders", st.PurchaseOrders,
+					"dead_letters", st.DeadLetters, "pages", st.Pages)
 			}
 		}
 		if sleep(ctx, s.o.Clock, wait) != nil {
@@ -151,7 +154,8 @@ func (s *Source) load(ctx context.Context) error {
 	s.cursors = cur
 	s.o.setReady(true)
 	s.o.Logger.Info("prima source cursors loaded", "items", cur[CursorKeyItems], "stock_levels", cur[CursorKeyStockLevels],
-		"sales_orders", cur[CursorKeySalesOrders], "despatch_notes", cur[CursorKeyDespatchNotes])
+		"sales_orders", cur[CursorKeySalesOrders], "despatch_notes", cur[CursorKeyDespatchNotes],
+		"purchase_orders", cur[CursorKeyPurchaseOrders])
 	return nil
 }
 
@@ -172,6 +176,7 @@ func (s *Source) Poll(ctx context.Context) (PollStats, error) {
 		{CursorKeyStockLevels, "stock-levels", s.levelsPage, &st.StockLevels},
 		{CursorKeySalesOrders, "sales-orders", s.ordersPage, &st.SalesOrders},
 		{CursorKeyDespatchNotes, "despatch-notes", s.notesPage, &st.DespatchNotes},
+		{CursorKeyPurchaseOrders, "purchase-orders", s.posPage, &st.PurchaseOrders},
 	} {
 		if !slices.Contains(s.o.Feeds, f.key) {
 			continue
@@ -193,7 +198,8 @@ func (s *Source) Poll(ctx context.Context) (PollStats, error) {
 
 // allFeeds are the cursor keys of every feed, in the order Poll reads
 // them.
-var allFeeds = []string{CursorKeyItems, CursorKeyStockLevels, CursorKeySalesOrders, CursorKeyDespatchNotes}
+var allFeeds = []string{CursorKeyItems, CursorKeyStockLevels, CursorKeySalesOrders, CursorKeyDespatchNotes,
+	CursorKeyPurchaseOrders}
 
 // feed is one modified-since query, its cursor and what it counts.
 type feed struct {

@@ -17,15 +17,16 @@ import (
 // The sales-order feed: each order Prima shows becomes a schemas.SalesOrder
 // on prima.sales-orders, keyed by its ref; one the source cannot turn
 // into an event goes to lockstep.dlq with why, in the same transaction as
-// the page and its cursor, and the feed goes on.
+// the page and its cursor, and the feed goes on. The purchase-order feed
+// (source_pos.go) works the same way, through the same recordsPage.
 
-// maxOrderEventBytes bounds an encoded sales order event. Kafka refuses a
-// record over the broker's message.max.bytes (1 MiB by default) and the
-// producer's max.request.size, and a refused record would fail the
-// page's transaction, again at every poll: the feed would stall on one
-// order. Under the limit, with room for the key, headers and batch
-// overhead, such an order is dead-lettered instead.
-const maxOrderEventBytes = 900 << 10
+// maxEventBytes bounds an encoded sales order or purchase order event.
+// Kafka refuses a record over the broker's message.max.bytes (1 MiB by
+// default) and the producer's max.request.size, and a refused record
+// would fail the page's transaction, again at every poll: the feed would
+// stall on one order. Under the limit, with room for the key, headers and
+// batch overhead, such an order is dead-lettered instead.
+const maxEventBytes = 900 << 10
 
 // maxDeadRawBytes bounds the element text a dead letter carries, for the
 // same reason: the letter itself must fit in a Kafka record. A longer
@@ -40,28 +41,22 @@ func (s *Source) ordersPage(ctx context.Context, since Cursor) (page, error) {
 	if err != nil {
 		return page{}, err
 	}
-	p := page{next: op.Next, more: op.More}
-	if len(op.Records) == 0 {
-		return p, nil
-	}
-	// Encoding fails for the registry's sake (down, refusing the schema)
-	// or for the record's. Only the second is the order's fault: check
-	// the first before blaming any order for it.
-	if _, err := s.serde.Encode(ctx, schemaProbe); err != nil {
-		return page{}, fmt.Errorf("prima: source: encode sales order: %w", err)
-	}
-	now := s.o.Clock.Now().UTC()
-	for _, r := range op.Records {
-		v, reason := s.orderValue(ctx, r, now)
-		if reason != "" {
-			p.recs = append(p.recs, s.deadLetter(ctx, s.ordersTopic, r.Order.Ref, r.Raw, reason, r.Order.Modified, now))
-			p.dead = append(p.dead, deadNote{key: r.Order.Ref, reason: reason})
-			continue
+	return recordsPage(ctx, s, s.ordersTopic, orderEvents, op.Records, op.Next, op.More)
+}
+
+// orderEvents turns sales order records into events for recordsPage.
+var orderEvents = deadLettering[OrderRecord]{
+	kind: "sales order", probe: schemaProbe,
+	record: func(r OrderRecord) (string, int64, time.Time, string, error) {
+		return r.Order.Ref, r.Order.Version, r.Order.Modified, r.Raw, r.Err
+	},
+	event: func(r OrderRecord, now time.Time) (schemas.Event, int, error) {
+		ev, err := salesOrderEvent(r.Order, now)
+		if err != nil {
+			return nil, 0, err
 		}
-		p.recs = append(p.recs, &kgo.Record{Topic: s.ordersTopic, Key: []byte(r.Order.Ref), Value: v})
-		p.events++
-	}
-	return p, nil
+		return ev, len(ev.Lines), nil
+	},
 }
 
 // schemaProbe is a valid sales order event, encoded to check the schema
@@ -69,35 +64,76 @@ func (s *Source) ordersPage(ctx context.Context, since Cursor) (page, error) {
 var schemaProbe = &schemas.SalesOrder{Meta: schemas.Meta{EventID: "probe", Source: schemas.SourcePrima},
 	Status: schemas.SalesOrderReleased}
 
-// orderValue encodes r's event, or says why it is none.
-func (s *Source) orderValue(ctx context.Context, r OrderRecord, now time.Time) ([]byte, string) {
-	name := orderName(r.Order)
-	if r.Err != nil {
-		return nil, fmt.Sprintf("prima sales order %s is unreadable: %v", name, r.Err)
+// deadLettering says how recordsPage turns the records (R) of a feed whose
+// records the source dead-letters into events.
+type deadLettering[R any] struct {
+	kind  string        // names a record in a reason: "sales order"
+	probe schemas.Event // a valid event of the feed
+	// record returns what names r, its text and, when it could not be
+	// read, why.
+	record func(r R) (ref string, version int64, modified time.Time, raw string, err error)
+	// event returns r's event and how many lines it has, or why it is
+	// none.
+	event func(r R, now time.Time) (ev schemas.Event, lines int, err error)
+}
+
+// recordsPage is the page of recs, read up to next: each record's event
+// on topic, keyed by its ref, or its dead letter with why.
+func recordsPage[R any](ctx context.Context, s *Source, topic string, f deadLettering[R], recs []R, next Cursor, more bool) (page, error) {
+	p := page{next: next, more: more}
+	if len(recs) == 0 {
+		return p, nil
 	}
-	ev, err := salesOrderEvent(r.Order, now)
+	// Encoding fails for the registry's sake (down, refusing the schema)
+	// or for the record's. Only the second is the record's fault: check
+	// the first before blaming any record for it.
+	if _, err := s.serde.Encode(ctx, f.probe); err != nil {
+		return page{}, fmt.Errorf("prima: source: encode %s: %w", f.kind, err)
+	}
+	now := s.o.Clock.Now().UTC()
+	for _, r := range recs {
+		ref, version, modified, raw, err := f.record(r)
+		v, reason := f.value(ctx, s.serde, r, recordName(ref, version, modified), err, now)
+		if reason != "" {
+			p.recs = append(p.recs, s.deadLetter(ctx, topic, ref, raw, reason, modified, now))
+			p.dead = append(p.dead, deadNote{key: ref, reason: reason})
+			continue
+		}
+		p.recs = append(p.recs, &kgo.Record{Topic: topic, Key: []byte(ref), Value: v})
+		p.events++
+	}
+	return p, nil
+}
+
+// value encodes r's event, or says why it is none: r is unreadable
+// (rerr), its event cannot be made or encoded, or it is too large.
+func (f deadLettering[R]) value(ctx context.Context, serde *schemas.Serde, r R, name string, rerr error, now time.Time) ([]byte, string) {
+	if rerr != nil {
+		return nil, fmt.Sprintf("prima %s %s is unreadable: %v", f.kind, name, rerr)
+	}
+	ev, lines, err := f.event(r, now)
 	if err != nil {
-		return nil, fmt.Sprintf("prima sales order %s is unreadable: %v", name, err)
+		return nil, fmt.Sprintf("prima %s %s is unreadable: %v", f.kind, name, err)
 	}
-	v, err := s.serde.Encode(ctx, ev)
+	v, err := serde.Encode(ctx, ev)
 	if err != nil {
-		return nil, fmt.Sprintf("prima sales order %s cannot be encoded: %v", name, err)
+		return nil, fmt.Sprintf("prima %s %s cannot be encoded: %v", f.kind, name, err)
 	}
-	if len(v) > maxOrderEventBytes {
-		return nil, fmt.Sprintf("prima sales order %s is too large: its event is %d bytes, over the %d-byte limit under Kafka's default 1 MiB message.max.bytes (%d lines)",
-			name, len(v), maxOrderEventBytes, len(ev.Lines))
+	if len(v) > maxEventBytes {
+		return nil, fmt.Sprintf("prima %s %s is too large: its event is %d bytes, over the %d-byte limit under Kafka's default 1 MiB message.max.bytes (%d lines)",
+			f.kind, name, len(v), maxEventBytes, lines)
 	}
 	return v, ""
 }
 
-// orderName names an order in a reason, as far as it could be read.
-func orderName(o SalesOrder) string {
-	name := fmt.Sprintf("%q", cleanMessage(o.Ref))
-	if o.Version > 0 {
-		name += fmt.Sprintf(" version %d", o.Version)
+// recordName names a record in a reason, as far as it could be read.
+func recordName(ref string, version int64, modified time.Time) string {
+	name := fmt.Sprintf("%q", cleanMessage(ref))
+	if version > 0 {
+		name += fmt.Sprintf(" version %d", version)
 	}
-	if !o.Modified.IsZero() {
-		name += " modified " + wire.FormatTime(o.Modified)
+	if !modified.IsZero() {
+		name += " modified " + wire.FormatTime(modified)
 	}
 	return name
 }

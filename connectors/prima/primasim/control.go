@@ -22,7 +22,10 @@ import (
 // lines, replacing every line, or delivery, or both) or cancel_order
 // (order_ref); or despatch_note (order_ref, reference, warehouse, lines
 // with sku and quantity): a despatch note made by hand, under any
-// reference the person chooses. Every change stamps what it touches
+// reference the person chooses; or, for purchase orders, approve_po
+// (po_ref, supplier_ref, warehouse, currency, expected_date, po_lines),
+// amend_po (po_ref and po_lines, replacing every line, or expected_date,
+// or both) or cancel_po (po_ref). Every change stamps what it touches
 // modified.
 type Event struct {
 	Type        string           `json:"type"`
@@ -46,6 +49,17 @@ type Event struct {
 
 	// Reference is a despatch_note's reference.
 	Reference string `json:"reference,omitempty"`
+
+	// Purchase order events; Warehouse and Currency above are the PO's.
+	PORef       string `json:"po_ref,omitempty"`
+	SupplierRef string `json:"supplier_ref,omitempty"`
+	// ExpectedDate is the delivery date, wire.DateLayout (YYYY-MM-DD),
+	// kept as told: another form is how a test injects a date lockstep
+	// cannot read.
+	ExpectedDate string `json:"expected_date,omitempty"`
+	// POLines, when not nil, are all the PO's lines: an amendment
+	// replaces every line with them.
+	POLines []POLine `json:"po_lines,omitempty"`
 }
 
 // EventError is an event the ground truth refuses.
@@ -78,6 +92,8 @@ func (s *Server) apply(ev Event) error {
 		return s.applyOrder(ev)
 	case "despatch_note":
 		return s.applyDespatchNote(ev)
+	case "approve_po", "amend_po", "cancel_po":
+		return s.applyPO(ev)
 	}
 	m, err := wire.ParseSKU(ev.SKU)
 	if err != nil {
@@ -203,17 +219,23 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 type ScenarioResult struct {
 	Items  int          `json:"items"`
 	Orders *OrderReport `json:"orders,omitempty"` // when the scenario asked for orders
+	// PurchaseOrders is there when the scenario asked for purchase orders.
+	PurchaseOrders *POReport `json:"purchase_orders,omitempty"`
 }
 
-// scenario is POST /_sim/scenario: the item master, then the orders over
-// it when sc.Orders asks for them.
+// scenario is POST /_sim/scenario: the item master, then the orders and
+// the purchase orders over it when sc.Orders and sc.PurchaseOrders ask
+// for them.
 func (s *Server) scenario(sc Scenario) (ScenarioResult, error) {
 	n, err := s.RunScenario(sc)
 	res := ScenarioResult{Items: n}
-	if err != nil || sc.Orders == nil {
-		return res, err
+	if err == nil && sc.Orders != nil {
+		rep, oerr := s.GenerateOrders(*sc.Orders)
+		res.Orders, err = &rep, oerr
 	}
-	rep, err := s.GenerateOrders(*sc.Orders)
-	res.Orders = &rep
+	if err == nil && sc.PurchaseOrders != nil {
+		rep, perr := s.GeneratePOs(*sc.PurchaseOrders)
+		res.PurchaseOrders, err = &rep, perr
+	}
 	return res, err
 }

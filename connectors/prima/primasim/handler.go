@@ -14,7 +14,7 @@ func (s *Server) dispatch(req wire.Request) wire.Response {
 	d := req.Data
 	switch req.RequestType {
 	case wire.TypeItemsModifiedSince, wire.TypeStockLevelsModifiedSince, wire.TypeSalesOrdersModifiedSince,
-		wire.TypeDespatchNotesModifiedSince:
+		wire.TypeDespatchNotesModifiedSince, wire.TypePurchaseOrdersModifiedSince:
 		return s.modifiedSince(req.RequestType, d)
 	case wire.TypeStockLevelUpdate:
 		return s.stockUpdate(d)
@@ -53,43 +53,39 @@ func (s *Server) modifiedSince(typ string, d wire.RequestData) wire.Response {
 		limit = s.opts.MaxPageSize
 	}
 	out := &wire.ResponseData{}
-	if typ == wire.TypeDespatchNotesModifiedSince {
-		notes, more := modifiedAfter(maps.Values(s.st.despatch.notes), noteStamp, since, d.AfterKey, limit)
-		for _, n := range notes {
-			out.DespatchNotes = append(out.DespatchNotes, wireNote(n))
-		}
-		out.More = more
-		return okResponse(out)
-	}
-	if typ == wire.TypeSalesOrdersModifiedSince {
-		orders, more := modifiedAfter(maps.Values(s.st.orders), orderStamp, since, d.AfterKey, limit)
-		for _, o := range orders {
-			out.SalesOrders = append(out.SalesOrders, wireOrder(o))
-		}
-		out.More = more
-		return okResponse(out)
-	}
-	if typ == wire.TypeItemsModifiedSince {
-		items, more := modifiedAfter(maps.Values(s.st.items), itemStamp, since, d.AfterKey, limit)
-		for _, it := range items {
-			out.Items = append(out.Items, wire.Item{
-				Matrix: it.Matrix, Description: it.Description, ClarusCode: it.ClarusCode,
+	switch typ {
+	case wire.TypeDespatchNotesModifiedSince:
+		out.DespatchNotes, out.More = feedPage(s.st.despatch.notes, noteStamp, wireNote, since, d.AfterKey, limit)
+	case wire.TypeSalesOrdersModifiedSince:
+		out.SalesOrders, out.More = feedPage(s.st.orders, orderStamp, wireOrder, since, d.AfterKey, limit)
+	case wire.TypePurchaseOrdersModifiedSince:
+		out.PurchaseOrders, out.More = feedPage(s.st.pos, poStamp, wirePO, since, d.AfterKey, limit)
+	case wire.TypeItemsModifiedSince:
+		out.Items, out.More = feedPage(s.st.items, itemStamp, func(it *Item) wire.Item {
+			return wire.Item{Matrix: it.Matrix, Description: it.Description, ClarusCode: it.ClarusCode,
 				StockItem: it.StockItem, Active: it.Active, UnitCost: it.UnitCost.String(),
-				Currency: it.Currency, Modified: wire.FormatTime(it.Modified),
-			})
-		}
-		out.More = more
-		return okResponse(out)
+				Currency: it.Currency, Modified: wire.FormatTime(it.Modified)}
+		}, since, d.AfterKey, limit)
+	default:
+		out.StockLevels, out.More = feedPage(s.st.stock, levelStamp, func(l *StockLevel) wire.StockLevel {
+			return wire.StockLevel{Matrix: s.st.items[l.SKU].Matrix, Warehouse: l.Warehouse, Available: l.Available,
+				Modified: wire.FormatTime(l.Modified)}
+		}, since, d.AfterKey, limit)
 	}
-	levels, more := modifiedAfter(maps.Values(s.st.stock), levelStamp, since, d.AfterKey, limit)
-	for _, l := range levels {
-		out.StockLevels = append(out.StockLevels, wire.StockLevel{
-			Matrix: s.st.items[l.SKU].Matrix, Warehouse: l.Warehouse, Available: l.Available,
-			Modified: wire.FormatTime(l.Modified),
-		})
-	}
-	out.More = more
 	return okResponse(out)
+}
+
+// feedPage is up to limit of recs after the cursor (since, afterKey), in
+// feed order (modifiedAfter), as the answer's elements, and whether more
+// remain.
+func feedPage[T, W any](recs map[string]*T, stamp func(*T) (time.Time, string), toWire func(*T) W,
+	since time.Time, afterKey string, limit int) ([]W, bool) {
+	page, more := modifiedAfter(maps.Values(recs), stamp, since, afterKey, limit)
+	var out []W
+	for _, r := range page {
+		out = append(out, toWire(r))
+	}
+	return out, more
 }
 
 // stockUpdate applies a batch of absolute levels, all lines or none. Prima

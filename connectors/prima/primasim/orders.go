@@ -68,21 +68,13 @@ type Address struct {
 // to an unknown or cancelled order, a line whose SKU is not spelt as
 // product and matrix codes.
 func (s *Server) applyOrder(ev Event) error {
-	if ev.OrderRef == "" {
-		return &EventError{ev.Type + ": order_ref is required"}
-	}
-	o := s.st.orders[ev.OrderRef]
-	switch {
-	case ev.Type == "release_order" && o != nil:
-		return &EventError{fmt.Sprintf("release_order: order %s exists", ev.OrderRef)}
-	case ev.Type != "release_order" && o == nil:
-		return &EventError{fmt.Sprintf("%s: unknown order %s", ev.Type, ev.OrderRef)}
-	case ev.Type != "release_order" && o.Status == OrderCancelled:
-		return &EventError{fmt.Sprintf("%s: order %s is cancelled", ev.Type, ev.OrderRef)}
+	o, err := changed(s.st.orders, ev.Type, "release_order", "order_ref", ev.OrderRef, "order",
+		func(o *SalesOrder) bool { return o.Status == OrderCancelled })
+	if err != nil {
+		return err
 	}
 	var lines []OrderLine
 	if ev.Lines != nil {
-		var err error
 		if lines, err = s.orderLines(ev.Type, ev.Lines); err != nil {
 			return err
 		}
@@ -139,6 +131,27 @@ func (s *Server) orderLines(typ string, in []OrderLine) ([]OrderLine, error) {
 		out[i] = l
 	}
 	return out, nil
+}
+
+// changed checks an event of type typ on the record ref (named refField
+// in the event) of recs: the event type create makes one, refused when
+// the ref is taken, as Prima keeps refs unique; every other type changes
+// one, refused when it is unknown or cancelled. It returns the record
+// changed, nil for create.
+func changed[T any](recs map[string]*T, typ, create, refField, ref, noun string, cancelled func(*T) bool) (*T, error) {
+	if ref == "" {
+		return nil, &EventError{typ + ": " + refField + " is required"}
+	}
+	o := recs[ref]
+	switch {
+	case typ == create && o != nil:
+		return nil, &EventError{fmt.Sprintf("%s: %s %s exists", typ, noun, ref)}
+	case typ != create && o == nil:
+		return nil, &EventError{fmt.Sprintf("%s: unknown %s %s", typ, noun, ref)}
+	case typ != create && cancelled(o):
+		return nil, &EventError{fmt.Sprintf("%s: %s %s is cancelled", typ, noun, ref)}
+	}
+	return o, nil
 }
 
 func cloneAddress(a *Address) *Address {

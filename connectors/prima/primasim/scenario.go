@@ -27,6 +27,9 @@ type Scenario struct {
 	// Orders, when set, releases orders over the item master once it is
 	// seeded (GenerateOrders).
 	Orders *OrderScenario `json:"orders,omitempty"`
+	// PurchaseOrders, when set, approves purchase orders over the item
+	// master once it is seeded, after the orders (GeneratePOs).
+	PurchaseOrders *POScenario `json:"purchase_orders,omitempty"`
 }
 
 var (

@@ -42,7 +42,7 @@ type Options struct {
 
 // Server is one simulated Prima instance: an http.Handler over its ground
 // truth (items, stock per sku@warehouse, applied stock batches, sales
-// orders, despatch notes).
+// orders, despatch notes, purchase orders).
 type Server struct {
 	opts   Options
 	log    *slog.Logger
@@ -93,6 +93,7 @@ func New(opts Options) *Server {
 	m.HandleFunc("POST /_sim/faults/despatch", simkit.Command(s.SetDespatchFaults))
 	m.HandleFunc("POST /_sim/scenario", simkit.Command(s.scenario))
 	m.HandleFunc("POST /_sim/scenario/orders", simkit.Command(s.GenerateOrders))
+	m.HandleFunc("POST /_sim/scenario/purchase-orders", simkit.Command(s.GeneratePOs))
 	s.mux = m
 	return s
 }

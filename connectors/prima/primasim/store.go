@@ -60,11 +60,12 @@ type store struct {
 	batches  map[string]*Batch
 	orders   map[string]*SalesOrder
 	despatch despatchStore
+	pos      map[string]*PurchaseOrder // by ref
 }
 
 func newStore() *store {
 	return &store{items: map[string]*Item{}, stock: map[string]*StockLevel{}, batches: map[string]*Batch{},
-		orders: map[string]*SalesOrder{}, despatch: newDespatchStore()}
+		orders: map[string]*SalesOrder{}, despatch: newDespatchStore(), pos: map[string]*PurchaseOrder{}}
 }
 
 // after reports whether (t, key) sorts after the cursor (ct, ckey).
@@ -120,7 +121,7 @@ func (st *store) setLevel(sku, warehouse string, available int64, setBy string, 
 // snapshot copies the ground truth in a stable order.
 func (st *store) snapshot() State {
 	s := State{Items: []Item{}, Stock: []StockLevel{}, Batches: []Batch{}, SalesOrders: []SalesOrder{},
-		DespatchNotes: []DespatchNote{}}
+		DespatchNotes: []DespatchNote{}, PurchaseOrders: []PurchaseOrder{}}
 	for _, it := range st.items {
 		s.Items = append(s.Items, *it)
 	}
@@ -141,6 +142,10 @@ func (st *store) snapshot() State {
 	slices.SortFunc(s.DespatchNotes, func(a, b DespatchNote) int { return cmp.Compare(a.ID, b.ID) })
 	s.DroppedDespatchPosts = slices.Sorted(maps.Keys(st.despatch.dropped))
 	slices.SortFunc(s.SalesOrders, func(a, b SalesOrder) int { return cmp.Compare(a.Ref, b.Ref) })
+	for _, o := range st.pos {
+		s.PurchaseOrders = append(s.PurchaseOrders, *o)
+	}
+	slices.SortFunc(s.PurchaseOrders, func(a, b PurchaseOrder) int { return cmp.Compare(a.Ref, b.Ref) })
 	slices.SortFunc(s.Items, func(a, b Item) int { return cmp.Compare(a.SKU, b.SKU) })
 	slices.SortFunc(s.Stock, func(a, b StockLevel) int {
 		return cmp.Compare(schemas.StockKey(a.SKU, a.Warehouse), schemas.StockKey(b.SKU, b.Warehouse))
@@ -164,9 +169,11 @@ type State struct {
 	// (Server.DroppedDespatchPosts).
 	DespatchNotes        []DespatchNote `json:"despatch_notes"`
 	DroppedDespatchPosts []string       `json:"dropped_despatch_posts,omitempty"`
-	Faults               Faults         `json:"faults"`
-	DespatchFaults       DespatchFaults `json:"despatch_faults"`
-	Counters             Counters       `json:"counters"`
+	// PurchaseOrders are the POs as they stand, by ref.
+	PurchaseOrders []PurchaseOrder `json:"purchase_orders"`
+	Faults         Faults          `json:"faults"`
+	DespatchFaults DespatchFaults  `json:"despatch_faults"`
+	Counters       Counters        `json:"counters"`
 }
 
 // Level returns the available level of sku in warehouse.

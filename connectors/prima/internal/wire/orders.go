@@ -38,8 +38,7 @@ type SalesOrder struct {
 
 	Lines []OrderLine `xml:"OrderLine"`
 
-	raw      string // the element as it came, re-serialized (see Raw)
-	oversize bool
+	kept // the element's text, for a dead letter
 }
 
 // OrderLine is one line of a SalesOrder, as the documented OrderLineData
@@ -69,19 +68,37 @@ const (
 	OrderCancelled = "Cancelled"
 )
 
+// kept is an element's text as it came, for the dead letter of an
+// element the connector cannot read: what it dead-letters is what Prima
+// sent, not a summary of it. Sales orders and purchase orders embed it.
+type kept struct {
+	raw      string // the element as it came, re-serialized (see Raw)
+	oversize bool
+}
+
 // Raw returns the element as it was decoded: its tokens written back as
 // text, attributes and text as received (entities spelled canonically,
-// namespace prefixes and comments dropped), cut at MaxSalesOrderBytes.
-// Empty for an order that was not decoded.
-func (o *SalesOrder) Raw() string { return o.raw }
+// namespace prefixes and comments dropped), cut at the element's byte
+// limit. Empty for an element that was not decoded.
+func (k *kept) Raw() string { return k.raw }
 
-// Oversize reports whether the element was larger than
-// MaxSalesOrderBytes; then only its attributes were read.
-func (o *SalesOrder) Oversize() bool { return o.oversize }
+// Oversize reports whether the element was larger than its byte limit
+// (MaxSalesOrderBytes, MaxPurchaseOrderBytes); then only its attributes
+// were read.
+func (k *kept) Oversize() bool { return k.oversize }
 
-// UnmarshalXML decodes the element, keeping its text for Raw: what the
-// connector dead-letters is what Prima sent, not a summary of it.
+// UnmarshalXML decodes the element, keeping its text for Raw.
 func (o *SalesOrder) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	type plain SalesOrder // without this method: the default decoding
+	return decodeKeepingText(d, start, MaxSalesOrderBytes, (*plain)(o), &o.kept)
+}
+
+// decodeKeepingText decodes the element start opens into v, a type
+// without an UnmarshalXML method, and keeps its text in k. Past limit
+// bytes only the element's attributes are decoded and the text is cut:
+// one runaway element must not take the memory of a whole page, nor make
+// the page unreadable.
+func decodeKeepingText(d *xml.Decoder, start xml.StartElement, limit int, v any, k *kept) error {
 	var raw strings.Builder
 	writeToken(&raw, start)
 	toks := []xml.Token{start.Copy()}
@@ -101,7 +118,7 @@ func (o *SalesOrder) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error 
 			continue // read to the end of the element, keeping nothing
 		}
 		writeToken(&raw, t)
-		if raw.Len() > MaxSalesOrderBytes {
+		if raw.Len() > limit {
 			over = true
 			continue
 		}
@@ -110,15 +127,12 @@ func (o *SalesOrder) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error 
 	if over {
 		toks = []xml.Token{start, start.End()} // the attributes alone
 	}
-	type plain SalesOrder // without this method: the default decoding
-	var p plain
-	if err := xml.NewTokenDecoder(&replay{toks: toks}).Decode(&p); err != nil {
+	if err := xml.NewTokenDecoder(&replay{toks: toks}).Decode(v); err != nil {
 		return err
 	}
-	*o = SalesOrder(p)
-	o.raw, o.oversize = raw.String(), over
+	k.raw, k.oversize = raw.String(), over
 	if over {
-		o.raw = CutUTF8(o.raw, MaxSalesOrderBytes)
+		k.raw = CutUTF8(k.raw, limit)
 	}
 	return nil
 }

@@ -13,37 +13,39 @@ import (
 // integrations; the assumed ones are lockstep's naming, in the same shape,
 // for what the public material does not show (prima.xsd marks them so).
 const (
-	TypeNewOrder                   = "NewOrder"                   // documented
-	TypeMultiNewOrder              = "MultiNewOrder"              // documented
-	TypeOrderStatus                = "OrderStatus"                // documented
-	TypeProductAvailableToSell     = "ProductAvailableToSell"     // documented
-	TypeMultiAvailableToSell       = "MultiAvailableToSell"       // documented
-	TypeItemsModifiedSince         = "ItemsModifiedSince"         // assumed
-	TypeStockLevelsModifiedSince   = "StockLevelsModifiedSince"   // assumed
-	TypeStockLevelUpdate           = "StockLevelUpdate"           // assumed
-	TypeStockLevelUpdateStatus     = "StockLevelUpdateStatus"     // assumed
-	TypeSalesOrdersModifiedSince   = "SalesOrdersModifiedSince"   // assumed
-	TypeNewDespatchNote            = "NewDespatchNote"            // assumed
-	TypeDespatchNotes              = "DespatchNotes"              // assumed
-	TypeDespatchNotesModifiedSince = "DespatchNotesModifiedSince" // assumed
+	TypeNewOrder                    = "NewOrder"                    // documented
+	TypeMultiNewOrder               = "MultiNewOrder"               // documented
+	TypeOrderStatus                 = "OrderStatus"                 // documented
+	TypeProductAvailableToSell      = "ProductAvailableToSell"      // documented
+	TypeMultiAvailableToSell        = "MultiAvailableToSell"        // documented
+	TypeItemsModifiedSince          = "ItemsModifiedSince"          // assumed
+	TypeStockLevelsModifiedSince    = "StockLevelsModifiedSince"    // assumed
+	TypeStockLevelUpdate            = "StockLevelUpdate"            // assumed
+	TypeStockLevelUpdateStatus      = "StockLevelUpdateStatus"      // assumed
+	TypeSalesOrdersModifiedSince    = "SalesOrdersModifiedSince"    // assumed
+	TypeNewDespatchNote             = "NewDespatchNote"             // assumed
+	TypeDespatchNotes               = "DespatchNotes"               // assumed
+	TypeDespatchNotesModifiedSince  = "DespatchNotesModifiedSince"  // assumed
+	TypePurchaseOrdersModifiedSince = "PurchaseOrdersModifiedSince" // assumed
 )
 
 // Documented reports, per request type the XSD lists, whether Prima's public
 // material shows it (true) or lockstep assumed it (false).
 var Documented = map[string]bool{
-	TypeNewOrder:                   true,
-	TypeMultiNewOrder:              true,
-	TypeOrderStatus:                true,
-	TypeProductAvailableToSell:     true,
-	TypeMultiAvailableToSell:       true,
-	TypeItemsModifiedSince:         false,
-	TypeStockLevelsModifiedSince:   false,
-	TypeStockLevelUpdate:           false,
-	TypeStockLevelUpdateStatus:     false,
-	TypeSalesOrdersModifiedSince:   false,
-	TypeNewDespatchNote:            false,
-	TypeDespatchNotes:              false,
-	TypeDespatchNotesModifiedSince: false,
+	TypeNewOrder:                    true,
+	TypeMultiNewOrder:               true,
+	TypeOrderStatus:                 true,
+	TypeProductAvailableToSell:      true,
+	TypeMultiAvailableToSell:        true,
+	TypeItemsModifiedSince:          false,
+	TypeStockLevelsModifiedSince:    false,
+	TypeStockLevelUpdate:            false,
+	TypeStockLevelUpdateStatus:      false,
+	TypeSalesOrdersModifiedSince:    false,
+	TypeNewDespatchNote:             false,
+	TypeDespatchNotes:               false,
+	TypeDespatchNotesModifiedSince:  false,
+	TypePurchaseOrdersModifiedSince: false,
 }
 
 // Request statuses, as Prima answers them.
@@ -74,7 +76,8 @@ type Request struct {
 // schema: one element whose attributes each request type picks from.
 type RequestData struct {
 	// ItemsModifiedSince, StockLevelsModifiedSince,
-	// SalesOrdersModifiedSince: the cursor is the
+	// SalesOrdersModifiedSince, DespatchNotesModifiedSince,
+	// PurchaseOrdersModifiedSince: the cursor is the
 	// (ModifiedSince, AfterKey) pair, exclusive; AfterKey breaks ties
 	// between records modified in the same millisecond.
 	ModifiedSince string `xml:"ModifiedSince,attr,omitempty"`
@@ -150,6 +153,8 @@ type ResponseData struct {
 	SKUs          []Available    `xml:"SKU"`
 	SalesOrders   []SalesOrder   `xml:"SalesOrder"`
 	DespatchNotes []DespatchNote `xml:"DespatchNote"` // DespatchNotes, DespatchNotesModifiedSince
+	// PurchaseOrdersModifiedSince.
+	PurchaseOrders []PurchaseOrder `xml:"PurchaseOrder"`
 }
 
 // Item is an item of the item master.
