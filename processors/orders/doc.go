@@ -5,7 +5,7 @@
 //
 //   - prima.sales-orders (key order ref) and clarus.order-acks (same key,
 //     co-partitioned) are folded per order by Step, a pure function of the
-//     order's State, the input and the item master (Items);
+//     order's State, the input and the item master (itemmaster.Items);
 //   - prima.items is a global table (every instance reads all of it), as
 //     the orders are keyed by order ref and the items by SKU;
 //   - the State of each order is the "orders" store; a held order has a

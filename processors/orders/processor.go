@@ -1,13 +1,15 @@
 package orders
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/lockstep-dev/lockstep/processors/codec"
+	"github.com/lockstep-dev/lockstep/processors/discrepancy"
+	"github.com/lockstep-dev/lockstep/processors/itemmaster"
 	"github.com/lockstep-dev/lockstep/processors/stream"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
@@ -35,15 +37,14 @@ func Topology(cfg Config, serde *schemas.Serde) (stream.Topology, error) {
 		return stream.Topology{}, errors.New("orders: no serde")
 	}
 	p := cfg.TopicPrefix
-	h := &handler{cfg: cfg, rules: cfg.Rules(), serde: serde,
-		orders: p + schemas.TopicSalesOrders, acks: p + schemas.TopicOrderAcks, items: p + schemas.TopicItems,
-		shipments: p + schemas.TopicShipments,
-		commands:  p + schemas.TopicCmdClarusOrders, drift: p + schemas.TopicDrift, open: p + schemas.TopicOpenGoodsOut,
+	h := &handler{cfg: cfg, rules: cfg.Rules(), codec: codec.Codec{Serde: serde, Stage: Name}, items: itemmaster.NewTable(p+schemas.TopicItems, serde),
+		orders: p + schemas.TopicSalesOrders, acks: p + schemas.TopicOrderAcks, shipments: p + schemas.TopicShipments,
+		commands: p + schemas.TopicCmdClarusOrders, drift: p + schemas.TopicDrift, open: p + schemas.TopicOpenGoodsOut,
 	}
 	return stream.Topology{
 		Name:    Name,
 		Inputs:  []string{h.orders, h.acks, h.shipments},
-		Globals: []stream.GlobalTable{{Topic: h.items, Decode: h.decodeItem}},
+		Globals: []stream.GlobalTable{h.items.Global()},
 		Stores:  []string{StoreOrders},
 		Outputs: []string{h.commands, h.drift, h.open},
 		Handler: h,
@@ -52,34 +53,12 @@ func Topology(cfg Config, serde *schemas.Serde) (stream.Topology, error) {
 
 // handler is the orders processor's stream.Handler and TimerHandler.
 type handler struct {
-	cfg                            Config
-	rules                          Rules
-	serde                          *schemas.Serde
-	orders, acks, items, shipments string
-	commands, drift, open          string
-}
-
-func (h *handler) decodeItem(ctx context.Context, v []byte) (any, error) {
-	var ev schemas.Item
-	if err := h.serde.Decode(ctx, v, &ev); err != nil {
-		return nil, err
-	}
-	it := Item{StockItem: ev.StockItem, Active: ev.Active}
-	if ev.ClarusCode != nil {
-		it.ClarusCode = *ev.ClarusCode
-	}
-	return it, nil
-}
-
-func (h *handler) lookup(ctx *stream.Context) Items {
-	return func(sku string) (Item, bool) {
-		v, ok := ctx.Global(h.items, sku)
-		if !ok {
-			return Item{}, false
-		}
-		it, ok := v.(Item)
-		return it, ok
-	}
+	cfg                     Config
+	rules                   Rules
+	codec                   codec.Codec
+	items                   *itemmaster.Table
+	orders, acks, shipments string
+	commands, drift, open   string
 }
 
 // Handle folds a sales order or an ack; a record that cannot be decoded
@@ -88,7 +67,7 @@ func (h *handler) Handle(ctx *stream.Context, rec *kgo.Record) error {
 	switch rec.Topic {
 	case h.orders:
 		var o schemas.SalesOrder
-		if err := h.decode(ctx, rec, &o); err != nil {
+		if err := h.codec.Decode(ctx, rec, &o); err != nil {
 			return err
 		}
 		if string(rec.Key) != o.OrderRef {
@@ -104,11 +83,11 @@ func (h *handler) Handle(ctx *stream.Context, rec *kgo.Record) error {
 		if o.Version <= st.Version {
 			return nil // a repeat, or older than what was folded
 		}
-		next, eff := h.rules.Order(st, &o, h.lookup(ctx))
+		next, eff := h.rules.Order(st, &o, h.items.Items(ctx))
 		return h.apply(ctx, next, eff, o.OccurredAt)
 	case h.acks:
 		var a schemas.OrderAck
-		if err := h.decode(ctx, rec, &a); err != nil {
+		if err := h.codec.Decode(ctx, rec, &a); err != nil {
 			return err
 		}
 		st, err := h.load(ctx, a.OrderRef)
@@ -122,7 +101,7 @@ func (h *handler) Handle(ctx *stream.Context, rec *kgo.Record) error {
 		return h.apply(ctx, next, eff, a.OccurredAt)
 	case h.shipments:
 		var s schemas.Shipment
-		if err := h.decode(ctx, rec, &s); err != nil {
+		if err := h.codec.Decode(ctx, rec, &s); err != nil {
 			return err
 		}
 		st, err := h.load(ctx, s.OrderRef)
@@ -147,20 +126,8 @@ func (h *handler) OnTimer(ctx *stream.Context, key []byte, due time.Time) error 
 		return err // gone, or a timer replaced by a later one
 	}
 	st.RedriveAt = 0
-	next, eff := h.rules.Redrive(st, h.lookup(ctx), fmt.Sprintf("redrive-%d", due.UnixMilli()))
+	next, eff := h.rules.Redrive(st, h.items.Items(ctx), fmt.Sprintf("redrive-%d", due.UnixMilli()))
 	return h.apply(ctx, next, eff, ctx.Now())
-}
-
-func (h *handler) decode(ctx *stream.Context, rec *kgo.Record, ev schemas.Event) error {
-	err := h.serde.Decode(ctx.Context(), rec.Value, ev)
-	switch {
-	case err == nil:
-		return nil
-	case schemas.IsPermanent(err):
-		return stream.Reject(fmt.Errorf("orders: decode %s: %w", rec.Topic, err))
-	default: // the registry is unreachable: retrying the batch can help
-		return fmt.Errorf("orders: decode %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
-	}
 }
 
 func (h *handler) load(ctx *stream.Context, ref string) (State, error) {
@@ -179,17 +146,17 @@ func (h *handler) apply(ctx *stream.Context, st State, eff Effects, occurred tim
 		c := eff.Commands[i]
 		c.Meta = schemas.Meta{EventID: fmt.Sprintf("lockstep:clarus-order:%s:v%d:%s", c.OrderRef, c.OrderVersion, c.Action),
 			Source: schemas.SourceLockstep, OccurredAt: occurred, IngestedAt: now}
-		if err := h.emit(ctx, h.commands, c.OrderRef, &c); err != nil {
+		if err := h.codec.Emit(ctx, h.commands, c.OrderRef, &c); err != nil {
 			return err
 		}
 	}
 	for _, d := range eff.Drift {
-		if err := h.emit(ctx, h.drift, d.ID, h.driftEvent(st, d, occurred, now)); err != nil {
+		if err := h.codec.Emit(ctx, h.drift, d.ID, h.driftEvent(st, d, occurred, now)); err != nil {
 			return err
 		}
 	}
 	for _, c := range OpenChanges(&st) {
-		if err := h.emit(ctx, h.open, c.Key, h.openEvent(st, c, occurred, now)); err != nil {
+		if err := h.codec.Emit(ctx, h.open, c.Key, h.openEvent(st, c, occurred, now)); err != nil {
 			return err
 		}
 	}
@@ -217,34 +184,13 @@ func (h *handler) openEvent(st State, c OpenChange, occurred, now time.Time) *sc
 	}
 }
 
-func (h *handler) driftEvent(st State, d Drift, occurred, now time.Time) *schemas.DriftEvent {
-	ref := st.Ref
-	ev := &schemas.DriftEvent{
-		Meta: schemas.Meta{EventID: d.ID + ":" + string(d.Status) + ":" + d.Cause,
-			Source: schemas.SourceLockstep, OccurredAt: occurred, IngestedAt: now},
-		DiscrepancyID: d.ID, Kind: d.Kind, Owner: d.Owner, Status: d.Status,
-		OrderRef: &ref, ExpectedQty: d.Qty, ActualQty: d.Actual, Detail: d.Detail,
-	}
+// driftEvent adds the order's keys to a drift event: its ref and
+// warehouse.
+func (h *handler) driftEvent(st State, d discrepancy.Drift, occurred, now time.Time) *schemas.DriftEvent {
+	ev := d.Event(occurred, now)
+	ev.OrderRef = new(st.Ref)
 	if st.Order != nil {
-		wh := st.Order.Warehouse
-		ev.Warehouse = &wh
-	}
-	if d.SKU != "" {
-		sku := d.SKU
-		ev.SKU = &sku
-	}
-	if d.Qty != nil && d.Actual != nil {
-		delta := *d.Actual - *d.Qty
-		ev.DeltaQty = &delta
+		ev.Warehouse = new(st.Order.Warehouse)
 	}
 	return ev
-}
-
-func (h *handler) emit(ctx *stream.Context, topic, key string, ev schemas.Event) error {
-	v, err := h.serde.Encode(ctx.Context(), ev)
-	if err != nil {
-		return fmt.Errorf("orders: encode %s: %w", ev.SchemaName(), err)
-	}
-	ctx.Emit(topic, []byte(key), v)
-	return nil
 }

@@ -6,18 +6,9 @@ import (
 	"path"
 	"strings"
 
+	"github.com/lockstep-dev/lockstep/processors/itemmaster"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
-
-// Item is what the orders processor needs of a Prima item.
-type Item struct {
-	ClarusCode string // empty while unmapped
-	StockItem  bool
-	Active     bool
-}
-
-// Items looks an item up by Prima SKU in the item master.
-type Items func(sku string) (Item, bool)
 
 // Rules are the configurable parts of the split and the shield.
 type Rules struct {
@@ -47,7 +38,7 @@ type Unmapped struct {
 }
 
 // nonStock reports whether a line stays in Prima.
-func (r Rules) nonStock(l schemas.SalesOrderLine, items Items) bool {
+func (r Rules) nonStock(l schemas.SalesOrderLine, items itemmaster.Items) bool {
 	if !l.StockItem {
 		return true
 	}
@@ -63,28 +54,19 @@ func (r Rules) nonStock(l schemas.SalesOrderLine, items Items) bool {
 }
 
 // SplitLines sorts an order's lines. Lines keep the order's line order.
-func (r Rules) SplitLines(lines []schemas.SalesOrderLine, items Items) Split {
+func (r Rules) SplitLines(lines []schemas.SalesOrderLine, items itemmaster.Items) Split {
 	var s Split
 	for _, l := range lines {
 		if r.nonStock(l, items) {
 			s.NonStock = append(s.NonStock, l.LineNo)
 			continue
 		}
-		it, ok := items(l.SKU)
-		reason := ""
-		switch {
-		case !ok:
-			reason = "unknown to Prima's item master"
-		case !it.Active:
-			reason = "discontinued in Prima"
-		case it.ClarusCode == "":
-			reason = "no Clarus product code in Prima's item master"
-		}
+		_, code, reason := items.Mapping(l.SKU)
 		if reason != "" {
 			s.Unmapped = append(s.Unmapped, Unmapped{LineNo: l.LineNo, SKU: l.SKU, Quantity: l.Quantity, Reason: reason})
 			continue
 		}
-		s.Stock = append(s.Stock, schemas.ClarusLine{LineNo: l.LineNo, SKU: l.SKU, ClarusCode: it.ClarusCode, Quantity: l.Quantity})
+		s.Stock = append(s.Stock, schemas.ClarusLine{LineNo: l.LineNo, SKU: l.SKU, ClarusCode: code, Quantity: l.Quantity})
 	}
 	return s
 }

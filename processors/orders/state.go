@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/lockstep-dev/lockstep/processors/discrepancy"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -39,7 +40,7 @@ type State struct {
 	// the answer to an earlier cancel is stale.
 	CancelVersion int64 `json:"cancel_version,omitempty"`
 	// Open are the discrepancies this order has open, by id.
-	Open map[string]schemas.DriftKind `json:"open,omitempty"`
+	Open discrepancy.Set `json:"open,omitempty"`
 	// RedriveAt is the due time of the held order's re-drive timer.
 	RedriveAt int64 `json:"redrive_at,omitempty"` // unix ms
 	// Published is the open goods-out quantity last published per Clarus

@@ -6,43 +6,33 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lockstep-dev/lockstep/processors/discrepancy"
+	"github.com/lockstep-dev/lockstep/processors/itemmaster"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
 // Effects are what one step asks the wiring to do.
 type Effects struct {
 	Commands []schemas.ClarusOrderCommand // Meta is filled by the wiring
-	Drift    []Drift
+	Drift    []discrepancy.Drift
 	// Redrive asks for the held order's re-drive timer.
 	Redrive bool
 }
 
-// Drift is one drift event about an order, before the wiring makes it an
-// event. Its event id is ID, Status and Cause.
-type Drift struct {
-	ID     string
-	Kind   schemas.DriftKind
-	Owner  schemas.DriftOwner
-	Status schemas.DriftStatus
-	Cause  string // what caused this event, unique per discrepancy and status
-	SKU    string
-	Qty    *int64 // expected quantity, when there is one
-	Actual *int64
-	Detail string
-}
-
 // Discrepancy ids, one per order (and SKU for unmapped lines): every event
 // about one discrepancy carries the same id.
-func unmappedID(ref, sku string) string { return "sku_unmapped/order/" + ref + "/" + sku }
+func unmappedID(ref, sku string) string {
+	return discrepancy.ID(schemas.DriftSKUUnmapped, "order", ref, sku)
+}
 
 // unmappedSKU is the SKU of an unmapped discrepancy of order ref (SKUs
 // may hold slashes).
 func unmappedSKU(ref, id string) string { return strings.TrimPrefix(id, unmappedID(ref, "")) }
-func rejectedID(ref string) string      { return "order_rejected/" + ref }
-func amendedID(ref string) string       { return "order_amended_after_release/" + ref }
-func cancelID(ref string) string        { return "order_cancelled_after_dispatch/" + ref }
+func rejectedID(ref string) string      { return discrepancy.ID(schemas.DriftOrderRejected, ref) }
+func amendedID(ref string) string       { return discrepancy.ID(schemas.DriftAmendedAfterRelease, ref) }
+func cancelID(ref string) string        { return discrepancy.ID(schemas.DriftCancelAfterDispatch, ref) }
 
-var owners = map[schemas.DriftKind]schemas.DriftOwner{
+var owners = discrepancy.Owners{
 	schemas.DriftSKUUnmapped:         schemas.OwnerWarehouse,
 	schemas.DriftOrderRejected:       schemas.OwnerWarehouse,
 	schemas.DriftAmendedAfterRelease: schemas.OwnerOperations,
@@ -50,28 +40,17 @@ var owners = map[schemas.DriftKind]schemas.DriftOwner{
 }
 
 // open opens the discrepancy id, or updates it when it is open already.
-func (e *Effects) open(st *State, d Drift) {
-	d.Status = schemas.DriftOpen
-	if _, ok := st.Open[d.ID]; ok {
-		d.Status = schemas.DriftUpdated
-	}
-	d.Owner = owners[d.Kind]
-	if st.Open == nil {
-		st.Open = map[string]schemas.DriftKind{}
-	}
-	st.Open[d.ID] = d.Kind
-	e.Drift = append(e.Drift, d)
+func (e *Effects) open(st *State, d discrepancy.Drift) {
+	e.Drift = append(e.Drift, owners.Open(&st.Open, d))
 }
 
 // resolve resolves the discrepancy id if it is open.
 func (e *Effects) resolve(st *State, id, cause, detail string) {
-	kind, ok := st.Open[id]
+	d, ok := owners.Resolve(st.Open, id, cause, detail)
 	if !ok {
 		return
 	}
-	delete(st.Open, id)
-	d := Drift{ID: id, Kind: kind, Owner: owners[kind], Status: schemas.DriftResolved, Cause: cause, Detail: detail}
-	if kind == schemas.DriftSKUUnmapped {
+	if d.Kind == schemas.DriftSKUUnmapped {
 		d.SKU = unmappedSKU(st.Ref, id)
 	}
 	e.Drift = append(e.Drift, d)
@@ -79,7 +58,7 @@ func (e *Effects) resolve(st *State, id, cause, detail string) {
 
 // resolveAll resolves every open discrepancy of the order, in id order.
 func (e *Effects) resolveAll(st *State, cause, detail string) {
-	for _, id := range slices.Sorted(maps.Keys(st.Open)) {
+	for _, id := range st.Open.IDs() {
 		e.resolve(st, id, cause, detail)
 	}
 }
@@ -88,7 +67,7 @@ func vcause(v int64) string { return fmt.Sprintf("v%d", v) }
 
 // Order folds a new version of a Prima order (o.Version > st.Version; the
 // order passed Validate).
-func (r Rules) Order(st State, o *schemas.SalesOrder, items Items) (State, Effects) {
+func (r Rules) Order(st State, o *schemas.SalesOrder, items itemmaster.Items) (State, Effects) {
 	var e Effects
 	st.Ref, st.Version = o.OrderRef, o.Version
 	cause := vcause(o.Version)
@@ -121,7 +100,7 @@ func (r Rules) Order(st State, o *schemas.SalesOrder, items Items) (State, Effec
 
 // evaluate sends st.Order to Clarus, holds it, or records that it has no
 // stock lines: the path of an order Clarus does not have.
-func (r Rules) evaluate(st *State, items Items, cause string, e *Effects) {
+func (r Rules) evaluate(st *State, items itemmaster.Items, cause string, e *Effects) {
 	o := st.Order
 	sp := r.SplitLines(o.Lines, items)
 	unmapped := map[string]Unmapped{}
@@ -148,7 +127,7 @@ func (r Rules) evaluate(st *State, items Items, cause string, e *Effects) {
 			if _, ok := st.Open[unmappedID(o.OrderRef, sku)]; ok {
 				continue // still held for the same SKU: nothing new to say
 			}
-			e.open(st, Drift{ID: unmappedID(o.OrderRef, sku), Kind: schemas.DriftSKUUnmapped, Cause: cause, SKU: sku, Qty: &q,
+			e.open(st, discrepancy.Drift{ID: unmappedID(o.OrderRef, sku), Kind: schemas.DriftSKUUnmapped, Cause: cause, SKU: sku, Expected: &q,
 				Detail: fmt.Sprintf("Order %s (version %d, %s) is held: SKU %s (line %d, %d units) is %s. Map it in Prima's item master; the order goes to Clarus then, by itself.",
 					o.OrderRef, o.Version, o.Warehouse, sku, u.LineNo, u.Quantity, u.Reason)})
 		}
@@ -167,7 +146,7 @@ func (r Rules) evaluate(st *State, items Items, cause string, e *Effects) {
 // amend folds a new version of an order Clarus has: prices alone go
 // nowhere; a change to stock lines or the address is an exception, or is
 // forwarded as cancel then re-create.
-func (r Rules) amend(st *State, o *schemas.SalesOrder, items Items, e *Effects) {
+func (r Rules) amend(st *State, o *schemas.SalesOrder, items itemmaster.Items, e *Effects) {
 	cause := vcause(o.Version)
 	target := st.Sent
 	if st.Replacing != nil {
@@ -184,7 +163,7 @@ func (r Rules) amend(st *State, o *schemas.SalesOrder, items Items, e *Effects) 
 	}
 	if !r.ForwardAmendments || len(sp.Unmapped) > 0 {
 		sent, now := units(st.Sent.Lines), units(sp.Stock)
-		e.open(st, Drift{ID: amendedID(st.Ref), Kind: schemas.DriftAmendedAfterRelease, Cause: cause, Qty: &sent, Actual: &now,
+		e.open(st, discrepancy.Drift{ID: amendedID(st.Ref), Kind: schemas.DriftAmendedAfterRelease, Cause: cause, Expected: &sent, Actual: &now,
 			Detail: fmt.Sprintf("Order %s was changed in Prima (version %d) after version %d went to Clarus: %s. The warehouse still works to version %d; change it in Clarus or take the change back in Prima.",
 				st.Ref, o.Version, st.Sent.Version, strings.Join(diff, "; "), st.Sent.Version)})
 		return
@@ -217,7 +196,7 @@ func (r Rules) Ack(st State, a *schemas.OrderAck) (State, Effects) {
 			e.resolve(&st, rejectedID(st.Ref), cause, fmt.Sprintf("Clarus accepted version %d of order %s.", a.OrderVersion, st.Ref))
 		case schemas.OrderRejected:
 			q := units(st.Sent.Lines)
-			e.open(&st, Drift{ID: rejectedID(st.Ref), Kind: schemas.DriftOrderRejected, Cause: cause, Qty: &q,
+			e.open(&st, discrepancy.Drift{ID: rejectedID(st.Ref), Kind: schemas.DriftOrderRejected, Cause: cause, Expected: &q,
 				Detail: fmt.Sprintf("Clarus refused the goods-out of order %s version %d: %s. Fix the product or order in Clarus or Prima; a new version of the order is sent again.",
 					st.Ref, a.OrderVersion, reason)})
 			st.Sent = nil
@@ -260,14 +239,14 @@ func (r Rules) Ack(st State, a *schemas.OrderAck) (State, Effects) {
 		case schemas.OrderRejected:
 			if st.Phase == PhaseCancelling {
 				st.Phase = PhaseSent
-				e.open(&st, Drift{ID: cancelID(st.Ref), Kind: schemas.DriftCancelAfterDispatch, Cause: cause,
+				e.open(&st, discrepancy.Drift{ID: cancelID(st.Ref), Kind: schemas.DriftCancelAfterDispatch, Cause: cause,
 					Detail: fmt.Sprintf("Order %s was cancelled in Prima but Clarus refused to cancel its goods-out: %s. The goods may have left; credit or recover them in Prima.",
 						st.Ref, reason)})
 				return st, e
 			}
 			next := st.Replacing
 			st.Replacing = nil
-			e.open(&st, Drift{ID: amendedID(st.Ref), Kind: schemas.DriftAmendedAfterRelease, Cause: cause,
+			e.open(&st, discrepancy.Drift{ID: amendedID(st.Ref), Kind: schemas.DriftAmendedAfterRelease, Cause: cause,
 				Detail: fmt.Sprintf("Order %s version %d could not replace version %d in Clarus, which refused the cancel: %s. The warehouse still works to version %d.",
 					st.Ref, next.Version, st.Sent.Version, reason, st.Sent.Version)})
 		}
@@ -276,7 +255,7 @@ func (r Rules) Ack(st State, a *schemas.OrderAck) (State, Effects) {
 }
 
 // Redrive looks at a held order again: the item master may map it now.
-func (r Rules) Redrive(st State, items Items, cause string) (State, Effects) {
+func (r Rules) Redrive(st State, items itemmaster.Items, cause string) (State, Effects) {
 	var e Effects
 	if st.Phase != PhaseHeld || st.Order == nil {
 		return st, e
@@ -288,29 +267,7 @@ func (r Rules) Redrive(st State, items Items, cause string) (State, Effects) {
 // Diff describes how stock lines and an address differ from a goods-out
 // sent, line by line; nil when they do not.
 func Diff(sent *Sent, lines []schemas.ClarusLine, delivery *schemas.DeliveryAddress) []string {
-	var out []string
-	was := map[int]schemas.ClarusLine{}
-	for _, l := range sent.Lines {
-		was[l.LineNo] = l
-	}
-	now := map[int]bool{}
-	for _, l := range lines {
-		now[l.LineNo] = true
-		w, ok := was[l.LineNo]
-		switch {
-		case !ok:
-			out = append(out, fmt.Sprintf("line %d added (%s x%d)", l.LineNo, l.SKU, l.Quantity))
-		case w.ClarusCode != l.ClarusCode:
-			out = append(out, fmt.Sprintf("line %d now %s x%d, was %s x%d", l.LineNo, l.SKU, l.Quantity, w.SKU, w.Quantity))
-		case w.Quantity != l.Quantity:
-			out = append(out, fmt.Sprintf("line %d (%s) quantity %d -> %d", l.LineNo, l.SKU, w.Quantity, l.Quantity))
-		}
-	}
-	for _, l := range sent.Lines {
-		if !now[l.LineNo] {
-			out = append(out, fmt.Sprintf("line %d removed (%s x%d)", l.LineNo, l.SKU, l.Quantity))
-		}
-	}
+	out := discrepancy.LineChanges(sent.Lines, lines)
 	if !sameAddress(sent.Delivery, delivery) {
 		out = append(out, "delivery address changed")
 	}

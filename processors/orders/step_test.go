@@ -7,10 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lockstep-dev/lockstep/processors/itemmaster"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-var catalogue = map[string]Item{
+var catalogue = itemmaster.Static{
 	"BOOT/BLK/9": {ClarusCode: "SKU-00001", StockItem: true, Active: true},
 	"BOOT/BLK/8": {ClarusCode: "SKU-00002", StockItem: true, Active: true},
 	"GIFTCARD":   {StockItem: false, Active: true},
@@ -19,9 +20,7 @@ var catalogue = map[string]Item{
 	"OLD/RED/7":  {ClarusCode: "SKU-00099", StockItem: true, Active: false},
 }
 
-func itemsOf(m map[string]Item) Items {
-	return func(sku string) (Item, bool) { it, ok := m[sku]; return it, ok }
-}
+func itemsOf(m itemmaster.Static) itemmaster.Items { return m.Items() }
 
 var rules = Rules{NonStockPatterns: []string{"SHIPPING*", "FEE-*"}, MaxLines: 10}
 
@@ -74,13 +73,13 @@ func describe(e Effects) string {
 type step struct {
 	order *schemas.SalesOrder
 	ack   *schemas.OrderAck
-	items map[string]Item // for a re-drive; nil: catalogue
-	want  string          // describe(effects)
+	items itemmaster.Static // for a re-drive; nil: catalogue
+	want  string            // describe(effects)
 	phase Phase
 }
 
 func TestSteps(t *testing.T) {
-	mapped := map[string]Item{"NEW/RED/7": {ClarusCode: "SKU-00050", StockItem: true, Active: true}}
+	mapped := itemmaster.Static{"NEW/RED/7": {ClarusCode: "SKU-00050", StockItem: true, Active: true}}
 	for k, v := range catalogue {
 		if _, ok := mapped[k]; !ok {
 			mapped[k] = v

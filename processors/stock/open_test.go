@@ -50,7 +50,7 @@ func TestOpenGoodsOutLowersThePush(t *testing.T) {
 		move("b2", "B", lon, schemas.MovementAllocation, 20, -50), // an order Clarus allocated
 		open("SO-1", "A", lon, 10, 1),
 		open("SO-2", "A", lon, 5, 1),
-		open("SO-2", "A", lon, 5, 1), // a repeat
+		open("SO-2", "A", lon, 5, 1),  // a repeat
 		open("SO-3", "B", lon, 15, 1), // under what is allocated
 		open("SO-4", "C", lon, 3, 1),  // a product that never moved
 	)
