@@ -41,8 +41,9 @@ type clientState struct {
 	token     string
 	refreshAt time.Time
 
-	productsMu sync.Mutex
-	products   map[string]string // product code -> Clarus id, as found
+	productsMu sync.Mutex             // guards products and units
+	products   map[string]string      // product code -> Clarus id, as found
+	units      map[string]StorageUnit // product code -> its storage unit of priority 0, as found
 }
 
 // Retry budgets: throttling is the server asking for patience, so it gets a
@@ -57,7 +58,7 @@ const (
 func NewClient(cfg Config, o Options) *Client {
 	o = o.withDefaults(cfg)
 	return &Client{base: strings.TrimRight(cfg.BaseURL, "/"), clientID: cfg.ClientID, secret: cfg.ClientSecret, subdomain: cfg.Subdomain, o: o,
-		st: &clientState{products: map[string]string{}}}
+		st: &clientState{products: map[string]string{}, units: map[string]StorageUnit{}}}
 }
 
 // oneShot returns a view of c whose calls make one attempt each, sharing

@@ -1,7 +1,8 @@
-// Package clarus captures Clarus WMS stock changes into Kafka: a webhook receiver for fast notifications and a GraphQL sweep that confirms them.
+// Package clarus connects lockstep to Clarus WMS: webhook receivers and GraphQL sweeps capture its stock movements, shipments and goods-in receipts into Kafka, and sinks apply goods-out and pre-receipt commands to it.
 package clarus
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -78,7 +79,19 @@ type Config struct {
 	// default.
 	ShipmentSweepInterval time.Duration `env:"SHIPMENT_SWEEP_INTERVAL, default=15s"`
 	ShipmentSweepOverlap  time.Duration `env:"SHIPMENT_SWEEP_OVERLAP, default=2m"`
-	WebhookMaxBytes       int64         `env:"WEBHOOK_MAX_BYTES, default=1048576"`
+	// ReceiptEvents makes the receiver produce, for each completed goods-in
+	// receipt webhook, a receipt event on clarus.receipts beside its stock
+	// movements (the inbound flow's fast path; the receipt source reports
+	// every receipt too, within ReceiptSweepInterval). Off, the receiver
+	// writes no clarus.receipts, which a deployment without the inbound
+	// flow need not have.
+	ReceiptEvents bool `env:"RECEIPT_EVENTS"`
+	// ReceiptSweepInterval is the time between the starts of two receipt
+	// sweeps; each reads the goods-in receipts completed since the last one
+	// began, less ReceiptSweepOverlap. Zero takes the default.
+	ReceiptSweepInterval time.Duration `env:"RECEIPT_SWEEP_INTERVAL, default=1m"`
+	ReceiptSweepOverlap  time.Duration `env:"RECEIPT_SWEEP_OVERLAP, default=5m"`
+	WebhookMaxBytes      int64         `env:"WEBHOOK_MAX_BYTES, default=1048576"`
 	// WebhookMaxLines caps the lines (movements) one webhook may carry; a
 	// larger one is refused whole.
 	WebhookMaxLines int           `env:"WEBHOOK_MAX_LINES, default=1000"`
@@ -183,6 +196,12 @@ func (c Config) Validate() error {
 	if c.ShipmentSweepOverlap < 0 {
 		fail("SHIPMENT_SWEEP_OVERLAP", "must not be negative (0 takes the default, 2m)")
 	}
+	if c.ReceiptSweepInterval < 0 {
+		fail("RECEIPT_SWEEP_INTERVAL", "must not be negative (0 takes the default, 1m)")
+	}
+	if c.ReceiptSweepOverlap < 0 {
+		fail("RECEIPT_SWEEP_OVERLAP", "must not be negative (0 takes the default, 5m)")
+	}
 	if c.PageSize < 1 || c.PageSize > 100 {
 		fail("PAGE_SIZE", "%d: want 1 to 100", c.PageSize)
 	}
@@ -239,6 +258,12 @@ func (c Config) shipmentOverlap() time.Duration {
 	}
 	return c.ShipmentSweepOverlap
 }
+
+// receiptInterval and receiptOverlap are the receipt sweep's, zero taking
+// the defaults.
+func (c Config) receiptInterval() time.Duration { return cmp.Or(c.ReceiptSweepInterval, time.Minute) }
+
+func (c Config) receiptOverlap() time.Duration { return cmp.Or(c.ReceiptSweepOverlap, 5*time.Minute) }
 
 // domain is the X-ClarusWMS-Domain webhooks must carry.
 func (c Config) domain() string {

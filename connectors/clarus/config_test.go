@@ -48,6 +48,8 @@ func TestConfigFromEnv(t *testing.T) {
 		"LOCKSTEP_CLARUS_ACCOUNT_ID":              "12",
 		"LOCKSTEP_CLARUS_WEBHOOK_MAX_LINES":       "50",
 		"LOCKSTEP_CLARUS_SHIPMENT_SWEEP_INTERVAL": "30s",
+		"LOCKSTEP_CLARUS_RECEIPT_EVENTS":          "true",
+		"LOCKSTEP_CLARUS_RECEIPT_SWEEP_OVERLAP":   "10m",
 	})
 	cfg, err := cfg.Resolve()
 	if err != nil {
@@ -58,14 +60,15 @@ func TestConfigFromEnv(t *testing.T) {
 		len(cfg.AutomationIDs) != 2 || cfg.AutomationIDs["8"] != "stock.held" ||
 		!maps.Equal(cfg.Warehouses, map[string]string{"7": "MAN", "8": "LDS"}) || cfg.IntegrationID != "int-3" || cfg.AccountID != "12" ||
 		cfg.WebhookMaxLines != 50 || cfg.APIDomain != "clarus-api.com" || cfg.Domain != "" ||
-		cfg.ShipmentSweepInterval != 30*time.Second || cfg.ShipmentSweepOverlap != 2*time.Minute {
+		cfg.ShipmentSweepInterval != 30*time.Second || cfg.ShipmentSweepOverlap != 2*time.Minute ||
+		!cfg.ReceiptEvents || cfg.ReceiptSweepInterval != time.Minute || cfg.ReceiptSweepOverlap != 10*time.Minute {
 		t.Fatalf("config %#v", cfg)
 	}
 	defaults := loadEnv(t, nil)
 	if len(defaults.AutomationIDs) != 6 || defaults.AutomationIDs["101"] != "goods_out.completed" || defaults.BaseURL != "http://127.0.0.1:8081" ||
 		!maps.Equal(defaults.Warehouses, map[string]string{"1": "WH1", "2": "WH2", "3": "WH3"}) || defaults.WebhookMaxLines != 1000 ||
 		defaults.APIDomain != "clarus-api.com" || defaults.IntegrationID != "" || defaults.AccountID != "" ||
-		defaults.ShipmentSweepInterval != 15*time.Second || defaults.ShipmentSweepOverlap != 2*time.Minute {
+		defaults.ShipmentSweepInterval != 15*time.Second || defaults.ShipmentSweepOverlap != 2*time.Minute || defaults.ReceiptEvents {
 		t.Fatalf("defaults %#v", defaults)
 	}
 }
@@ -83,6 +86,7 @@ func TestConfigValidate(t *testing.T) {
 		"LOCKSTEP_CLARUS_WEBHOOK_MAX_LINES":      "0",
 		"LOCKSTEP_CLARUS_API_DOMAIN":             "",
 		"LOCKSTEP_CLARUS_SHIPMENT_SWEEP_OVERLAP": "-1s",
+		"LOCKSTEP_CLARUS_RECEIPT_SWEEP_INTERVAL": "-1s",
 	}).Validate()
 	for _, want := range []string{
 		"LOCKSTEP_CLARUS_BASE_URL:", "LOCKSTEP_CLARUS_CLIENT_SECRET: and LOCKSTEP_CLARUS_CLIENT_SECRET_FILE are both set",
@@ -90,7 +94,7 @@ func TestConfigValidate(t *testing.T) {
 		`LOCKSTEP_CLARUS_WAREHOUSES: "x/1" is not a Clarus warehouse id`, "LOCKSTEP_CLARUS_WAREHOUSES: warehouse 3: code",
 		"a no-break space", "LOCKSTEP_CLARUS_WAREHOUSES: warehouses 1 and 4 are both WH1", "zero-width",
 		"LOCKSTEP_CLARUS_ACCOUNT_ID:", "LOCKSTEP_CLARUS_WEBHOOK_MAX_LINES: 0", "LOCKSTEP_CLARUS_API_DOMAIN:",
-		"LOCKSTEP_CLARUS_SHIPMENT_SWEEP_OVERLAP: must not be negative",
+		"LOCKSTEP_CLARUS_SHIPMENT_SWEEP_OVERLAP: must not be negative", "LOCKSTEP_CLARUS_RECEIPT_SWEEP_INTERVAL: must not be negative",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)

@@ -37,6 +37,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("full_sweep_interval", c.FullSweepInterval),
 		slog.Duration("shipment_sweep_interval", c.shipmentInterval()),
 		slog.Duration("shipment_sweep_overlap", c.shipmentOverlap()),
+		slog.Bool("receipt_events", c.ReceiptEvents),
+		slog.Duration("receipt_sweep_interval", c.receiptInterval()),
+		slog.Duration("receipt_sweep_overlap", c.receiptOverlap()),
 	)
 }
 

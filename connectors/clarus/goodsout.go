@@ -71,16 +71,7 @@ func (g NewGoodsOut) body() map[string]any {
 		"warehouse_id":              jsonID(g.WarehouseID),
 		"expected_date_of_dispatch": g.ExpectedDispatch.UTC().Format(time.RFC3339),
 	}
-	for i, v := range g.ExternalRefs {
-		if v != "" {
-			attrs["external_system_reference"+strconv.Itoa(i+1)] = v
-		}
-	}
-	for i, v := range g.Strings {
-		if v != "" {
-			attrs["string"+strconv.Itoa(i+1)] = v
-		}
-	}
+	setGeneric(attrs, g.ExternalRefs, g.Strings)
 	lines := make([]map[string]any, 0, len(g.Lines))
 	for _, l := range g.Lines {
 		lines = append(lines, map[string]any{"type": "ADD", "attributes": map[string]any{"product_id": jsonID(l.ProductID), "order_quantity": l.Quantity}})
@@ -100,6 +91,21 @@ func (g NewGoodsOut) body() map[string]any {
 	return map[string]any{"data": data}
 }
 
+// setGeneric sets the non-empty external_system_reference1-3 and
+// string1-5 in attrs.
+func setGeneric(attrs map[string]any, refs [3]string, strs [5]string) {
+	for i, v := range refs {
+		if v != "" {
+			attrs["external_system_reference"+strconv.Itoa(i+1)] = v
+		}
+	}
+	for i, v := range strs {
+		if v != "" {
+			attrs["string"+strconv.Itoa(i+1)] = v
+		}
+	}
+}
+
 // jsonID sends an id as the documentation shows ids in bodies, a number,
 // unless it is not one.
 func jsonID(id string) any {
@@ -114,20 +120,38 @@ func jsonID(id string) any {
 // refusal (422 for a field Clarus will not take) is an *APIError whose
 // Message is Clarus's reason.
 func (c *Client) CreateGoodsOut(ctx context.Context, g NewGoodsOut) (string, error) {
-	status, body, err := c.oneShot().rest(ctx, "create goods out", http.MethodPost, goodsOutsPath, g.body())
+	return c.create(ctx, "create goods out", goodsOutsPath, g.body())
+}
+
+// create POSTs a new record to path in one attempt and returns its id.
+func (c *Client) create(ctx context.Context, op, path string, payload any) (string, error) {
+	status, body, err := c.oneShot().rest(ctx, op, http.MethodPost, path, payload)
 	if err != nil {
 		return "", err
 	}
 	if status != http.StatusCreated && status != http.StatusOK {
-		return "", apiError("create goods out", status, body)
+		return "", apiError(op, status, body)
 	}
 	id, err := decodeCreated(body)
 	if err != nil {
 		// Created, by the status, but with no id to store: looking it up
 		// by reference finds it.
-		return "", &TransientError{Op: "create goods out", Status: status, Ambiguous: true, Err: err}
+		return "", &TransientError{Op: op, Status: status, Ambiguous: true, Err: err}
 	}
 	return id, nil
+}
+
+// write sends one write in one attempt: any 2xx is success, any other
+// answer an *APIError.
+func (c *Client) write(ctx context.Context, op, method, path string, payload any) error {
+	status, body, err := c.oneShot().rest(ctx, op, method, path, payload)
+	if err != nil {
+		return err
+	}
+	if status/100 != 2 {
+		return apiError(op, status, body)
+	}
+	return nil
 }
 
 // decodeCreated reads the id of a created record from its JSON:API
@@ -154,14 +178,7 @@ func decodeCreated(body []byte) (string, error) {
 // unknown id is an *APIError with Status 404. The path is assumed (the
 // documentation does not show it).
 func (c *Client) CancelGoodsOut(ctx context.Context, id string) error {
-	status, body, err := c.oneShot().rest(ctx, "cancel goods out", http.MethodPost, goodsOutsPath+"/"+url.PathEscape(id)+"/cancel", nil)
-	if err != nil {
-		return err
-	}
-	if status/100 != 2 {
-		return apiError("cancel goods out", status, body)
-	}
-	return nil
+	return c.write(ctx, "cancel goods out", http.MethodPost, goodsOutsPath+"/"+url.PathEscape(id)+"/cancel", nil)
 }
 
 // ClosedMarker is what the order sink writes in a dispatched goods out's
@@ -184,14 +201,7 @@ func (c *Client) SetGoodsOutString(ctx context.Context, id string, n int, value 
 	}
 	body := map[string]any{"data": map[string]any{"type": "goods_outs", "id": id,
 		"attributes": map[string]any{"string" + strconv.Itoa(n): value}}}
-	status, ans, err := c.oneShot().rest(ctx, "update goods out", http.MethodPatch, goodsOutsPath+"/"+url.PathEscape(id), body)
-	if err != nil {
-		return err
-	}
-	if status/100 != 2 {
-		return apiError("update goods out", status, ans)
-	}
-	return nil
+	return c.write(ctx, "update goods out", http.MethodPatch, goodsOutsPath+"/"+url.PathEscape(id), body)
 }
 
 // rest sends one REST request with the bearer token and subdomain header

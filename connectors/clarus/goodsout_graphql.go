@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -130,36 +131,45 @@ type connection[T any] struct {
 // client's life (a product keeps its id); codes not found are asked again
 // next time, since the product may be created meanwhile.
 func (c *Client) ProductIDs(ctx context.Context, codes []string) (map[string]string, error) {
-	out := map[string]string{}
+	return cachedLookup(&c.st.productsMu, c.st.products, codes, func(chunk []string, want map[string]bool, out map[string]string) error {
+		return c.pages(ctx, "LockstepProducts", productsQuery, map[string]any{"code": map[string]any{"in": chunk}}, func(data []byte) (pageInfo, error) {
+			return decodeProducts(data, want, out)
+		})
+	})
+}
+
+// cachedLookup returns what cache holds of codes and asks find for the
+// rest, a page's worth of codes at a time (want holds the chunk's), then
+// caches what it found. A code not found is asked again next time: the
+// record may be created meanwhile.
+func cachedLookup[V any](mu *sync.Mutex, cache map[string]V, codes []string, find func(chunk []string, want map[string]bool, out map[string]V) error) (map[string]V, error) {
+	out := map[string]V{}
 	var ask []string
-	c.st.productsMu.Lock()
+	mu.Lock()
 	for _, code := range codes {
-		if id, ok := c.st.products[code]; ok {
-			out[code] = id
+		if v, ok := cache[code]; ok {
+			out[code] = v
 		} else if !slices.Contains(ask, code) {
 			ask = append(ask, code)
 		}
 	}
-	c.st.productsMu.Unlock()
+	mu.Unlock()
 	for chunk := range slices.Chunk(ask, lookupPageSize) {
 		want := map[string]bool{}
 		for _, code := range chunk {
 			want[code] = true
 		}
-		err := c.pages(ctx, "LockstepProducts", productsQuery, map[string]any{"code": map[string]any{"in": chunk}}, func(data []byte) (pageInfo, error) {
-			return decodeProducts(data, want, out)
-		})
-		if err != nil {
+		if err := find(chunk, want, out); err != nil {
 			return nil, err
 		}
 	}
-	c.st.productsMu.Lock()
+	mu.Lock()
 	for _, code := range ask {
-		if id, ok := out[code]; ok {
-			c.st.products[code] = id
+		if v, ok := out[code]; ok {
+			cache[code] = v
 		}
 	}
-	c.st.productsMu.Unlock()
+	mu.Unlock()
 	return out, nil
 }
 
@@ -187,13 +197,15 @@ func decodeProducts(data []byte, want map[string]bool, out map[string]string) (p
 	return d.Products.All.PageInfo, nil
 }
 
-// forgetProducts drops codes from the product cache: Clarus refused an id
-// found for one of them, and the next look-up must ask again.
+// forgetProducts drops codes from the product and storage unit caches:
+// Clarus refused an id found for one of them, and the next look-up must
+// ask again.
 func (c *Client) forgetProducts(codes ...string) {
 	c.st.productsMu.Lock()
 	defer c.st.productsMu.Unlock()
 	for _, code := range codes {
 		delete(c.st.products, code)
+		delete(c.st.units, code)
 	}
 }
 

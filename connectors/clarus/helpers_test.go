@@ -58,7 +58,7 @@ func (c *fakeClock) Slept() []time.Duration {
 func newKafka(t *testing.T) (*kfake.Cluster, []kgo.Opt) {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1),
-		kfake.SeedTopics(3, schemas.TopicStockMovements, schemas.TopicStockSnapshots, schemas.TopicShipments),
+		kfake.SeedTopics(3, schemas.TopicStockMovements, schemas.TopicStockSnapshots, schemas.TopicShipments, schemas.TopicReceipts),
 		kfake.SeedTopics(1, schemas.TopicSourceCursors))
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package clarus
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // Options are the dependencies of the connector's components (receiver,
-// sweep, shipment source, order sink) beyond Config.
+// sweep, shipment and receipt sources, order and receipt sinks) beyond
+// Config.
 type Options struct {
 	// TopicPrefix is prepended to every topic name (broker.Config.Topic).
 	TopicPrefix string
@@ -23,10 +25,10 @@ type Options struct {
 	// HTTPClient calls the Clarus API; nil uses one with Config.RequestTimeout.
 	HTTPClient *http.Client
 	// TransactionalID identifies a transactional producer (the sweep's,
-	// the shipment source's, the order sink's): one per component and
-	// tenant, so a restarted one fences the one it replaces, and never
-	// shared between components, which would fence each other. Empty, each
-	// takes its own default.
+	// the shipment and receipt sources', the order and receipt sinks'):
+	// one per component and tenant, so a restarted one fences the one it
+	// replaces, and never shared between components, which would fence
+	// each other. Empty, each takes its own default.
 	TransactionalID string
 	// SetReady is told when the component is ready (the receiver accepts
 	// webhooks, the sweep has read its cursor) and when it stops being so;
@@ -60,7 +62,7 @@ func (o Options) withDefaults(cfg Config) Options {
 }
 
 // Metrics are the connector's Prometheus metrics. Create them once per
-// Registerer and share them between the receiver and the sweep.
+// Registerer and share them between the components.
 type Metrics struct {
 	webhooks      *prometheus.CounterVec
 	movements     prometheus.Counter
@@ -71,17 +73,66 @@ type Metrics struct {
 	apiRetries    *prometheus.CounterVec
 	tokenRefreshs prometheus.Counter
 
-	// The shipments, from webhooks and the shipment source.
-	shipments        *prometheus.CounterVec
-	shipmentsSkipped *prometheus.CounterVec
-	shipmentSweeps   *prometheus.CounterVec
+	// The window sources' (shipments, receipts), and the receiver's
+	// events of the same kinds.
+	shipments, receipts sourceMetrics
+	// The command sinks'.
+	orderSink, receiptSink sinkMetrics
+}
 
-	// The order sink's.
-	orderRequests    *prometheus.CounterVec
-	orderAcks        *prometheus.CounterVec
-	orderDeadLetters prometheus.Counter
-	orderRateWaits   prometheus.Counter
-	orderPaused      prometheus.Gauge
+// sourceMetrics are the metrics of one kind of event a window source and
+// the receiver produce.
+type sourceMetrics struct {
+	events  *prometheus.CounterVec // by source: webhook, sweep
+	skipped *prometheus.CounterVec // by reason: not_ours, invalid
+	sweeps  *prometheus.CounterVec // by outcome: completed, failed
+}
+
+// newSourceMetrics names the metrics of records of kind (singular, plural).
+func newSourceMetrics(kind, kinds, notOurs string) sourceMetrics {
+	return sourceMetrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_" + kinds + "_total",
+			Help: strings.ToUpper(kind[:1]) + kind[1:] + " events produced, by source (webhook, sweep); the same " + kind + " from both is one event id.",
+		}, []string{"source"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_" + kinds + "_skipped_total",
+			Help: strings.ToUpper(kinds[:1]) + kinds[1:] + " the " + kind + " source left out, by reason (not_ours: " + notOurs + "; invalid: lockstep cannot read it).",
+		}, []string{"reason"}),
+		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_" + kind + "_sweeps_total", Help: strings.ToUpper(kind[:1]) + kind[1:] + " sweeps ended, by outcome (completed, failed).",
+		}, []string{"outcome"}),
+	}
+}
+
+func (m sourceMetrics) all() []prometheus.Collector {
+	return []prometheus.Collector{m.events, m.skipped, m.sweeps}
+}
+
+// newSinkMetrics names the metrics of the sink of commands of kind.
+func newSinkMetrics(kind, sink, calls, acks string) sinkMetrics {
+	return sinkMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_" + kind + "_requests_total",
+			Help: "Clarus calls made by the " + sink + ", by call (" + calls + ") and outcome (ok, refused, throttled, failed).",
+		}, []string{"call", "outcome"}),
+		acks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_clarus_" + kind + "_acks_total", Help: "Acks committed by the " + sink + ", by " + acks + ".",
+		}, []string{"action", "status"}),
+		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lockstep_clarus_" + kind + "_dead_letters_total", Help: "Commands the " + sink + " could not read, committed to the DLQ.",
+		}),
+		rateWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lockstep_clarus_" + kind + "_rate_limited_waits_total", Help: "Calls of the " + sink + " that waited for the token bucket (rate or Retry-After).",
+		}),
+		paused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lockstep_clarus_" + kind + "_sink_paused", Help: "1 while Clarus is failing the " + sink + "'s calls and it waits for Clarus to come back.",
+		}),
+	}
+}
+
+func (m sinkMetrics) all() []prometheus.Collector {
+	return []prometheus.Collector{m.requests, m.acks, m.deadLetters, m.rateWaits, m.paused}
 }
 
 // NewMetrics registers the metrics on reg; nil registers them nowhere.
@@ -112,37 +163,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		tokenRefreshs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lockstep_clarus_token_requests_total", Help: "OAuth access tokens requested.",
 		}),
-		shipments: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lockstep_clarus_shipments_total", Help: "Shipment events produced, by source (webhook, sweep); the same shipment from both is one event id.",
-		}, []string{"source"}),
-		shipmentsSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lockstep_clarus_shipments_skipped_total",
-			Help: "Shipments the shipment source left out, by reason (not_ours: another warehouse or account, or not dispatched; invalid: lockstep cannot read it).",
-		}, []string{"reason"}),
-		shipmentSweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lockstep_clarus_shipment_sweeps_total", Help: "Shipment sweeps ended, by outcome (completed, failed).",
-		}, []string{"outcome"}),
-		orderRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lockstep_clarus_order_requests_total",
-			Help: "Clarus calls made by the order sink, by call (products, lookup, lines, create, cancel, close) and outcome (ok, refused, throttled, failed).",
-		}, []string{"call", "outcome"}),
-		orderAcks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lockstep_clarus_order_acks_total", Help: "Order acks committed by the order sink, by action (create, cancel, close) and status (created, rejected, cancelled, closed).",
-		}, []string{"action", "status"}),
-		orderDeadLetters: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "lockstep_clarus_order_dead_letters_total", Help: "Order commands the order sink could not read, committed to the DLQ.",
-		}),
-		orderRateWaits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "lockstep_clarus_order_rate_limited_waits_total", Help: "Order sink calls that waited for the token bucket (rate or Retry-After).",
-		}),
-		orderPaused: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lockstep_clarus_order_sink_paused", Help: "1 while Clarus is failing the order sink's calls and it waits for Clarus to come back.",
-		}),
+		shipments: newSourceMetrics("shipment", "shipments", "another warehouse or account, or not dispatched"),
+		receipts:  newSourceMetrics("receipt", "receipts", "another warehouse or account, or not completed"),
+		orderSink: newSinkMetrics("order", "order sink", "products, lookup, lines, create, cancel, close",
+			"action (create, cancel, close) and status (created, rejected, cancelled, closed)"),
+		receiptSink: newSinkMetrics("receipt", "goods-in receipt sink", "units, products, lookup, create, update, cancel",
+			"action (create, update, cancel) and status (created, updated, rejected, cancelled)"),
 	}
 	if reg != nil {
-		reg.MustRegister(m.webhooks, m.movements, m.snapshots, m.sweepSkipped, m.sweeps, m.lastSweep, m.apiRetries, m.tokenRefreshs,
-			m.shipments, m.shipmentsSkipped, m.shipmentSweeps,
-			m.orderRequests, m.orderAcks, m.orderDeadLetters, m.orderRateWaits, m.orderPaused)
+		reg.MustRegister(m.webhooks, m.movements, m.snapshots, m.sweepSkipped, m.sweeps, m.lastSweep, m.apiRetries, m.tokenRefreshs)
+		for _, ms := range [][]prometheus.Collector{m.shipments.all(), m.receipts.all(), m.orderSink.all(), m.receiptSink.all()} {
+			reg.MustRegister(ms...)
+		}
 	}
 	return m
 }

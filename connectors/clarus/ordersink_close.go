@@ -16,57 +16,42 @@ import (
 // closed. A goods out that has not left, or none at all, is acked
 // rejected: there is nothing dispatched to close.
 func (s *OrderSink) close(ctx context.Context, cmd *schemas.ClarusOrderCommand) (answer, error) {
-	backoff := s.backoffBase()
-	for {
-		var all []GoodsOut
-		if err := s.retry(ctx, "lookup", func(ctx context.Context) (err error) {
-			all, err = s.api.GoodsOutsByReference(ctx, cmd.OrderRef)
-			return err
-		}); err != nil {
-			return answer{}, err
+	// Setting string5 again is harmless, so what may have been applied
+	// needs no look-up of its own: every dispatched goods out is written
+	// again after a failure.
+	done, a, err := s.writeAll(ctx, "close", false, func(ctx context.Context, _ []string) ([]string, *answer, error) {
+		all, err := s.lookup(ctx, cmd.OrderRef)
+		if err != nil {
+			return nil, nil, err
 		}
-		var done []GoodsOut
+		var done []string
 		for _, g := range all {
 			if g.Status == GoodsOutCompleted {
-				done = append(done, g)
+				done = append(done, g.ID)
 			}
 		}
-		if len(done) == 0 {
-			if len(all) == 0 {
-				return rejected("no goods out with reference %s in Clarus: nothing to close", cmd.OrderRef), nil
-			}
-			g := all[len(all)-1]
-			return rejected("goods out %s is %s, not dispatched (COMPLETED): not closed", g.ID, g.Status), nil
+		switch {
+		case len(done) > 0:
+			return done, nil, nil
+		case len(all) == 0:
+			a := rejected("no goods out with reference %s in Clarus: nothing to close", cmd.OrderRef)
+			return nil, &a, nil
 		}
-		again := false
-		for _, g := range done {
-			err := s.attempt(ctx, "close", func(ctx context.Context) error {
-				return s.api.SetGoodsOutString(ctx, g.ID, ClosedField, ClosedMarker)
-			})
-			if err == nil {
-				continue
-			}
-			if stopped(ctx, err) {
-				return answer{}, err
-			}
-			if reason, ok := refusal(err); ok {
-				return rejected("Clarus refused to close goods out %s: %s", g.ID, reason), nil
-			}
-			// A failure, or a 404 (the goods out went meanwhile): wait,
-			// then look again. Setting string5 again is harmless, so what
-			// may have been applied needs no look-up of its own.
-			if err := s.wait(ctx, err, &backoff); err != nil {
-				return answer{}, err
-			}
-			again = true
-			break
-		}
-		if !again {
-			a := answer{status: schemas.OrderClosed, clarusID: done[0].ID}
-			if len(done) > 1 {
-				a.reason = fmt.Sprintf("%d dispatched goods outs with reference %s: all closed", len(done), cmd.OrderRef)
-			}
-			return a, nil
-		}
+		g := all[len(all)-1]
+		a := rejected("goods out %s is %s, not dispatched (COMPLETED): not closed", g.ID, g.Status)
+		return nil, &a, nil
+	}, func(ctx context.Context, id string) error {
+		return s.api.SetGoodsOutString(ctx, id, ClosedField, ClosedMarker)
+	},
+		func(id, reason string) answer {
+			return rejected("Clarus refused to close goods out %s: %s", id, reason)
+		})
+	if err != nil || a != nil {
+		return deref(a), err
 	}
+	res := answer{status: string(schemas.OrderClosed), clarusID: done[0]}
+	if len(done) > 1 {
+		res.reason = fmt.Sprintf("%d dispatched goods outs with reference %s: all closed", len(done), cmd.OrderRef)
+	}
+	return res, nil
 }

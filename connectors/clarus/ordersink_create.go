@@ -57,9 +57,11 @@ func (s *OrderSink) newGoodsOut(cmd *schemas.ClarusOrderCommand) (NewGoodsOut, s
 	return g, ""
 }
 
-func deref(p *string) string {
+// deref is *p, or T's zero value for nil.
+func deref[T any](p *T) T {
+	var zero T
 	if p == nil {
-		return ""
+		return zero
 	}
 	return *p
 }
@@ -85,11 +87,8 @@ func (s *OrderSink) create(ctx context.Context, cmd *schemas.ClarusOrderCommand)
 		return rejected("%s", reason), nil
 	}
 	want := codes(cmd)
-	var ids map[string]string
-	if err := s.retry(ctx, "products", func(ctx context.Context) (err error) {
-		ids, err = s.api.ProductIDs(ctx, want)
-		return err
-	}); err != nil {
+	ids, err := retried(ctx, s.sinkLoop, "products", func(ctx context.Context) (map[string]string, error) { return s.api.ProductIDs(ctx, want) })
+	if err != nil {
 		return answer{}, err
 	}
 	var missing []string
@@ -104,36 +103,13 @@ func (s *OrderSink) create(ctx context.Context, cmd *schemas.ClarusOrderCommand)
 	for i, l := range cmd.Lines {
 		g.Lines[i].ProductID = ids[norm.NFC.String(l.ClarusCode)]
 	}
-	backoff := s.backoffBase()
-	for look := true; ; {
-		if look {
-			a, found, err := s.standing(ctx, cmd)
-			if err != nil || found {
-				return a, err
-			}
-		}
-		var id string
-		err := s.attempt(ctx, "create", func(ctx context.Context) (err error) {
-			id, err = s.api.CreateGoodsOut(ctx, g)
-			return err
-		})
-		if err == nil {
-			return answer{status: schemas.OrderCreated, clarusID: id}, nil
-		}
-		if stopped(ctx, err) {
-			return answer{}, err
-		}
-		if reason, ok := refusal(err); ok {
+	return s.createOnce(ctx, "create", func(ctx context.Context) (answer, bool, error) { return s.standing(ctx, cmd) },
+		func(ctx context.Context) (string, error) { return s.api.CreateGoodsOut(ctx, g) },
+		func(id string) answer { return answer{status: string(schemas.OrderCreated), clarusID: id} },
+		func(reason string) answer {
 			s.api.forgetProducts(want...) // an id Clarus refused is looked up afresh next time
-			return rejected("Clarus refused the goods out: %s", reason), nil
-		}
-		// After a failure that may have created the goods out, the next
-		// turn looks the reference up before it creates again.
-		look = ambiguous(err)
-		if err := s.wait(ctx, err, &backoff); err != nil {
-			return answer{}, err
-		}
-	}
+			return rejected("Clarus refused the goods out: %s", reason)
+		})
 }
 
 // standing looks up the goods outs with cmd's reference. One that stands
@@ -142,11 +118,8 @@ func (s *OrderSink) create(ctx context.Context, cmd *schemas.ClarusOrderCommand)
 // with other lines is another version's, which this create must not
 // duplicate: found, acked rejected.
 func (s *OrderSink) standing(ctx context.Context, cmd *schemas.ClarusOrderCommand) (answer, bool, error) {
-	var all []GoodsOut
-	if err := s.retry(ctx, "lookup", func(ctx context.Context) (err error) {
-		all, err = s.api.GoodsOutsByReference(ctx, cmd.OrderRef)
-		return err
-	}); err != nil {
+	all, err := s.lookup(ctx, cmd.OrderRef)
+	if err != nil {
 		return answer{}, false, err
 	}
 	var active []GoodsOut
@@ -159,11 +132,8 @@ func (s *OrderSink) standing(ctx context.Context, cmd *schemas.ClarusOrderComman
 	if len(active) == 0 {
 		return answer{}, false, nil
 	}
-	var lines []GoodsOutLine
-	if err := s.retry(ctx, "lines", func(ctx context.Context) (err error) {
-		lines, err = s.api.GoodsOutLines(ctx, ids)
-		return err
-	}); err != nil {
+	lines, err := retried(ctx, s.sinkLoop, "lines", func(ctx context.Context) ([]GoodsOutLine, error) { return s.api.GoodsOutLines(ctx, ids) })
+	if err != nil {
 		return answer{}, false, err
 	}
 	want := map[string]int64{}
@@ -178,12 +148,18 @@ func (s *OrderSink) standing(ctx context.Context, cmd *schemas.ClarusOrderComman
 			}
 		}
 		if equalCounts(want, got) {
-			return answer{status: schemas.OrderCreated, clarusID: g.ID,
+			return answer{status: string(schemas.OrderCreated), clarusID: g.ID,
 				reason: fmt.Sprintf("already in Clarus as goods out %s (%s): not created again", g.ID, g.Status)}, true, nil
 		}
 	}
 	g := active[0]
 	return rejected("goods out %s with reference %s is in Clarus (%s) with other lines: a second one is not created", g.ID, cmd.OrderRef, g.Status), true, nil
+}
+
+// lookup returns the goods outs with reference ref, retrying until Clarus
+// answers.
+func (s *OrderSink) lookup(ctx context.Context, ref string) ([]GoodsOut, error) {
+	return retried(ctx, s.sinkLoop, "lookup", func(ctx context.Context) ([]GoodsOut, error) { return s.api.GoodsOutsByReference(ctx, ref) })
 }
 
 func equalCounts(a, b map[string]int64) bool {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,9 +22,10 @@ import (
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-// orderEnv is the order sink on kfake in front of the simulator, on a
-// fakeClock (every wait passes at once, and is recorded).
-type orderEnv struct {
+// sinkEnv is a command sink on kfake in front of the simulator, on a
+// fakeClock (every wait passes at once, and is recorded): what the order
+// and receipt sinks' tests share.
+type sinkEnv struct {
 	t     *testing.T
 	clock *fakeClock
 	sim   *clarussim.Sim
@@ -34,34 +36,38 @@ type orderEnv struct {
 	reg   *prometheus.Registry
 	met   *clarus.Metrics
 	ready *readyLog
-	// dropCreates is how many goods-out creations still to apply and then
-	// answer with a dropped connection: the write done, the answer lost.
-	dropCreates atomic.Int32
-	// blindLookups makes goods-out look-ups answer as if nothing existed
-	// (the look-up disabled), to show what it guards against.
+	// dropCreates is how many creations (POST createPath) still to apply
+	// and then answer with a dropped connection: the write done, the
+	// answer lost. dropUpdates does the same to updates (PATCH
+	// createPath/{id}).
+	dropCreates, dropUpdates atomic.Int32
+	// onCreate, when set, is called once a creation was applied, before
+	// its answer is lost (dropCreates) or sent.
+	onCreate atomic.Pointer[func()]
+	// cancel ends the sink run started last, without waiting for it.
+	cancel atomic.Pointer[context.CancelFunc]
+	// blindLookups makes the look-ups (GraphQL lookupRoot) answer as if
+	// nothing existed (the look-up disabled), to show what it guards
+	// against.
 	blindLookups atomic.Bool
 	// called is poked after every call the simulator answered.
-	called chan struct{}
+	called                 chan struct{}
+	createPath, lookupRoot string
 }
 
-// newOrderEnv has Clarus products for codes, with stock in WH1.
-func newOrderEnv(t *testing.T, codes ...string) *orderEnv {
+// newSinkEnv starts the simulator (configured by simCfg) and a kfake
+// cluster with cmdTopic (two partitions) and ackTopic and the DLQ (one).
+func newSinkEnv(t *testing.T, simCfg clarussim.Config, cmdTopic, ackTopic, createPath, lookupRoot string) *sinkEnv {
 	t.Helper()
-	e := &orderEnv{t: t, clock: newClock(), log: &apiLog{}, serde: schemas.NewSerde(schemas.NewMemRegistry()),
-		reg: prometheus.NewRegistry(), ready: &readyLog{}, called: make(chan struct{}, 1)}
+	e := &sinkEnv{t: t, clock: newClock(), log: &apiLog{}, serde: schemas.NewSerde(schemas.NewMemRegistry()),
+		reg: prometheus.NewRegistry(), ready: &readyLog{}, called: make(chan struct{}, 1), createPath: createPath, lookupRoot: lookupRoot}
 	e.met = clarus.NewMetrics(e.reg)
-	sim, srv := newSim(t, e.clock, clarussim.Config{}, func(h http.Handler) http.Handler { return e.tamper(e.log.wrap(h)) })
+	sim, srv := newSim(t, e.clock, simCfg, func(h http.Handler) http.Handler { return e.tamper(e.log.wrap(h)) })
 	e.sim = sim
-	for _, c := range codes {
-		if _, err := sim.Apply(clarussim.Event{Type: "receive", Warehouse: "WH1", SKU: c, Quantity: 10}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	e.cfg = testConfig(srv.URL)
 	e.cfg.AccountID = "1"
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1),
-		kfake.SeedTopics(2, schemas.TopicCmdClarusOrders),
-		kfake.SeedTopics(1, schemas.TopicOrderAcks, schemas.TopicDLQ))
+		kfake.SeedTopics(2, cmdTopic), kfake.SeedTopics(1, ackTopic, schemas.TopicDLQ))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,9 +76,22 @@ func newOrderEnv(t *testing.T, codes ...string) *orderEnv {
 	return e
 }
 
+// orderEnv is the order sink's sinkEnv.
+type orderEnv struct{ *sinkEnv }
+
+// newOrderEnv has Clarus products for codes, with stock in WH1.
+func newOrderEnv(t *testing.T, codes ...string) *orderEnv {
+	t.Helper()
+	e := &orderEnv{newSinkEnv(t, clarussim.Config{}, schemas.TopicCmdClarusOrders, schemas.TopicOrderAcks, "/api/goods_outs", "goods_outs")}
+	for _, c := range codes {
+		e.apply(clarussim.Event{Type: "receive", Warehouse: "WH1", SKU: c, Quantity: 10})
+	}
+	return e
+}
+
 // tamper drops answers of creations that were applied, and blinds
 // look-ups, as the test asks.
-func (e *orderEnv) tamper(next http.Handler) http.Handler {
+func (e *sinkEnv) tamper(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			select {
@@ -80,32 +99,49 @@ func (e *orderEnv) tamper(next http.Handler) http.Handler {
 			default:
 			}
 		}()
-		if r.Method == http.MethodPost && r.URL.Path == "/api/goods_outs" && e.dropCreates.Add(-1) >= 0 {
+		if r.Method == http.MethodPost && r.URL.Path == e.createPath {
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			if f := e.onCreate.Load(); f != nil && rec.Code == http.StatusCreated {
+				(*f)()
+			}
+			if e.dropCreates.Add(-1) >= 0 {
+				panic(http.ErrAbortHandler) // the connection drops without an answer
+			}
+			copyAnswer(w, rec)
+			return
+		}
+		if r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, e.createPath+"/") && e.dropUpdates.Add(-1) >= 0 {
 			next.ServeHTTP(httptest.NewRecorder(), r)
-			panic(http.ErrAbortHandler) // the connection drops without an answer
+			panic(http.ErrAbortHandler)
 		}
 		if e.blindLookups.Load() && r.URL.Path == "/graphql" {
 			rec := httptest.NewRecorder()
 			next.ServeHTTP(rec, r)
 			body := rec.Body.String()
-			if firstRoot(body) == "goods_outs" {
+			if firstRoot(body) == e.lookupRoot {
 				w.Header().Set("Content-Type", "application/json")
-				_, _ = w.Write([]byte(`{"data":{"goods_outs":{"all":{"edges":[],"pageInfo":{"hasNextPage":false,"endCursor":null}}}}}`))
+				_, _ = w.Write([]byte(`{"data":{"` + e.lookupRoot + `":{"all":{"edges":[],"pageInfo":{"hasNextPage":false,"endCursor":null}}}}}`))
 				return
 			}
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.WriteHeader(rec.Code)
-			_, _ = w.Write(rec.Body.Bytes())
+			copyAnswer(w, rec)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
+// copyAnswer sends what rec recorded.
+func copyAnswer(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
 // nextCall waits until the simulator has answered another call.
-func (e *orderEnv) nextCall() {
+func (e *sinkEnv) nextCall() {
 	e.t.Helper()
 	select {
 	case <-e.called:
@@ -157,18 +193,22 @@ func cancel(ref string, version int64) *schemas.ClarusOrderCommand {
 // send produces commands, keyed by order ref.
 func (e *orderEnv) send(cmds ...*schemas.ClarusOrderCommand) {
 	e.t.Helper()
-	var recs []*kgo.Record
 	for _, c := range cmds {
-		v, err := e.serde.Encode(context.Background(), c)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		recs = append(recs, &kgo.Record{Topic: schemas.TopicCmdClarusOrders, Key: []byte(c.OrderRef), Value: v})
+		e.sendCommand(schemas.TopicCmdClarusOrders, c.OrderRef, c)
 	}
-	e.produce(recs...)
 }
 
-func (e *orderEnv) produce(recs ...*kgo.Record) {
+// sendCommand produces one command to topic.
+func (e *sinkEnv) sendCommand(topic, key string, cmd schemas.Event) {
+	e.t.Helper()
+	v, err := e.serde.Encode(context.Background(), cmd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.produce(&kgo.Record{Topic: topic, Key: []byte(key), Value: v})
+}
+
+func (e *sinkEnv) produce(recs ...*kgo.Record) {
 	e.t.Helper()
 	cl, err := kgo.NewClient(e.kopts...)
 	if err != nil {
@@ -180,25 +220,35 @@ func (e *orderEnv) produce(recs ...*kgo.Record) {
 	}
 }
 
-// start runs an order sink until the test ends or stop is called, and
-// waits until it has joined its group.
+// start runs an order sink until the test ends or stop is called.
 func (e *orderEnv) start() (stop func()) {
 	e.t.Helper()
 	api := clarus.NewClient(e.cfg, clarus.Options{Clock: e.clock})
-	sink, err := clarus.NewOrderSink(e.cfg, api, e.serde, clarus.Options{Clock: e.clock, Metrics: e.met, SetReady: e.ready.set,
-		TransactionalID: "test-orders"}, e.kopts...)
+	sink, err := clarus.NewOrderSink(e.cfg, api, e.serde, e.options("test-orders"), e.kopts...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return e.run(sink.Run)
+}
+
+// options are the sink's, with transactional id txid.
+func (e *sinkEnv) options(txid string) clarus.Options {
+	return clarus.Options{Clock: e.clock, Metrics: e.met, SetReady: e.ready.set, TransactionalID: txid}
+}
+
+// run runs a sink until the test ends or stop is called.
+func (e *sinkEnv) run(run func(context.Context) error) (stop func()) {
+	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel.Store(&cancel)
 	done := make(chan error, 1)
-	go func() { done <- sink.Run(ctx) }()
+	go func() { done <- run(ctx) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
-				e.t.Errorf("order sink: %v", err)
+				e.t.Errorf("sink: %v", err)
 			}
 		})
 	}
@@ -209,59 +259,79 @@ func (e *orderEnv) start() (stop func()) {
 // waitAcks waits until n acks are committed and returns them in order.
 func (e *orderEnv) waitAcks(n int) []schemas.OrderAck {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(append(slices.Clone(e.kopts), kgo.ConsumeTopics(schemas.TopicOrderAcks),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer cl.Close()
-	var out []schemas.OrderAck
-	for len(out) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			e.t.Fatalf("%d acks of %d after 30s: %+v; Clarus calls %v", len(out), n, out, e.log.paths())
-		}
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, e.decodeAck(r)) })
-	}
-	return out
+	return decodeAll(e.sinkEnv, e.waitRecords(schemas.TopicOrderAcks, n), orderAckKey)
 }
 
 // acks reads every committed ack: after stop, to see that there are no
 // more than waitAcks waited for.
 func (e *orderEnv) acks() []schemas.OrderAck {
 	e.t.Helper()
-	var out []schemas.OrderAck
-	for _, r := range committed(e.t, e.kopts, schemas.TopicOrderAcks) {
-		out = append(out, e.decodeAck(r))
+	return decodeAll(e.sinkEnv, committed(e.t, e.kopts, schemas.TopicOrderAcks), orderAckKey)
+}
+
+func orderAckKey(a *schemas.OrderAck) string { return a.OrderRef }
+
+// waitRecords waits until n records of topic are committed and returns
+// them in order.
+func (e *sinkEnv) waitRecords(topic string, n int) []*kgo.Record {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(append(slices.Clone(e.kopts), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	for len(out) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			e.t.Fatalf("%d records of %d on %s after 30s; Clarus calls %v", len(out), n, topic, e.log.paths())
+		}
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
 	}
 	return out
 }
 
-func (e *orderEnv) decodeAck(r *kgo.Record) schemas.OrderAck {
+// decodeAll decodes acks, checking each is keyed by key(ack).
+func decodeAll[A any, P interface {
+	*A
+	schemas.Event
+}](e *sinkEnv, recs []*kgo.Record, key func(P) string) []A {
 	e.t.Helper()
-	var a schemas.OrderAck
-	if err := e.serde.Decode(context.Background(), r.Value, &a); err != nil {
-		e.t.Fatal(err)
+	out := make([]A, 0, len(recs))
+	for _, r := range recs {
+		a := P(new(A))
+		if err := e.serde.Decode(context.Background(), r.Value, a); err != nil {
+			e.t.Fatal(err)
+		}
+		if string(r.Key) != key(a) {
+			e.t.Fatalf("ack of %s keyed %q", key(a), r.Key)
+		}
+		out = append(out, *a)
 	}
-	if string(r.Key) != a.OrderRef {
-		e.t.Fatalf("ack of %s keyed %q", a.OrderRef, r.Key)
-	}
-	return a
+	return out
 }
 
 // ackOf returns the one ack of ref's action.
 func ackOf(t *testing.T, acks []schemas.OrderAck, ref string, action schemas.ClarusOrderAction) schemas.OrderAck {
 	t.Helper()
-	var found []schemas.OrderAck
-	for _, a := range acks {
-		if a.OrderRef == ref && a.Action == action {
-			found = append(found, a)
+	return onlyOne(t, acks, fmt.Sprintf("%s ack of %s", action, ref), func(a schemas.OrderAck) bool { return a.OrderRef == ref && a.Action == action })
+}
+
+// onlyOne returns the one item of items that match picks, failing the
+// test when there is none, or several.
+func onlyOne[T any](t *testing.T, items []T, what string, match func(T) bool) T {
+	t.Helper()
+	var found []T
+	for _, it := range items {
+		if match(it) {
+			found = append(found, it)
 		}
 	}
 	if len(found) != 1 {
-		t.Fatalf("%d %s acks of %s in %+v", len(found), action, ref, acks)
+		t.Fatalf("%d of the %s in %+v", len(found), what, items)
 	}
 	return found[0]
 }
@@ -277,7 +347,7 @@ func (e *orderEnv) orders(ref string) []clarussim.Order {
 	return out
 }
 
-func (e *orderEnv) apply(evs ...clarussim.Event) {
+func (e *sinkEnv) apply(evs ...clarussim.Event) {
 	e.t.Helper()
 	for _, ev := range evs {
 		if _, err := e.sim.Apply(ev); err != nil {
@@ -286,7 +356,7 @@ func (e *orderEnv) apply(evs ...clarussim.Event) {
 	}
 }
 
-func (e *orderEnv) metric(name string, labels ...string) float64 {
+func (e *sinkEnv) metric(name string, labels ...string) float64 {
 	e.t.Helper()
 	return metricstest.Value(e.t, e.reg, name, labels...)
 }

@@ -2,18 +2,14 @@ package clarus_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/lockstep-dev/lockstep/connectors/clarus"
 	"github.com/lockstep-dev/lockstep/connectors/clarus/clarussim"
-	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
@@ -61,43 +57,6 @@ func TestOrderSinkCreates(t *testing.T) {
 	stop()
 	if acks := e.acks(); len(acks) != 3 || len(e.sim.State().Orders) != 3 {
 		t.Fatalf("after a restart: %d acks, %d orders", len(acks), len(e.sim.State().Orders))
-	}
-}
-
-// Clarus applied the create and the answer was lost: the sink looks the
-// reference up before creating again, finds the goods out, and acks it.
-// One order, never two.
-func TestOrderSinkTimeoutAfterSuccess(t *testing.T) {
-	e := newOrderEnv(t, "A")
-	e.dropCreates.Store(1)
-	e.send(create("SO-1", 1, line("A", 2)))
-	e.start()
-	a := ackOf(t, e.waitAcks(1), "SO-1", create_)
-
-	os := e.orders("SO-1")
-	if len(os) != 1 || a.Status != schemas.OrderCreated || a.ClarusID == nil || *a.ClarusID != itoa(os[0].ID) ||
-		a.Reason == nil || !strings.Contains(*a.Reason, "not created again") {
-		t.Fatalf("ack %+v, orders %+v", a, os)
-	}
-	if n := e.log.count("/api/goods_outs", 0); n != 1 {
-		t.Fatalf("%d creations sent", n)
-	}
-	if e.metric("lockstep_clarus_order_requests_total", "create", "failed") != 1 {
-		t.Fatal("the lost answer was not counted as a failed call")
-	}
-}
-
-// Without the look-up the same lost answer makes a second order: Clarus
-// accepts a duplicate reference, and the look-up is all that prevents it.
-func TestOrderSinkWithoutLookupDuplicates(t *testing.T) {
-	e := newOrderEnv(t, "A")
-	e.blindLookups.Store(true)
-	e.dropCreates.Store(1)
-	e.send(create("SO-1", 1, line("A", 2)))
-	e.start()
-	e.waitAcks(1)
-	if n := len(e.orders("SO-1")); n != 2 {
-		t.Fatalf("%d orders: the blinded look-up should have let a duplicate through", n)
 	}
 }
 
@@ -279,87 +238,6 @@ func TestOrderSinkRidesOutAnOutage(t *testing.T) {
 	}
 	if h := e.ready.history(); !h[len(h)-1] || e.metric("lockstep_clarus_order_sink_paused") != 0 {
 		t.Fatalf("after the outage: readiness %v", h)
-	}
-}
-
-// Under every fault the simulator injects at once (server errors,
-// throttling, answers lost after the write, answers cut short), on every
-// call (token, look-ups, writes), each command still makes exactly one
-// goods out, or cancels it, and is acked once.
-func TestOrderSinkUnderFaults(t *testing.T) {
-	e := newOrderEnv(t, "A", "B")
-	e.sim.SetFaults(clarussim.Faults{Seed: 5, ErrorRate: 0.1, UnavailableRate: 0.1, ThrottleRate: 0.1,
-		TimeoutAfterWriteRate: 0.2, MalformedRate: 0.1})
-	var cmds []*schemas.ClarusOrderCommand
-	for i := range 12 {
-		cmds = append(cmds, create(fmt.Sprintf("SO-%d", i), 1, line("A", 1), line("B", int64(i+1))))
-	}
-	cmds = append(cmds, cancel("SO-3", 2), cancel("SO-4", 2))
-	e.send(cmds...)
-	e.start()
-	acks := e.waitAcks(len(cmds))
-
-	for i := range 12 {
-		ref := fmt.Sprintf("SO-%d", i)
-		a, os := ackOf(t, acks, ref, create_), e.orders(ref)
-		if i == 3 || i == 4 {
-			if c := ackOf(t, acks, ref, cancel_); c.Status != schemas.OrderCancelled || len(os) != 0 {
-				t.Errorf("%s: cancel %+v, orders %+v", ref, c, os)
-			}
-			continue
-		}
-		if a.Status != schemas.OrderCreated || len(os) != 1 || *a.ClarusID != itoa(os[0].ID) {
-			t.Errorf("%s: %+v, orders %+v", ref, a, os)
-		}
-	}
-	// 12 goods outs were created; fewer answers reached the sink.
-	if n := e.log.count("/api/goods_outs", 201); n >= 12 {
-		t.Fatalf("%d creations answered: none lost its answer, the test proves nothing", n)
-	}
-}
-
-// A command that cannot be decoded goes to the DLQ, in the transaction
-// that acks the commands around it.
-func TestOrderSinkDeadLetters(t *testing.T) {
-	e := newOrderEnv(t, "A")
-	e.send(create("SO-1", 1, line("A", 1)))
-	e.produce(&kgo.Record{Topic: schemas.TopicCmdClarusOrders, Key: []byte("SO-1"), Value: []byte("not avro")})
-	e.send(create("SO-2", 1, line("A", 1)))
-	e.start()
-	acks := e.waitAcks(2)
-	if ackOf(t, acks, "SO-1", create_).Status != schemas.OrderCreated || ackOf(t, acks, "SO-2", create_).Status != schemas.OrderCreated {
-		t.Fatalf("acks %+v", acks)
-	}
-	dlq := committed(t, e.kopts, schemas.TopicDLQ)
-	if len(dlq) != 1 || string(dlq[0].Key) != "SO-1" {
-		t.Fatalf("%d DLQ records", len(dlq))
-	}
-	headers := map[string]string{}
-	for _, h := range dlq[0].Headers {
-		headers[h.Key] = string(h.Value)
-	}
-	if headers[deadletter.HeaderStage] != "clarus-order-sink" || headers[deadletter.HeaderTopic] != schemas.TopicCmdClarusOrders ||
-		!strings.Contains(headers[deadletter.HeaderReason], "cannot decode") || headers[deadletter.HeaderOffset] != "1" {
-		t.Fatalf("DLQ headers %v", headers)
-	}
-	if e.metric("lockstep_clarus_order_dead_letters_total") != 1 {
-		t.Fatal("dead letter not counted")
-	}
-}
-
-func TestNewOrderSinkValidates(t *testing.T) {
-	cfg := testConfig("http://127.0.0.1:1")
-	api := clarus.NewClient(cfg, clarus.Options{})
-	serde := schemas.NewSerde(schemas.NewMemRegistry())
-	if _, err := clarus.NewOrderSink(cfg, api, serde, clarus.Options{}); err == nil || !strings.Contains(err.Error(), "LOCKSTEP_CLARUS_ACCOUNT_ID") {
-		t.Fatalf("no account: %v", err)
-	}
-	cfg.AccountID = "1"
-	if _, err := clarus.NewOrderSink(cfg, nil, serde, clarus.Options{}); err == nil {
-		t.Fatal("no client accepted")
-	}
-	if _, err := clarus.NewOrderSink(cfg, api, serde, clarus.Options{}); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -174,13 +174,14 @@ func invalidUTF8At(b []byte) int {
 	return len(b)
 }
 
-// decoding is one body's decoding: its movements so far, or the goods out
-// it says completed.
+// decoding is one body's decoding: its movements so far, the goods out it
+// says completed, or the receipt it says was received.
 type decoding struct {
 	*Decoder
 	at        time.Time
 	out       []schemas.StockMovement
 	completed *completedGoodsOut
+	received  *completedReceipt
 }
 
 func (x *decoding) record(data []byte, into any) error {

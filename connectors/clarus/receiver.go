@@ -37,28 +37,35 @@ const (
 // clarus.stock-movements. A completed goods out (goods_out.completed) is
 // read back from Clarus: its shipments (GraphQL) give one pick per
 // shipment line, dated when the shipment left, and one event per shipment
-// on clarus.shipments. It answers 2xx only once Kafka has acknowledged
+// on clarus.shipments. A completed goods-in receipt
+// (goods_in_receipt.completed) gives a receipt movement per line and, when
+// Config.ReceiptEvents is set, a receipt event on clarus.receipts (the
+// same event the receipt source produces for it: receiptevents.go). It
+// answers 2xx only once Kafka has acknowledged
 // every record of the webhook, so a webhook Clarus saw accepted is never
 // lost; a redelivery produces the same event ids, which consumers drop.
 type Receiver struct {
-	kopts       []kgo.Opt
-	mu          sync.RWMutex // read-held by each request producing with cl
-	cl          *kgo.Client  // set while Run runs; nil answers 503
-	api         *Client      // one-shot: Clarus redelivers, the receiver never waits on retries
-	ships       shipmentMapper
-	serde       *schemas.Serde
-	topic       string
-	shipTopic   string
-	token       [32]byte // SHA-256 of the token: compared in constant time at a fixed length
-	header      string
-	subdomain   string
-	domain      string
-	apiDomain   string
-	integration string
-	automations map[string]Trigger
-	maxBytes    int64
-	decoder     *Decoder
-	o           Options
+	kopts     []kgo.Opt
+	mu        sync.RWMutex // read-held by each request producing with cl
+	cl        *kgo.Client  // set while Run runs; nil answers 503
+	api       *Client      // one-shot: Clarus redelivers, the receiver never waits on retries
+	ships     shipmentMapper
+	serde     *schemas.Serde
+	topic     string
+	shipTopic string
+	// receiptTopic is where receipt events go; "" when the receiver makes
+	// none (Config.ReceiptEvents off).
+	receiptTopic string
+	token        [32]byte // SHA-256 of the token: compared in constant time at a fixed length
+	header       string
+	subdomain    string
+	domain       string
+	apiDomain    string
+	integration  string
+	automations  map[string]Trigger
+	maxBytes     int64
+	decoder      *Decoder
+	o            Options
 }
 
 // NewReceiver validates cfg and returns a receiver that reads shipments
@@ -79,7 +86,11 @@ func NewReceiver(cfg Config, api *Client, serde *schemas.Serde, o Options, kopts
 	// Idempotent acks=all producing is franz-go's default; the delivery
 	// timeout keeps a stalled broker from holding Clarus's request forever.
 	kopts = append([]kgo.Opt{kgo.RecordDeliveryTimeout(cfg.RequestTimeout)}, kopts...)
-	return &Receiver{
+	receiptTopic := ""
+	if cfg.ReceiptEvents {
+		receiptTopic = o.TopicPrefix + schemas.TopicReceipts
+	}
+	return &Receiver{receiptTopic: receiptTopic,
 		kopts: kopts, api: api.oneShot(), ships: newShipmentMapper(cfg), serde: serde,
 		topic: o.TopicPrefix + schemas.TopicStockMovements, shipTopic: o.TopicPrefix + schemas.TopicShipments,
 		token: sha256.Sum256([]byte(cfg.WebhookToken)), header: cfg.WebhookTokenHeader,
@@ -198,12 +209,23 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, trigger *Trig
 			return status, reason
 		}
 	}
+	receipts := r.receiptTopic != "" && x.received != nil
+	if receipts {
+		if ev, ok := x.received.event(); ok {
+			out.receipts = append(out.receipts, ev)
+		} else {
+			r.o.Logger.Warn("clarus webhook: a receipt without actual_date_of_receipt; its event is left to the receipt source", "receipt_id", x.received.ID)
+		}
+	}
 	if err := r.produce(req.Context(), cl, t, auto, out, now); err != nil {
 		r.o.Logger.Error("clarus webhook not stored", "err", err, "trigger", t)
 		return http.StatusServiceUnavailable, "could not store the webhook; retry later"
 	}
-	if x.completed != nil {
+	switch {
+	case x.completed != nil:
 		return http.StatusOK, fmt.Sprintf(`{"movements":%d,"shipments":%d}`, len(out.movements), len(out.shipments))
+	case receipts:
+		return http.StatusOK, fmt.Sprintf(`{"movements":%d,"receipts":%d}`, len(out.movements), len(out.receipts))
 	}
 	return http.StatusOK, fmt.Sprintf(`{"movements":%d}`, len(out.movements))
 }

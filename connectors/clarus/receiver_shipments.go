@@ -14,13 +14,15 @@ import (
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-// What a webhook produces, and the goods-out path: a completed goods out
-// is read back from Clarus, shipment by shipment.
+// What a webhook produces (movements, shipments, receipts), and the
+// goods-out path: a completed goods out is read back from Clarus, shipment
+// by shipment.
 
 // output is what one webhook produces.
 type output struct {
 	movements []schemas.StockMovement
 	shipments []schemas.Shipment
+	receipts  []schemas.Receipt
 }
 
 // shipments reads the shipments of the completed goods out g into out: a
@@ -79,13 +81,15 @@ func (r *Receiver) shipments(ctx context.Context, g *completedGoodsOut, now time
 }
 
 // produce writes out (movements keyed sku@warehouse, shipments keyed by
-// order ref) and waits for Kafka's acknowledgement of every record.
+// order ref, receipts by ReceiptKey) and waits for Kafka's acknowledgement
+// of every record.
 func (r *Receiver) produce(ctx context.Context, cl *kgo.Client, t Trigger, auto string, out output, now time.Time) error {
-	if len(out.movements)+len(out.shipments) == 0 {
+	n := len(out.movements) + len(out.shipments) + len(out.receipts)
+	if n == 0 {
 		return nil
 	}
 	headers := []kgo.RecordHeader{{Key: "clarus.trigger", Value: []byte(t)}, {Key: "clarus.automation_id", Value: []byte(auto)}}
-	recs := make([]*kgo.Record, 0, len(out.movements)+len(out.shipments))
+	recs := make([]*kgo.Record, 0, n)
 	for i := range out.movements {
 		m := &out.movements[i]
 		m.IngestedAt = now
@@ -104,12 +108,22 @@ func (r *Receiver) produce(ctx context.Context, cl *kgo.Client, t Trigger, auto 
 		}
 		recs = append(recs, &kgo.Record{Topic: r.shipTopic, Key: []byte(s.OrderRef), Value: v, Headers: headers})
 	}
+	for i := range out.receipts {
+		rc := &out.receipts[i]
+		rc.IngestedAt = now
+		v, err := r.serde.Encode(ctx, rc)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, &kgo.Record{Topic: r.receiptTopic, Key: []byte(ReceiptKey(rc)), Value: v, Headers: headers})
+	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return fmt.Errorf("produce %d records: %w", len(recs), err)
 	}
 	r.o.Metrics.movements.Add(float64(len(out.movements)))
-	r.o.Metrics.shipments.WithLabelValues("webhook").Add(float64(len(out.shipments)))
+	r.o.Metrics.shipments.events.WithLabelValues("webhook").Add(float64(len(out.shipments)))
+	r.o.Metrics.receipts.events.WithLabelValues("webhook").Add(float64(len(out.receipts)))
 	r.o.Logger.Debug("clarus webhook stored", slog.String("trigger", string(t)), slog.Int("movements", len(out.movements)),
-		slog.Int("shipments", len(out.shipments)))
+		slog.Int("shipments", len(out.shipments)), slog.Int("receipts", len(out.receipts)))
 	return nil
 }

@@ -223,9 +223,19 @@ func (x *decoding) receipt(data []byte) error {
 	if err != nil {
 		return err
 	}
-	return x.lines(r.Lines, "received_quantity", func(l line) quantity { return l.Received }, func(l line, sku string, qty int64) {
+	c := &completedReceipt{ID: string(r.ID), Reference: ref, Warehouse: wh, Units: map[string]int64{}}
+	if !r.ReceivedAt.IsZero() {
+		c.ReceivedAt = at
+	}
+	err = x.lines(r.Lines, "received_quantity", func(l line) quantity { return l.Received }, func(l line, sku string, qty int64) {
 		x.add("goods_in_receipt/"+string(r.ID)+"/"+string(l.ID), schemas.MovementReceipt, sku, wh, qty, ref, "", at)
+		c.Units[sku] += qty
 	})
+	if err != nil {
+		return err
+	}
+	x.received = c
+	return nil
 }
 
 // completedGoodsOut is a goods out a goods_out.completed webhook says

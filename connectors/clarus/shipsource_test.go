@@ -63,7 +63,7 @@ func (e *sweepEnv) shipCursors() []clarus.ShipmentCursor {
 func TestShipmentSourceReportsPartialShipments(t *testing.T) {
 	e := newSweepEnv(t, clarussim.Config{AllowAssumed: true}, nil)
 	src := e.shipSource("test-shipments")
-	if st := e.shipSweep(src); st.Pages != 1 || st.Shipments != 0 || st.Resumed {
+	if st := e.shipSweep(src); st.Pages != 1 || st.Events != 0 || st.Resumed {
 		t.Fatalf("first sweep %+v", st)
 	}
 	e.apply(clarussim.Event{Type: "receive", Warehouse: "WH1", SKU: "A", Quantity: 10},
@@ -72,7 +72,7 @@ func TestShipmentSourceReportsPartialShipments(t *testing.T) {
 	e.apply(clarussim.Event{Type: "ship", Reference: "SO-1", SKU: "A", Quantity: 2, Carrier: "DPD", Tracking: "T-1"})
 	e.deliver()
 	e.clock.Advance(15 * time.Second)
-	if st := e.shipSweep(src); st.Shipments != 1 || st.Known != 0 {
+	if st := e.shipSweep(src); st.Events != 1 || st.Known != 0 {
 		t.Fatalf("sweep after the partial shipment %+v", st)
 	}
 	sh := e.sim.Shipments()[0]
@@ -88,7 +88,7 @@ func TestShipmentSourceReportsPartialShipments(t *testing.T) {
 		!strings.HasPrefix(p[0].MovementID, fmt.Sprintf("shipment/%d/", sh.ID)) {
 		t.Fatalf("the source's picks %+v: want one of -2, dated at the dispatch", p)
 	}
-	if st := e.shipSweep(src); st.Shipments != 0 || st.Known != 1 {
+	if st := e.shipSweep(src); st.Events != 0 || st.Known != 1 {
 		t.Fatalf("sweep again at once %+v: the shipment read again is produced again", st)
 	}
 
@@ -96,7 +96,7 @@ func TestShipmentSourceReportsPartialShipments(t *testing.T) {
 	e.apply(clarussim.Event{Type: "dispatch", Reference: "SO-1"})
 	e.deliver() // the receiver: both shipments, the goods out complete
 	e.clock.Advance(15 * time.Second)
-	if st := e.shipSweep(src); st.Shipments != 1 || st.Known != 1 {
+	if st := e.shipSweep(src); st.Events != 1 || st.Known != 1 {
 		t.Fatalf("sweep after the last shipment %+v", st)
 	}
 	byID := map[string][]schemas.Shipment{}
@@ -131,7 +131,7 @@ func TestShipmentSourceFindsWhatWebhooksMissed(t *testing.T) {
 	e.clock.Advance(10 * time.Minute)
 	src := e.shipSource("test-shipments")
 	before := len(e.shipmentEvents()) // the receiver's, of OLD
-	if st := e.shipSweep(src); st.Shipments != 0 {
+	if st := e.shipSweep(src); st.Events != 0 {
 		t.Fatalf("the first sweep reported the past: %+v", st)
 	}
 
@@ -142,7 +142,7 @@ func TestShipmentSourceFindsWhatWebhooksMissed(t *testing.T) {
 		t.Fatalf("webhooks %+v", st)
 	}
 	e.clock.Advance(15 * time.Second)
-	if st := e.shipSweep(src); st.Shipments != 1 {
+	if st := e.shipSweep(src); st.Events != 1 {
 		t.Fatalf("sweep %+v", st)
 	}
 	evs := e.shipmentEvents()
@@ -158,14 +158,14 @@ func TestShipmentSourceFindsWhatWebhooksMissed(t *testing.T) {
 	}
 }
 
-// failingPages makes every shipment query for a page after the first
-// answer a GraphQL error (which is not retried) while on is set.
-func failingPages(on *atomic.Bool) func(http.Handler) http.Handler {
+// failingPages makes every query of operation op for a page after the
+// first answer a GraphQL error (which is not retried) while on is set.
+func failingPages(on *atomic.Bool, op string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(strings.NewReader(string(body)))
-			if on.Load() && strings.Contains(string(body), "LockstepShipments") && !strings.Contains(string(body), `"after":null`) {
+			if on.Load() && strings.Contains(string(body), op) && !strings.Contains(string(body), `"after":null`) {
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = w.Write([]byte(`{"errors":[{"message":"boom"}]}`))
 				return
@@ -180,7 +180,7 @@ func failingPages(on *atomic.Bool) func(http.Handler) http.Handler {
 // whose transaction fails leaves neither its events nor its cursor.
 func TestShipmentSourceResumesAndCommitsWithItsCursor(t *testing.T) {
 	var fail atomic.Bool
-	e := newSweepEnv(t, clarussim.Config{AllowAssumed: true}, failingPages(&fail))
+	e := newSweepEnv(t, clarussim.Config{AllowAssumed: true}, failingPages(&fail, "LockstepShipments"))
 	e.cfg.PageSize = 1
 	e.shipSweep(e.shipSource("test-shipments"))
 	e.apply(clarussim.Event{Type: "receive", Warehouse: "WH1", SKU: "A", Quantity: 10},
@@ -217,7 +217,7 @@ func TestShipmentSourceResumesAndCommitsWithItsCursor(t *testing.T) {
 	for _, ev := range e.shipmentEvents() {
 		ids[ev.ShipmentID]++
 	}
-	if !st.Resumed || st.Shipments != 2 || len(ids) != 3 || len(e.shipmentEvents()) != 3 || src.Cursor().InProgress {
+	if !st.Resumed || st.Events != 2 || len(ids) != 3 || len(e.shipmentEvents()) != 3 || src.Cursor().InProgress {
 		t.Fatalf("resumed sweep %+v: events by shipment %v", st, ids)
 	}
 }

@@ -40,6 +40,13 @@ type sweepEnv struct {
 
 func newSweepEnv(t *testing.T, simCfg clarussim.Config, mw func(http.Handler) http.Handler) *sweepEnv {
 	t.Helper()
+	return newSweepEnvWith(t, simCfg, mw, nil)
+}
+
+// newSweepEnvWith is newSweepEnv with the configuration changed by mod
+// before the receiver is built.
+func newSweepEnvWith(t *testing.T, simCfg clarussim.Config, mw func(http.Handler) http.Handler, mod func(*clarus.Config)) *sweepEnv {
+	t.Helper()
 	e := &sweepEnv{t: t, clock: newClock(), api: &apiLog{}, hook: &apiLog{}, serde: schemas.NewSerde(schemas.NewMemRegistry())}
 	e.kafka, e.opts = newKafka(t)
 	wrap := func(h http.Handler) http.Handler {
@@ -51,6 +58,9 @@ func newSweepEnv(t *testing.T, simCfg clarussim.Config, mw func(http.Handler) ht
 	sim, srv := newSim(t, e.clock, simCfg, wrap)
 	e.sim, e.cfg = sim, testConfig(srv.URL)
 	e.cfg.WebhookMaxBytes = 1 << 20
+	if mod != nil {
+		mod(&e.cfg)
+	}
 	setReady, ready := readiness()
 	o := clarus.Options{Clock: e.clock, SetReady: setReady}
 	rcv, err := clarus.NewReceiver(e.cfg, clarus.NewClient(e.cfg, o), e.serde, o, e.opts...)

@@ -8,7 +8,11 @@ import (
 // Event is a business event injected through POST /_sim/events or Apply.
 type Event struct {
 	// Type is receive, adjust, hold, release, order, allocate, pick, ship,
-	// dispatch or cancel. Goods-out orders follow Clarus's statuses: order
+	// dispatch or cancel. receive brings goods in (see Sim.receive): against
+	// the open pre-receipt with Reference, or without one, under Reference
+	// as the warehouse typed it (empty, or mistyped); Lines may be fewer,
+	// more, or other products than the pre-receipt expects, as deliveries
+	// are. Goods-out orders follow Clarus's statuses: order
 	// creates one (DRAFT, then PENDING: awaiting allocation); allocate
 	// allocates a PENDING or PART_ALLOCATED order (ALLOCATED, or
 	// PART_ALLOCATED when stock runs short), or, given a warehouse and
@@ -78,12 +82,14 @@ func eventLines(ev Event) []Line {
 func (s *Sim) apply(ev Event) (Result, error) {
 	lines := eventLines(ev)
 	switch ev.Type {
+	case "receive":
+		return s.receive(ev, lines, s.tick())
 	case "allocate", "pick", "ship", "dispatch", "cancel":
 		if ev.Type != "allocate" || len(lines) == 0 {
 			return s.orderEvent(ev, s.tick())
 		}
 		fallthrough
-	case "receive", "order":
+	case "order":
 		if ev.Warehouse == "" || len(lines) == 0 {
 			return Result{}, refused("%s needs a warehouse and lines (or sku and quantity)", ev.Type)
 		}
@@ -92,10 +98,7 @@ func (s *Sim) apply(ev Event) (Result, error) {
 				return Result{}, refused("%s: each line needs a sku and a positive quantity", ev.Type)
 			}
 		}
-		switch ev.Type {
-		case "receive":
-			return s.receive(ev, lines, s.tick()), nil
-		case "order":
+		if ev.Type == "order" {
 			return s.createOrder(ev, lines, s.tick()), nil
 		}
 		return s.orderAndAllocate(ev, lines, s.tick())
@@ -107,29 +110,6 @@ func (s *Sim) apply(ev Event) (Result, error) {
 		return s.release(ev, s.tick())
 	}
 	return Result{}, refused("unknown event type %q (want receive, adjust, hold, release, order, allocate, pick, ship, dispatch or cancel)", ev.Type)
-}
-
-func (s *Sim) receive(ev Event, lines []Line, now time.Time) Result {
-	rec := receiptRecord{ID: s.st.id(), Type: "goods_in_receipts", Reference: ev.Reference, Status: "completed",
-		ReceiptType: "purchase_order", Warehouse: s.warehouse(ev.Warehouse), Account: s.account(), ActualDateOfReceipt: now}
-	if rec.Reference == "" {
-		rec.Reference = fmt.Sprintf("GIN-%d", rec.ID)
-	}
-	res := Result{Type: ev.Type, RecordID: rec.ID}
-	for _, l := range lines {
-		line := receiptLine{ID: s.st.id(), Product: s.product(l.SKU), ExpectedQuantity: l.Quantity, ReceivedQuantity: l.Quantity}
-		rec.Lines = append(rec.Lines, line)
-		b := s.st.bal(skuKey{l.SKU, ev.Warehouse})
-		b.OnHand += l.Quantity
-		b.Received += l.Quantity
-		b.UpdatedAt = now
-		id := fmt.Sprintf("goods_in_receipt/%d/%d", rec.ID, line.ID)
-		s.st.record(Movement{ID: id, Kind: "receipt", SKU: l.SKU, Warehouse: ev.Warehouse, Quantity: l.Quantity,
-			Reference: rec.Reference, At: now, Trigger: TriggerReceiptCompleted})
-		res.Movements = append(res.Movements, id)
-	}
-	s.notify(TriggerReceiptCompleted, rec)
-	return res
 }
 
 func (s *Sim) adjust(ev Event, now time.Time) (Result, error) {

@@ -29,14 +29,7 @@ var goodsOutAttributes = func() map[string]bool {
 		"customer_id", "carrier_id", "carrier_service_id", "dispatch_strategy", "delivery_notes", "integration_id", "lines_changes"} {
 		m[a] = true
 	}
-	for i := 1; i <= 5; i++ {
-		for _, p := range []string{"string", "integer", "datetime", "boolean"} {
-			m[p+strconv.Itoa(i)] = true
-		}
-		if i <= 3 {
-			m["external_system_reference"+strconv.Itoa(i)] = true
-		}
-	}
+	addGeneric(m)
 	return m
 }()
 
@@ -133,55 +126,41 @@ func (s *Sim) validateGoodsOut(res *resource) (newGoodsOut, validation) {
 // validateLines reads lines_changes: on a new goods out only ADD entries,
 // each with a known product and a positive quantity.
 func (s *Sim) validateLines(v *validation, raw json.RawMessage) []Line {
-	var changes []struct {
-		Type       string                     `json:"type"`
-		ID         json.RawMessage            `json:"id"`
-		Attributes map[string]json.RawMessage `json:"attributes"`
-	}
-	if len(raw) > 0 && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &changes); err != nil {
-			v.add("lines_changes", "must be a list of {type, id, attributes}")
-			return nil
-		}
+	changes, ok := v.lineChanges(raw)
+	if !ok {
+		return nil
 	}
 	var lines []Line
-	for i, c := range changes {
-		field := "lines_changes[" + strconv.Itoa(i) + "]"
-		switch c.Type {
-		case "ADD":
-		case "UPDATE", "DESTROY":
-			v.add(field+".id", "does not belong to this goods out") // a new goods out has no lines yet
-			continue
-		default:
-			v.add(field+".type", "must be ADD, UPDATE or DESTROY")
+	for _, c := range changes {
+		if c.Type != "ADD" {
+			v.add(c.Field+".id", "does not belong to this goods out") // a new goods out has no lines yet
 			continue
 		}
-		v.known(c.Attributes, field+".attributes.", lineAttributes)
-		l := Line{}
-		switch id := v.id(c.Attributes, "product_id"); {
-		case id == 0:
-			v.add(field+".attributes.product_id", "can't be blank")
-		default:
-			code, ok := s.st.codes[id]
-			if !ok {
-				v.add(field+".attributes.product_id", "does not exist")
-			}
-			l.SKU = code
-		}
-		q, set := v.quantity(c.Attributes, "order_quantity")
-		switch {
-		case !set:
-			v.add(field+".attributes.order_quantity", "can't be blank")
-		case q <= 0:
-			v.add(field+".attributes.order_quantity", "must be greater than 0")
-		}
-		l.Quantity = q
+		v.known(c.Attributes, c.Field+".attributes.", lineAttributes)
+		l := Line{SKU: s.productOf(v, c, "product_id")}
+		l.Quantity = v.positive(c.Attributes, c.Field+".attributes.", "order_quantity")
 		lines = append(lines, l)
 	}
 	if len(changes) == 0 {
 		v.add("lines_changes", "must add at least one line") // assumed
 	}
 	return lines
+}
+
+// productOf returns the code of the product a line change names in field,
+// adding an error when it names none or an unknown one.
+func (s *Sim) productOf(v *validation, c lineChange, field string) string {
+	switch id := v.id(c.Attributes, field); {
+	case id == 0:
+		v.add(c.Field+".attributes."+field, "can't be blank")
+	default:
+		code, ok := s.st.codes[id]
+		if !ok {
+			v.add(c.Field+".attributes."+field, "does not exist")
+		}
+		return code
+	}
+	return ""
 }
 
 // validateAddress reads relationships.address.data, the delivery address:

@@ -205,7 +205,7 @@ func (r balanceRow) node(f *gqlField) (obj, error) {
 		"updated_at": scalar(b.UpdatedAt.Format(time.RFC3339Nano)),
 		"product":    refObject("Product", map[string]any{"id": fmt.Sprint(pid), "code": r.k.SKU}),
 		"warehouse":  refObject("BalanceWarehouse", map[string]any{"id": fmt.Sprint(wid), "code": r.k.Warehouse}),
-		"account":    refObject("Account", map[string]any{"id": "1", "code": r.x.s.cfg.Account}),
+		"account":    r.x.s.accountObject(),
 	})
 }
 
@@ -255,7 +255,7 @@ func (r stockRow) node(f *gqlField) (obj, error) {
 		"fifo_date":    scalar(nil),
 		"product":      refObject("Product", map[string]any{"id": fmt.Sprint(st.products[r.k.SKU]), "code": r.k.SKU}),
 		"location":     refObject("Location", map[string]any{"id": fmt.Sprint(loc.ID), "code": loc.Code}),
-		"account":      refObject("Account", map[string]any{"id": "1", "code": r.x.s.cfg.Account}),
+		"account":      r.x.s.accountObject(),
 		"storage_unit": nullObject(),
 		"warehouse":    refObject("BalanceWarehouse", map[string]any{"id": fmt.Sprint(st.warehouses[r.k.Warehouse]), "code": r.k.Warehouse}),
 	})

@@ -22,7 +22,8 @@ import (
 // clarus.graphql (in strict mode without its assumed declarations), as
 // Clarus's own GraphQL server validates against its schema; then executed
 // over stock_balances, stocks, warehouses, products, goods_outs,
-// goods_out_lines and shipments, each a Relay connection,
+// goods_out_lines, shipments, goods_in_receipts and product_storage_units,
+// each a Relay connection,
 // answering exactly the fields asked for.
 
 const (
@@ -67,13 +68,15 @@ func (s *Sim) handleGraphQL(w http.ResponseWriter, r *http.Request) {
 	readAt := s.tick()
 	x := &executor{s: s, vars: vars}
 	data, err := selectObject("Query", op.Sel, map[string]gqlResolver{
-		"stock_balances":  x.root("StockBalancesQuery", "StockBalancesFilterType", balanceFilters, x.balanceRows),
-		"stocks":          x.root("StocksQuery", "StockFilterType", stockFilters, x.stockRows),
-		"warehouses":      x.root("WarehousesQuery", "WarehouseFilterType", warehouseFilters, x.warehouseRows),
-		"products":        x.root("ProductsQuery", "ProductsFilterType", productFilters, x.productRows),
-		"goods_outs":      x.root("GoodsOutsQuery", "GoodsOutsFilterType", goodsOutFilters, x.goodsOutRows),
-		"goods_out_lines": x.root("GoodsOutLinesQuery", "GoodsOutLineFilterType", goodsOutLineFilters, x.goodsOutLineRows),
-		"shipments":       x.root("ShipmentsQuery", "ShipmentsFilterType", shipmentFilters, x.shipmentRows),
+		"stock_balances":        x.root("StockBalancesQuery", "StockBalancesFilterType", balanceFilters, x.balanceRows),
+		"stocks":                x.root("StocksQuery", "StockFilterType", stockFilters, x.stockRows),
+		"warehouses":            x.root("WarehousesQuery", "WarehouseFilterType", warehouseFilters, x.warehouseRows),
+		"products":              x.root("ProductsQuery", "ProductsFilterType", productFilters, x.productRows),
+		"goods_outs":            x.root("GoodsOutsQuery", "GoodsOutsFilterType", goodsOutFilters, x.goodsOutRows),
+		"goods_out_lines":       x.root("GoodsOutLinesQuery", "GoodsOutLineFilterType", goodsOutLineFilters, x.goodsOutLineRows),
+		"shipments":             x.root("ShipmentsQuery", "ShipmentsFilterType", shipmentFilters, x.shipmentRows),
+		"goods_in_receipts":     x.root("GoodsInReceiptsQuery", "InboundGoodFilterType", goodsInFilters, x.goodsInRows),
+		"product_storage_units": x.root("ProductStorageUnitsQuery", "ProductStorageUnitFilterType", unitFilters, x.unitRows),
 	})
 	s.mu.Unlock()
 	if err != nil {

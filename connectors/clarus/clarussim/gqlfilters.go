@@ -11,8 +11,8 @@ import (
 )
 
 // The filter operators of the documented input types (String: eq, ilike,
-// like, in, between; Id: eq, in, gt, gteq, lt, lteq, filled; Decimal: eq,
-// gt, gteq, lt, lteq, between; Datetime: eq, from, to, between, and the
+// like, in, between; Id: eq, in, gt, gteq, lt, lteq, filled; Decimal and
+// Integer: eq, gt, gteq, lt, lteq, between; Datetime: eq, from, to, between, and the
 // assumed gt, gteq, lt, lteq). Which fields and operators a query may use
 // is checked before, against clarus.graphql; these compile what passed.
 
@@ -81,6 +81,7 @@ func operator(inputType, op string, arg any) (func(any) bool, error) {
 			return f, ok
 		},
 		"Datetime": func(a any) (any, bool) { t, err := parseTime(a); return t, err == nil },
+		"Integer":  func(a any) (any, bool) { return toInt(a) },
 	}[inputType]
 	if conv == nil {
 		return nil, fmt.Errorf("unknown input type %s", inputType)

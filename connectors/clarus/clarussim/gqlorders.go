@@ -89,7 +89,7 @@ func (r goodsOutRow) node(f *gqlField) (obj, error) {
 		"priority":                  scalar(nil),
 		"expected_date_of_dispatch": scalar(expected),
 		"goods_out_status":          refObject("GoodsOutStatus", map[string]any{"code": statusCodes[o.StatusID], "name": statusNames[o.StatusID]}),
-		"account":                   refObject("Account", map[string]any{"id": "1", "code": s.cfg.Account}),
+		"account":                   s.accountObject(),
 		"warehouse":                 refObject("Warehouse", map[string]any{"id": fmt.Sprint(wid), "code": o.Warehouse, "name": "Warehouse " + o.Warehouse}),
 		"carrier":                   nullObject(),
 	})

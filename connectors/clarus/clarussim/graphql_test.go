@@ -155,7 +155,7 @@ func TestGraphQLErrors(t *testing.T) {
 	e := seeded(t, clarussim.Config{})
 	for q, want := range map[string]string{
 		`{ stock_balances { all { edges { node { price } } } } }`:                                                         `"price" on type "StockBalance"`,
-		`{ goods_in_receipts { all { edges { cursor } } } }`:                                                              `"goods_in_receipts" on type "Query"`,
+		`{ goods_in_receipt_lines { all { edges { cursor } } } }`:                                                         `"goods_in_receipt_lines" on type "Query"`,
 		`mutation { stock_balances { all { edges { cursor } } } }`:                                                        "mutation",
 		`{ stock_balances { all { ...F } } } fragment F on StockBalanceConnection { totalCount }`:                         "totalCount",
 		`{ stock_balances { all { ...F } } } fragment F on StockBalanceConnection { edges { cursor } }`:                   "Fragments are not supported",

@@ -144,6 +144,19 @@ func (v *validation) quantity(attrs map[string]json.RawMessage, field string) (n
 	return int64(f), true
 }
 
+// positive reads a required whole-number attribute above 0, named in
+// errors as prefix+field.
+func (v *validation) positive(attrs map[string]json.RawMessage, prefix, field string) int64 {
+	q, set := v.quantity(attrs, field)
+	switch {
+	case !set:
+		v.add(prefix+field, "can't be blank")
+	case q <= 0:
+		v.add(prefix+field, "must be greater than 0")
+	}
+	return q
+}
+
 // known refuses attributes outside allowed: a misspelt field must not be
 // dropped in silence.
 func (v *validation) known(attrs map[string]json.RawMessage, prefix string, allowed map[string]bool) {
@@ -152,6 +165,47 @@ func (v *validation) known(attrs map[string]json.RawMessage, prefix string, allo
 			v.add(prefix+k, "is not a known attribute")
 		}
 	}
+}
+
+// lineChange is one entry of lines_changes, documented as {type: ADD |
+// UPDATE | DESTROY, id (UPDATE and DESTROY), attributes}.
+type lineChange struct {
+	Field      string // lines_changes[i], as errors name it
+	Type       string
+	ID         int64 // the line's; 0 when not given or not an id
+	Attributes map[string]json.RawMessage
+}
+
+// lineChanges reads lines_changes, refusing entries of an unknown type.
+// ok is false when it is not a list of changes at all.
+func (v *validation) lineChanges(raw json.RawMessage) (out []lineChange, ok bool) {
+	var changes []struct {
+		Type       string                     `json:"type"`
+		ID         json.RawMessage            `json:"id"`
+		Attributes map[string]json.RawMessage `json:"attributes"`
+	}
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &changes); err != nil {
+			v.add("lines_changes", "must be a list of {type, id, attributes}")
+			return nil, false
+		}
+	}
+	for i, c := range changes {
+		lc := lineChange{Field: "lines_changes[" + strconv.Itoa(i) + "]", Type: c.Type, Attributes: c.Attributes}
+		if lc.Attributes == nil {
+			lc.Attributes = map[string]json.RawMessage{}
+		}
+		if n, err := strconv.ParseInt(strings.Trim(string(c.ID), `"`), 10, 64); err == nil && n > 0 {
+			lc.ID = n
+		}
+		switch c.Type {
+		case "ADD", "UPDATE", "DESTROY":
+			out = append(out, lc)
+		default:
+			v.add(lc.Field+".type", "must be ADD, UPDATE or DESTROY")
+		}
+	}
+	return out, true
 }
 
 // writeResource answers status with {"data": {"id", "type", "attributes"}}.

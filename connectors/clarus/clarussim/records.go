@@ -67,6 +67,7 @@ type receiptRecord struct {
 	ReceiptType              string        `json:"receipt_type"`
 	Warehouse                ref           `json:"warehouse"`
 	Account                  ref           `json:"account"`
+	ExpectedDateOfArrival    *time.Time    `json:"expected_date_of_arrival"`
 	ActualDateOfReceipt      time.Time     `json:"actual_date_of_receipt"`
 	ExternalSystemReference1 *string       `json:"external_system_reference1"`
 	Lines                    []receiptLine `json:"lines"`

@@ -1,4 +1,4 @@
-// Package clarussim simulates the Clarus WMS APIs lockstep uses: OAuth, GraphQL reads (balances, stock records, warehouses, products, goods outs and their lines, shipments), REST goods-out creation, update and cancellation, automation webhooks and a /_sim/ control API.
+// Package clarussim simulates the Clarus WMS APIs lockstep uses: OAuth, GraphQL reads (balances, stock records, warehouses, products and their storage units, goods outs and their lines, shipments, goods-in receipts), REST goods-out and pre-receipt creation, update and cancellation, automation webhooks and a /_sim/ control API.
 package clarussim
 
 import (
@@ -197,9 +197,15 @@ func (s *Sim) routes() {
 		m.HandleFunc("POST "+p+"/goods_outs", s.api(s.handleCreateGoodsOut, true))
 		m.HandleFunc("PATCH "+p+"/goods_outs/{id}", s.api(s.handleUpdateGoodsOut, true))
 		m.HandleFunc("POST "+p+"/goods_outs/{id}/cancel", s.api(s.handleCancelGoodsOut, true))
+		m.HandleFunc("POST "+p+"/goods_in_receipts", s.api(s.handleCreateGoodsIn, true))
+		m.HandleFunc("PATCH "+p+"/goods_in_receipts/{id}", s.api(s.handleUpdateGoodsIn, true))
+		m.HandleFunc("POST "+p+"/goods_in_receipts/{id}/cancel", s.api(s.handleCancelGoodsIn, true))
+		m.HandleFunc("POST "+p+"/goods_in_receipts/{id}/receive", s.api(s.handleReleaseGoodsIn, true))
 	}
 	m.HandleFunc("GET /_sim/state", simkit.Query(s.State))
 	m.HandleFunc("POST /_sim/events", s.handleEvents)
+	m.HandleFunc("GET /_sim/products", simkit.Query(s.Products))
+	m.HandleFunc("POST /_sim/products", simkit.Command(s.DefineProduct))
 	m.HandleFunc("GET /_sim/faults", simkit.Query(s.Faults))
 	m.HandleFunc("POST /_sim/faults", simkit.Command(s.setFaults))
 	m.HandleFunc("POST /_sim/scenario", simkit.Command(s.scenario))

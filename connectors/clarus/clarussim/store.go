@@ -120,6 +120,11 @@ type store struct {
 	carriers   map[string]int64 // carrier code -> id
 	movements  []Movement
 	nextID     int64
+
+	productTypes map[int64]string // product id -> product_type; absent is single
+	units        map[int64]*storageUnit
+	nextUnitID   int64
+	receipts     map[int64]*goodsIn // goods-in receipts: pre-receipts and receipts
 }
 
 func newStore(warehouses map[string]string) (*store, error) {
@@ -133,6 +138,10 @@ func newStore(warehouses map[string]string) (*store, error) {
 		shipments:  map[int64]*shipment{},
 		carriers:   map[string]int64{},
 		nextID:     1000,
+
+		productTypes: map[int64]string{},
+		units:        map[int64]*storageUnit{},
+		receipts:     map[int64]*goodsIn{},
 	}
 	for id, code := range warehouses {
 		n, err := strconv.ParseInt(id, 10, 64)
@@ -156,6 +165,9 @@ func (st *store) productID(code string) int64 {
 	id := int64(len(st.products) + 1)
 	st.products[code] = id
 	st.codes[id] = code
+	// A product is made with one storage unit, of priority 0, as Clarus
+	// gives a product's first storage unit priority 0.
+	st.addUnit(storageUnit{ProductID: id, Priority: 0, StockConfiguration: "unit", Total: 1, TypeCode: "EACH"})
 	return id
 }
 

@@ -72,14 +72,17 @@ type HeldStock struct {
 
 // State is the simulator's ground truth, as GET /_sim/state answers it.
 type State struct {
-	Subdomain   string       `json:"subdomain"`
-	Stock       []Balance    `json:"stock"`
-	Held        []HeldStock  `json:"held"`
-	Orders      []Order      `json:"orders"`
-	Shipments   []Shipment   `json:"shipments"`
-	Movements   []Movement   `json:"movements"`
-	Automations []Automation `json:"automations"`
-	Webhooks    WebhookStats `json:"webhooks"`
+	Subdomain string      `json:"subdomain"`
+	Stock     []Balance   `json:"stock"`
+	Held      []HeldStock `json:"held"`
+	Orders    []Order     `json:"orders"`
+	Shipments []Shipment  `json:"shipments"`
+	// GoodsIn are the goods-in receipts: pre-receipts, and what was
+	// received with or without one.
+	GoodsIn     []GoodsInReceipt `json:"goods_in"`
+	Movements   []Movement       `json:"movements"`
+	Automations []Automation     `json:"automations"`
+	Webhooks    WebhookStats     `json:"webhooks"`
 }
 
 // snapshot copies the ground truth out. Callers hold Sim.mu.
@@ -96,6 +99,7 @@ func (st *store) snapshot() State {
 	slices.SortFunc(out.Held, func(a, b HeldStock) int { return cmp.Compare(a.ID, b.ID) })
 	out.Orders = st.orderViews()
 	out.Shipments = st.shipmentViews()
+	out.GoodsIn = st.goodsInViews()
 	out.Movements = slices.Clone(st.movements)
 	return out
 }
@@ -119,5 +123,75 @@ func (st *store) orderViews() []Order {
 		out = append(out, ord)
 	}
 	slices.SortFunc(out, func(a, b Order) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// GoodsInReceipt is a goods-in receipt of the ground truth: a pre-receipt
+// (PreReceipt, made through POST /api/goods_in_receipts) pending,
+// receiving, completed or cancelled, or a receipt the warehouse made for
+// goods that came without one (PreReceipt false, completed). What a
+// delivery did against its pre-receipt is in the lines: received below
+// expected is short, above it over-delivered, and an Unplanned line is a
+// product the pre-receipt did not expect.
+type GoodsInReceipt struct {
+	ID         int64  `json:"id"`
+	Reference  string `json:"reference"` // as created or typed: "" when the delivery had none
+	Warehouse  string `json:"warehouse"`
+	Status     string `json:"status"` // pending, receiving, completed or cancelled
+	PreReceipt bool   `json:"pre_receipt"`
+	// History is every status it passed through, oldest first.
+	History         []string   `json:"history"`
+	ExpectedArrival *time.Time `json:"expected_date_of_arrival,omitempty"`
+	ReceivedAt      *time.Time `json:"actual_date_of_receipt,omitempty"`
+	// As created or last updated (lockstep: the PO ref, the supplier ref
+	// and "v<PO version>").
+	ExternalSystemReference1 string        `json:"external_system_reference1,omitempty"`
+	ExternalSystemReference2 string        `json:"external_system_reference2,omitempty"`
+	String1                  string        `json:"string1,omitempty"`
+	Notes                    string        `json:"notes,omitempty"`
+	Lines                    []GoodsInLine `json:"lines"`
+}
+
+// GoodsInLine is a line of a goods-in receipt; SKU is the Clarus product
+// code.
+type GoodsInLine struct {
+	ID            int64  `json:"id"`
+	SKU           string `json:"sku"`
+	StorageUnitID int64  `json:"product_storage_unit_id,omitempty"`
+	AltLineNumber string `json:"alt_line_number,omitempty"`
+	Expected      int64  `json:"expected"`
+	Received      int64  `json:"received"`
+	Unplanned     bool   `json:"unplanned,omitempty"`
+}
+
+// GoodsIn is the goods-in receipts of State alone, oldest first.
+func (s *Sim) GoodsIn() []GoodsInReceipt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.goodsInViews()
+}
+
+// goodsInViews copies the goods-in receipts out, by id. Callers hold
+// Sim.mu.
+func (st *store) goodsInViews() []GoodsInReceipt {
+	out := make([]GoodsInReceipt, 0, len(st.receipts))
+	for _, g := range st.sortedReceipts() {
+		v := GoodsInReceipt{ID: g.ID, Reference: g.Reference, Warehouse: g.Warehouse, Status: g.Status, PreReceipt: g.PreReceipt,
+			History: slices.Clone(g.History), ExternalSystemReference1: g.ExternalRefs[0], ExternalSystemReference2: g.ExternalRefs[1],
+			String1: g.Strings[0], Notes: g.Notes, Lines: []GoodsInLine{}}
+		if g.ExpectedArrival != nil {
+			t := *g.ExpectedArrival
+			v.ExpectedArrival = &t
+		}
+		if !g.ReceivedAt.IsZero() {
+			t := g.ReceivedAt
+			v.ReceivedAt = &t
+		}
+		for _, l := range g.Lines {
+			v.Lines = append(v.Lines, GoodsInLine{ID: l.ID, SKU: l.SKU, StorageUnitID: l.StorageUnitID, AltLineNumber: l.AltLineNumber,
+				Expected: l.Expected, Received: l.Received, Unplanned: l.Unplanned})
+		}
+		out = append(out, v)
+	}
 	return out
 }

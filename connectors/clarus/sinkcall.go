@@ -3,20 +3,23 @@ package clarus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/lockstep-dev/lockstep/connectors/clock"
 )
 
-// How the order sink calls Clarus: one attempt at a time through the token
+// How a command sink calls Clarus: one attempt at a time through the token
 // bucket, under the revoke guard, counted by outcome; failures wait for
 // Retry-After or a jittered, growing backoff, and enough of them in a row
-// mark the sink paused (not ready) until a call succeeds again.
+// mark the sink paused (not ready) until a call succeeds again. And what
+// Clarus's answers to writes mean: a refusal, or a failure that may have
+// been applied.
 
 // retry makes the read call until it succeeds, however long Clarus fails
 // it: a look-up has no refusal to ack, and a command is never dropped for
 // want of one. It returns only ctx's error or errRevoked.
-func (s *OrderSink) retry(ctx context.Context, call string, fn func(context.Context) error) error {
+func (s *sinkLoop) retry(ctx context.Context, call string, fn func(context.Context) error) error {
 	backoff := s.backoffBase()
 	for {
 		err := s.attempt(ctx, call, fn)
@@ -27,12 +30,22 @@ func (s *OrderSink) retry(ctx context.Context, call string, fn func(context.Cont
 		if errors.As(err, &ge) {
 			// Clarus refused the query itself: no wait mends that, but
 			// dropping the command would be worse. Operations must see it.
-			s.o.Logger.Error("clarus order sink: Clarus refused a look-up; retrying", "call", call, "err", err)
+			s.o.Logger.Error("clarus "+s.name+": Clarus refused a look-up; retrying", "call", call, "err", err)
 		}
 		if err := s.wait(ctx, err, &backoff); err != nil {
 			return err
 		}
 	}
+}
+
+// retried is retry for a read that returns what it read.
+func retried[T any](ctx context.Context, s *sinkLoop, call string, read func(context.Context) (T, error)) (T, error) {
+	var v T
+	err := s.retry(ctx, call, func(ctx context.Context) (err error) {
+		v, err = read(ctx)
+		return err
+	})
+	return v, err
 }
 
 // stopped reports that work on the command must stop: ctx ended, or a
@@ -43,7 +56,7 @@ func stopped(ctx context.Context, err error) bool {
 
 // attempt makes one call, after a token of the bucket, unless a partition
 // was revoked since the transaction began.
-func (s *OrderSink) attempt(ctx context.Context, call string, fn func(context.Context) error) error {
+func (s *sinkLoop) attempt(ctx context.Context, call string, fn func(context.Context) error) error {
 	if err := s.take(ctx); err != nil {
 		return err
 	}
@@ -61,17 +74,17 @@ func (s *OrderSink) attempt(ctx context.Context, call string, fn func(context.Co
 	_, refused := refusal(err)
 	switch {
 	case err == nil:
-		s.o.Metrics.orderRequests.WithLabelValues(call, "ok").Inc()
+		s.m.requests.WithLabelValues(call, "ok").Inc()
 		s.succeeded()
 	case refused:
 		// Clarus answered: it is up, if unwilling.
-		s.o.Metrics.orderRequests.WithLabelValues(call, "refused").Inc()
+		s.m.requests.WithLabelValues(call, "refused").Inc()
 		s.succeeded()
 	case errors.As(err, &te) && te.Throttled():
-		s.o.Metrics.orderRequests.WithLabelValues(call, "throttled").Inc()
+		s.m.requests.WithLabelValues(call, "throttled").Inc()
 	default:
-		s.o.Metrics.orderRequests.WithLabelValues(call, "failed").Inc()
-		s.o.Logger.Warn("clarus order sink: call failed; retrying", "call", call, "err", err)
+		s.m.requests.WithLabelValues(call, "failed").Inc()
+		s.o.Logger.Warn("clarus "+s.name+": call failed; retrying", "call", call, "err", err)
 		s.failed()
 	}
 	return err
@@ -80,7 +93,7 @@ func (s *OrderSink) attempt(ctx context.Context, call string, fn func(context.Co
 // wait waits out a failed call: a 429 holds the bucket for its Retry-After
 // (at least a second), which the next call's token then waits for; any
 // other failure waits the jittered backoff, or Retry-After if longer.
-func (s *OrderSink) wait(ctx context.Context, err error, backoff *time.Duration) error {
+func (s *sinkLoop) wait(ctx context.Context, err error, backoff *time.Duration) error {
 	var te *TransientError
 	var after time.Duration
 	if errors.As(err, &te) {
@@ -99,22 +112,22 @@ func (s *OrderSink) wait(ctx context.Context, err error, backoff *time.Duration)
 }
 
 // take waits for a token of the bucket.
-func (s *OrderSink) take(ctx context.Context) error {
+func (s *sinkLoop) take(ctx context.Context) error {
 	wait := s.bucket.Reserve(s.o.Clock.Now())
 	if wait <= 0 {
 		return ctx.Err()
 	}
-	s.o.Metrics.orderRateWaits.Inc()
+	s.m.rateWaits.Inc()
 	return clock.Sleep(ctx, s.o.Clock, wait)
 }
 
 // jitter spreads a backoff over [d/2, d), so sinks that failed together
 // do not retry in step.
-func (s *OrderSink) jitter(d time.Duration) time.Duration {
+func (s *sinkLoop) jitter(d time.Duration) time.Duration {
 	return d/2 + time.Duration(s.rng.Int64N(int64(max(d/2, 1))))
 }
 
-func (s *OrderSink) succeeded() {
+func (s *sinkLoop) succeeded() {
 	s.mu.Lock()
 	s.failures = 0
 	resumed := s.paused
@@ -122,26 +135,57 @@ func (s *OrderSink) succeeded() {
 	joined := s.joined
 	s.mu.Unlock()
 	if resumed {
-		s.o.Metrics.orderPaused.Set(0)
-		s.o.Logger.Info("clarus order sink: Clarus answers again; resumed")
+		s.m.paused.Set(0)
+		s.o.Logger.Info("clarus " + s.name + ": Clarus answers again; resumed")
 		if joined {
 			s.o.setReady(true)
 		}
 	}
 }
 
-func (s *OrderSink) failed() {
+func (s *sinkLoop) failed() {
 	s.mu.Lock()
 	s.failures++
-	pause := !s.paused && s.failures >= orderDownAfter
+	pause := !s.paused && s.failures >= sinkDownAfter
 	if pause {
 		s.paused = true
 	}
 	n := s.failures
 	s.mu.Unlock()
 	if pause {
-		s.o.Metrics.orderPaused.Set(1)
-		s.o.Logger.Error("clarus order sink: Clarus keeps failing; waiting for it, commands are held", "failures", n)
+		s.m.paused.Set(1)
+		s.o.Logger.Error("clarus "+s.name+": Clarus keeps failing; waiting for it, commands are held", "failures", n)
 		s.o.setReady(false)
 	}
+}
+
+// refusal returns Clarus's reason when err is Clarus refusing the write
+// itself (400, 409, 413, 422): a validation rejection, never retried.
+func refusal(err error) (string, bool) {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return "", false
+	}
+	switch ae.Status {
+	case 400, 409, 413, 422:
+		msg := ae.Message
+		if msg == "" {
+			msg = ae.Body
+		}
+		return fmt.Sprintf("HTTP %d: %s", ae.Status, msg), true
+	}
+	return "", false
+}
+
+// ambiguous reports whether a failed write may have been applied.
+func ambiguous(err error) bool {
+	var te *TransientError
+	var ae *APIError
+	switch {
+	case errors.As(err, &te):
+		return te.Ambiguous
+	case errors.As(err, &ae):
+		return false // Clarus answered, and not with success
+	}
+	return true // unknown: assume the worst, the look-up settles it
 }
