@@ -11,8 +11,9 @@ import (
 
 // The fact tables hold what the two systems said, as the ledger sink read it
 // from Kafka: Clarus shipments, Prima despatch notes and the Prima item
-// master. The daily reconciliation (package analytics/reconcile) compares
-// them. Each row carries the Kafka coordinates it came from, and every table
+// master, which the daily reconciliation (package analytics/reconcile)
+// compares, and Prima purchase orders and Clarus receipts, which the
+// three-way matching queries compare. Each row carries the Kafka coordinates it came from, and every table
 // collapses re-inserted copies (see the migrations), so the sink may insert
 // at-least-once.
 
@@ -83,6 +84,49 @@ type Item struct {
 	KafkaOffset    int64
 }
 
+// POLine is one row of po_lines: one line of one version of a Prima
+// purchase order.
+type POLine struct {
+	PORef   string
+	Version int64 // grows with every change in Prima; the highest is the PO
+	// LineNo is Prima's line number (from 1); 0 is the one row of a
+	// version without lines.
+	LineNo         uint32
+	EventID        string
+	Status         string // approved | amended | cancelled
+	SupplierRef    string
+	Warehouse      string
+	Currency       string          // of UnitCost
+	ExpectedAt     *time.Time      // nil when Prima has no expected date
+	SKU            string          // Prima SKU
+	Quantity       int64           // ordered
+	UnitCost       decimal.Decimal // Decimal(18,4)
+	OccurredAt     time.Time       // Prima's modification time
+	IngestedAt     time.Time
+	KafkaTopic     string
+	KafkaPartition int32
+	KafkaOffset    int64
+}
+
+// ReceiptLine is one row of receipt_lines: one line of a Clarus goods-in
+// receipt.
+type ReceiptLine struct {
+	ReceiptID string
+	// LineNo numbers the receipt's lines from 1 in (ClarusCode, Quantity)
+	// order; 0 is the one row of a receipt without lines.
+	LineNo         uint32
+	EventID        string
+	PORef          string // "" when Clarus recorded no PO reference
+	Warehouse      string
+	ClarusCode     string // Clarus product code
+	Quantity       int64  // received
+	ReceivedAt     time.Time
+	IngestedAt     time.Time
+	KafkaTopic     string
+	KafkaPartition int32
+	KafkaOffset    int64
+}
+
 const insertShipmentLines = `INSERT INTO shipment_lines (
     shipment_id, event_id, line_no, order_ref, goods_out_id, warehouse, status, clarus_code,
     quantity, picked, order_complete, carrier, tracking_number, dispatched_at, ingested_at,
@@ -127,6 +171,42 @@ func InsertItems(ctx context.Context, conn driver.Conn, rows []Item) error {
 			r.SKU, r.ClarusCode, r.Description, boolUInt8(r.StockItem), r.UnitCost, r.Currency, boolUInt8(r.Active),
 			r.EventID, r.Version, dateTime(r.OccurredAt), dateTime(r.IngestedAt),
 			r.KafkaTopic, r.KafkaPartition, r.KafkaOffset,
+		}
+	})
+}
+
+const insertPOLines = `INSERT INTO po_lines (
+    po_ref, version, line_no, event_id, status, supplier_ref, warehouse, currency, expected_at,
+    sku, quantity, unit_cost, occurred_at, ingested_at, kafka_topic, kafka_partition, kafka_offset)`
+
+// InsertPOLines writes purchase order lines to po_lines in one block.
+// Repeating it is safe: copies of a version collapse.
+func InsertPOLines(ctx context.Context, conn driver.Conn, rows []POLine) error {
+	return insertRows(ctx, conn, "PO lines", insertPOLines, rows, func(r POLine) (string, []any) {
+		var expected *time.Time
+		if r.ExpectedAt != nil {
+			t := dateTime(*r.ExpectedAt)
+			expected = &t
+		}
+		return r.EventID, []any{
+			r.PORef, r.Version, r.LineNo, r.EventID, r.Status, r.SupplierRef, r.Warehouse, r.Currency, expected,
+			r.SKU, r.Quantity, r.UnitCost, dateTime(r.OccurredAt), dateTime(r.IngestedAt),
+			r.KafkaTopic, r.KafkaPartition, r.KafkaOffset,
+		}
+	})
+}
+
+const insertReceiptLines = `INSERT INTO receipt_lines (
+    receipt_id, line_no, event_id, po_ref, warehouse, clarus_code, quantity, received_at, ingested_at,
+    kafka_topic, kafka_partition, kafka_offset)`
+
+// InsertReceiptLines writes receipt lines to receipt_lines in one block.
+// Repeating it is safe: copies of a receipt collapse.
+func InsertReceiptLines(ctx context.Context, conn driver.Conn, rows []ReceiptLine) error {
+	return insertRows(ctx, conn, "receipt lines", insertReceiptLines, rows, func(r ReceiptLine) (string, []any) {
+		return r.EventID, []any{
+			r.ReceiptID, r.LineNo, r.EventID, r.PORef, r.Warehouse, r.ClarusCode, r.Quantity,
+			dateTime(r.ReceivedAt), dateTime(r.IngestedAt), r.KafkaTopic, r.KafkaPartition, r.KafkaOffset,
 		}
 	})
 }

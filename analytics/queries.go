@@ -30,6 +30,13 @@ const (
 	// QueryUnbilledShipments: Clarus shipments without a Prima despatch
 	// note, with their value at unit cost.
 	QueryUnbilledShipments = "unbilled_shipments"
+	// QueryReceivedAgainstPO: per line of the latest version of every live
+	// purchase order, the units ordered, received against it by Clarus and
+	// still outstanding, with their value at the PO's unit cost.
+	QueryReceivedAgainstPO = "received_against_po"
+	// QueryReceiptsWithoutPO: Clarus receipts that match no live purchase
+	// order (no PO reference, an unknown PO, a cancelled PO).
+	QueryReceiptsWithoutPO = "receipts_without_po"
 )
 
 // questionPrefix starts the comment that says what a query answers; every

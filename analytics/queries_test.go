@@ -21,8 +21,9 @@ func TestQueriesEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{analytics.QueryDriftDailySummary, analytics.QueryOpenDriftByOwner, analytics.QueryReconciliationLatest,
-		analytics.QueryStockParityValueByWarehouse, analytics.QueryUnbilledShipments}
+	want := []string{analytics.QueryDriftDailySummary, analytics.QueryOpenDriftByOwner, analytics.QueryReceiptsWithoutPO,
+		analytics.QueryReceivedAgainstPO, analytics.QueryReconciliationLatest, analytics.QueryStockParityValueByWarehouse,
+		analytics.QueryUnbilledShipments}
 	var got []string
 	for _, q := range qs {
 		got = append(got, q.Name)
@@ -124,9 +125,7 @@ var seeds = []seed{
 // stay in separate, unmerged parts.
 func seedLedger(t *testing.T, ctx context.Context, conn driver.Conn) {
 	t.Helper()
-	if err := conn.Exec(ctx, "SYSTEM STOP MERGES drift_events"); err != nil {
-		t.Fatal(err)
-	}
+	stopMerges(t, ctx, conn, "drift_events")
 	var all []analytics.DriftEvent
 	for i, s := range seeds {
 		all = append(all, s.event(int64(i)))
@@ -144,14 +143,7 @@ func seedLedger(t *testing.T, ctx context.Context, conn driver.Conn) {
 	if err := analytics.InsertDriftEvents(ctx, conn, replay); err != nil {
 		t.Fatal(err)
 	}
-	var raw, final uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM drift_events").Scan(&raw); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.QueryRow(ctx, "SELECT count() FROM drift_events FINAL").Scan(&final); err != nil {
-		t.Fatal(err)
-	}
-	if raw != uint64(len(all)+len(replay)) || final != uint64(len(all)) {
+	if raw, final := countCopies(t, ctx, conn, "drift_events"); raw != uint64(len(all)+len(replay)) || final != uint64(len(all)) {
 		t.Fatalf("seeded %d rows (%d with FINAL), want %d unmerged copies of %d events", raw, final, len(all)+len(replay), len(all))
 	}
 }
@@ -222,6 +214,9 @@ func TestFinanceQueries(t *testing.T) {
 		// a reconciled day.
 		analytics.QueryReconciliationLatest: nil,
 		analytics.QueryUnbilledShipments:    nil,
+		// TestPurchaseOrderQueries runs these over POs and receipts.
+		analytics.QueryReceivedAgainstPO: nil,
+		analytics.QueryReceiptsWithoutPO: nil,
 		// day, kind, opened, acknowledged, resolved
 		analytics.QueryDriftDailySummary: {
 			{"2026-03-02 00:00:00", "missing_despatch", "1", "0", "0"},
@@ -249,15 +244,54 @@ func TestFinanceQueries(t *testing.T) {
 	}
 
 	// Merged or not, the answers are the same.
-	if err := conn.Exec(ctx, "SYSTEM START MERGES drift_events"); err != nil {
+	mergeAll(t, ctx, conn, "drift_events")
+	checkQueries(t, ctx, conn, want, "after OPTIMIZE FINAL")
+}
+
+// stopMerges stops the merges of tables, so that the copies inserted next
+// stay in separate, unmerged parts.
+func stopMerges(t *testing.T, ctx context.Context, conn driver.Conn, tables ...string) {
+	t.Helper()
+	for _, table := range tables {
+		if err := conn.Exec(ctx, "SYSTEM STOP MERGES "+table); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// mergeAll restarts the merges of tables and merges each into one part.
+func mergeAll(t *testing.T, ctx context.Context, conn driver.Conn, tables ...string) {
+	t.Helper()
+	for _, table := range tables {
+		if err := conn.Exec(ctx, "SYSTEM START MERGES "+table); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.Exec(ctx, "OPTIMIZE TABLE "+table+" FINAL"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// countCopies returns the rows of table, copies included, and the rows
+// it has under FINAL.
+func countCopies(t *testing.T, ctx context.Context, conn driver.Conn, table string) (raw, final uint64) {
+	t.Helper()
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+table).Scan(&raw); err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.Exec(ctx, "OPTIMIZE TABLE drift_events FINAL"); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+table+" FINAL").Scan(&final); err != nil {
 		t.Fatal(err)
 	}
+	return raw, final
+}
+
+// checkQueries runs each named query and compares its answer with want;
+// when says at what point, for the failure message.
+func checkQueries(t *testing.T, ctx context.Context, conn driver.Conn, want map[string][][]string, when string) {
+	t.Helper()
 	for name, w := range want {
 		if got := runQuery(t, ctx, conn, name); !reflect.DeepEqual(got, w) {
-			t.Errorf("%s after OPTIMIZE FINAL:\n got %q\nwant %q", name, got, w)
+			t.Errorf("%s %s:\n got %q\nwant %q", name, when, got, w)
 		}
 	}
 }

@@ -24,7 +24,7 @@ const Stage = "ledger"
 
 // Config is the sink's configuration; the zero value works.
 type Config struct {
-	// TopicPrefix prefixes lockstep.drift and lockstep.dlq
+	// TopicPrefix prefixes every topic the sink reads, and lockstep.dlq
 	// (LOCKSTEP_KAFKA_TOPIC_PREFIX).
 	TopicPrefix string
 	// Group is the consumer group (default lockstep-ledger). Instances of

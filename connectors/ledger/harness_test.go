@@ -71,11 +71,11 @@ type fixture struct {
 	drift  string
 	dlq    string
 	// The fact topics the sink also reads.
-	shipments, notes, items string
-	group                   string
-	reg                     *schemas.MemRegistry
-	serde                   *schemas.Serde // the producers' serde; the sink gets its own
-	cl                      *kgo.Client
+	shipments, notes, items, pos, receipts string
+	group                                  string
+	reg                                    *schemas.MemRegistry
+	serde                                  *schemas.Serde // the producers' serde; the sink gets its own
+	cl                                     *kgo.Client
 }
 
 var fixtureSeq atomic.Int64
@@ -86,12 +86,13 @@ func newFixture(t *testing.T, b *broker, partitions int32) *fixture {
 	f := &fixture{
 		b: b, prefix: id, drift: id + schemas.TopicDrift, dlq: id + schemas.TopicDLQ, group: id + "ledger",
 		shipments: id + schemas.TopicShipments, notes: id + schemas.TopicDespatchNotes, items: id + schemas.TopicItems,
+		pos: id + schemas.TopicPurchaseOrders, receipts: id + schemas.TopicReceipts,
 		reg: schemas.NewMemRegistry(),
 	}
 	f.serde = schemas.NewSerde(f.reg)
 	// Every topic the sink reads exists, as EnsureTopics makes them in a
 	// deployment.
-	for _, topic := range []string{f.drift, f.shipments, f.notes, f.items} {
+	for _, topic := range f.read() {
 		resp, err := b.adm.CreateTopic(context.Background(), partitions, 1, nil, topic)
 		if err == nil {
 			err = resp.Err
@@ -105,7 +106,7 @@ func newFixture(t *testing.T, b *broker, partitions int32) *fixture {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_, _ = b.adm.DeleteGroup(ctx, f.group)
-		_, _ = b.adm.DeleteTopics(ctx, f.drift, f.dlq, f.shipments, f.notes, f.items)
+		_, _ = b.adm.DeleteTopics(ctx, append(f.read(), f.dlq)...)
 	})
 	var err error
 	f.cl, err = kgo.NewClient(append(b.opts(), kgo.DefaultProduceTopic(f.drift))...)
@@ -116,10 +117,15 @@ func newFixture(t *testing.T, b *broker, partitions int32) *fixture {
 	// A topic just created can be unknown to the partition leader for a
 	// moment on the real broker: produce would fail with
 	// UNKNOWN_TOPIC_OR_PARTITION.
-	if err := stream.WaitTopics(context.Background(), f.cl, f.drift, f.shipments, f.notes, f.items); err != nil {
+	if err := stream.WaitTopics(context.Background(), f.cl, f.read()...); err != nil {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// read is every topic the sink reads.
+func (f *fixture) read() []string {
+	return []string{f.drift, f.shipments, f.notes, f.items, f.pos, f.receipts}
 }
 
 // encode frames ev for Kafka.

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -34,17 +33,7 @@ func permanent(err error) bool {
 
 // decodeDrift turns one record of lockstep.drift into its drift_events row,
 // which carries the record's coordinates.
-func decodeDrift(ctx context.Context, serde *schemas.Serde, rec *kgo.Record) ([]analytics.DriftEvent, error) {
-	var ev schemas.DriftEvent
-	if err := serde.Decode(ctx, rec.Value, &ev); err != nil {
-		return nil, err
-	}
-	row, err := toRow(&ev, rec)
-	if err != nil {
-		return nil, err
-	}
-	return []analytics.DriftEvent{row}, nil
-}
+var decodeDrift = decoded(oneRow(toRow))
 
 // toRow maps a drift event onto the ledger's columns: absent business keys
 // and currency become empty strings, absent quantities and value stay NULL,

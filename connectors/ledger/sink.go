@@ -1,10 +1,12 @@
 // Package ledger appends drift events and the facts they are about from Kafka to the ClickHouse drift ledger.
 //
 // The sink is one consumer group (read committed, no autocommit) on
-// lockstep.drift and on the fact topics the daily reconciliation compares:
-// clarus.shipments, prima.despatch-notes and prima.items. It decodes each
-// record into rows of that topic's table (drift_events, shipment_lines,
-// despatch_note_lines, items; see routes) that carry the record's topic,
+// lockstep.drift and on the fact topics: clarus.shipments,
+// prima.despatch-notes and prima.items, which the daily reconciliation
+// compares, and prima.purchase-orders and clarus.receipts, which finance
+// matches. It decodes each record into rows of that topic's table
+// (drift_events, shipment_lines, despatch_note_lines, items, po_lines,
+// receipt_lines; see routes) that carry the record's topic,
 // partition and offset, inserts each table's rows in batches, and commits
 // the offsets only after every insert of the batch succeeded:
 // at-least-once. A record read twice (a retry after a failed commit, a

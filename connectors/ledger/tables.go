@@ -35,6 +35,12 @@ var routes = []route{
 	{schemas.TopicDespatchNotes, "despatch_note_lines", func() rowBuffer {
 		return &rowsOf[analytics.DespatchNoteLine]{decodeFn: decodeDespatchNote, insertFn: analytics.InsertDespatchNoteLines}
 	}},
+	{schemas.TopicPurchaseOrders, "po_lines", func() rowBuffer {
+		return &rowsOf[analytics.POLine]{decodeFn: decodePurchaseOrder, insertFn: analytics.InsertPOLines}
+	}},
+	{schemas.TopicReceipts, "receipt_lines", func() rowBuffer {
+		return &rowsOf[analytics.ReceiptLine]{decodeFn: decodeReceipt, insertFn: analytics.InsertReceiptLines}
+	}},
 	{schemas.TopicDrift, "drift_events", func() rowBuffer {
 		return &rowsOf[analytics.DriftEvent]{decodeFn: decodeDrift, insertFn: analytics.InsertDriftEvents}
 	}},
