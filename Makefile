@@ -64,14 +64,15 @@ soak: services
 	echo "soak: $(SOAK_RUNS) of $(SOAK_RUNS) passed in $$(($$(date +%s) - start))s"
 
 # e2e runs only the flows' end-to-end tests on the real broker and
-# ClickHouse (E2E_MOVEMENTS, default 50,000, and E2E_ORDERS, default
-# 20,000, as in make test).
+# ClickHouse at the issues' sizes (E2E_MOVEMENTS, default 50,000;
+# E2E_ORDERS, 20,000; E2E_SHIPPED_ORDERS, 10,000; E2E_POS, 5,000).
 E2E_MOVEMENTS ?= 50000
 E2E_ORDERS ?= 20000
 E2E_SHIPPED_ORDERS ?= 10000
 E2E_SHIPMENTS_PER_ORDER ?= 4
+E2E_POS ?= 5000
 e2e: services
-	CI=true LOCKSTEP_E2E_MOVEMENTS=$(E2E_MOVEMENTS) LOCKSTEP_E2E_ORDERS=$(E2E_ORDERS) LOCKSTEP_E2E_SHIPPED_ORDERS=$(E2E_SHIPPED_ORDERS) LOCKSTEP_E2E_SHIPMENTS_PER_ORDER=$(E2E_SHIPMENTS_PER_ORDER) $(GO) test -count=1 -timeout 120m -run 'Test(Stock|Orders|Fulfilment)FlowKafka$$' -v ./cmd/lockstep/internal/demo/
+	CI=true LOCKSTEP_E2E_MOVEMENTS=$(E2E_MOVEMENTS) LOCKSTEP_E2E_ORDERS=$(E2E_ORDERS) LOCKSTEP_E2E_SHIPPED_ORDERS=$(E2E_SHIPPED_ORDERS) LOCKSTEP_E2E_SHIPMENTS_PER_ORDER=$(E2E_SHIPMENTS_PER_ORDER) LOCKSTEP_E2E_POS=$(E2E_POS) $(GO) test -count=1 -timeout 120m -run 'Test(Stock|Orders|Fulfilment|Inbound)FlowKafka$$' -v ./cmd/lockstep/internal/demo/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./schemas/ ./state/ ./processors/...

@@ -20,6 +20,7 @@ import (
 	"github.com/lockstep-dev/lockstep/connectors/prima"
 	"github.com/lockstep-dev/lockstep/connectors/secret"
 	"github.com/lockstep-dev/lockstep/processors/fulfilment"
+	"github.com/lockstep-dev/lockstep/processors/inbound"
 	"github.com/lockstep-dev/lockstep/processors/orders"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 )
@@ -58,6 +59,7 @@ type Config struct {
 	Stock                   stock.Config      `env:", prefix="`
 	Orders                  orders.Config     `env:", prefix="`
 	Fulfilment              fulfilment.Config `env:", prefix="`
+	Inbound                 inbound.Config    `env:", prefix="`
 }
 
 // ClickHouseConfig is the drift ledger's connection (native protocol).
@@ -170,6 +172,9 @@ func (c Config) validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Fulfilment.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Inbound.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := checkPrimaAuth(c.Prima, c.PrimaAllowPlainHTTPAuth); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/lockstep-dev/lockstep/connectors/clarus"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
 	"github.com/lockstep-dev/lockstep/processors/fulfilment"
+	"github.com/lockstep-dev/lockstep/processors/inbound"
 	"github.com/lockstep-dev/lockstep/processors/orders"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 )
@@ -66,6 +67,7 @@ func TestLoadDefaults(t *testing.T) {
 		Stock:      stock.Config{PushInterval: 5 * time.Minute, DedupeTTL: 168 * time.Hour, JournalWindow: 15 * time.Minute, FeedGapGrace: 2 * time.Minute},
 		Orders:     orders.Config{NonStockSKUs: []string{"SHIPPING*", "CARRIAGE*", "FEE-*"}, RedriveInterval: 30 * time.Second, MaxLines: 1000},
 		Fulfilment: fulfilment.Config{DespatchSLA: 30 * time.Minute, MatchGrace: 10 * time.Minute},
+		Inbound:    inbound.Config{LeadTime: 24 * time.Hour, AckGrace: 15 * time.Minute, RedriveInterval: 30 * time.Second, MaxLines: 1000},
 	}
 	if got, want := fmt.Sprintf("%+v", cfg), fmt.Sprintf("%+v", want); got != want {
 		t.Errorf("defaults:\n got %s\nwant %s", got, want)

@@ -52,6 +52,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	nOrders := fs.Int("orders", 500, "Prima sales orders released after the stock traffic (some with non-stock lines, unmapped SKUs, amendments, cancellations)")
 	perOrder := fs.Float64("shipments-per-order", 2, "after the orders, Clarus ships each goods-out in 1 to 2n-1 shipments (0: no fulfilment phase)")
 	dropDespatch := fs.Float64("drop-despatch", 0.03, "fraction of shipments whose despatch post Prima drops silently, each to be flagged missing_despatch")
+	nPOs := fs.Int("pos", 200, "Prima purchase orders approved after the fulfilment phase, received in Clarus in 1 to 4 deliveries each (3% followed by a delivery without a PO's reference, 2% over-received, 1% with a product not on the PO)")
 	inject := fs.Int("inject", 3, "Prima levels overwritten by hand, each to be flagged as stock_parity drift")
 	seed := fs.Uint64("seed", 1, "seed of the scenario and the injected drift")
 	noLedger := fs.Bool("no-ledger", false, "run without ClickHouse even if it is available")
@@ -90,6 +91,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		Kafka: []kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...)}, StateDir: filepath.Join(*dir, "state"),
 		Seed: *seed, SKUs: *skus, Warehouses: *warehouses, Rate: *rate, For: *dur, Injected: *inject, Orders: *nOrders,
 		ShipmentsPerOrder: *perOrder, DropDespatch: *dropDespatch,
+		POs: *nPOs, OrphanReceipts: 0.03, OverReceipts: 0.02, WrongSKUReceipts: 0.01,
 		Progress: progress, Logger: log, Settle: 90 * time.Second,
 		ReportDir: filepath.Join(*dir, "reconciliation"),
 	}
@@ -161,6 +163,9 @@ func printSummary(w io.Writer, s demo.Summary) {
 	}
 	if s.Shipments > 0 {
 		fmt.Fprintf(w, "fulfilment: %d shipments, each with its Prima despatch note (or flagged) after %s\n", s.Shipments, or(s.ShipmentsNotedIn, "(not within the settle window)"))
+	}
+	if s.POs > 0 {
+		fmt.Fprintf(w, "inbound: %d purchase orders, %d receipts, each matched or flagged as expected after %s\n", s.POs, s.Receipts, or(s.ReceiptsMatchedIn, "(not within the settle window)"))
 	}
 	fmt.Fprintf(w, "drift events by kind: %v; injected: %v\n", s.Drift, s.InjectedDrift)
 	if s.Ledger {

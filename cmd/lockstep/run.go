@@ -76,7 +76,7 @@ func components(ctx context.Context, cfg Config, reg prometheus.Registerer, read
 // flowSettings is the flows' part of the configuration.
 func flowSettings(cfg Config) flows.Settings {
 	return flows.Settings{
-		Clarus: cfg.Clarus, Prima: cfg.Prima, Stock: cfg.Stock, Orders: cfg.Orders, Fulfilment: cfg.Fulfilment, Webhook: cfg.Webhook,
+		Clarus: cfg.Clarus, Prima: cfg.Prima, Stock: cfg.Stock, Orders: cfg.Orders, Fulfilment: cfg.Fulfilment, Inbound: cfg.Inbound, Webhook: cfg.Webhook,
 		InstanceID: cfg.InstanceID,
 		Ledger:     flows.LedgerConfig{Enabled: cfg.LedgerEnabled, Conn: ledgerConfig(cfg.ClickHouse), Reconcile: cfg.Reconcile},
 	}

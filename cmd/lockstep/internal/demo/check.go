@@ -132,7 +132,7 @@ func (t truth) levelMismatches(levels map[string]schemas.StockLevel) []string {
 // check waits for lockstep to catch up with the traffic that started at
 // trafficStart, injects drift in Prima, waits for it to be flagged, and
 // runs the checks.
-func check(ctx context.Context, o Options, s *sims, w *watcher, errc <-chan error, trafficStart time.Time, orders *orderRun, fulfil *fulfilRun) (Summary, error) {
+func check(ctx context.Context, o Options, s *sims, w *watcher, errc <-chan error, trafficStart time.Time, orders *orderRun, fulfil *fulfilRun, inbound *inboundRun) (Summary, error) {
 	p := newProgress(o, s, w)
 	var caughtUpAt time.Time
 	var caughtUpMoves int
@@ -198,7 +198,7 @@ func check(ctx context.Context, o Options, s *sims, w *watcher, errc <-chan erro
 	})
 	// A moment more, for any drift that should not come to show up.
 	_ = waitUntil(ctx, 3*time.Second, p, errc, func() bool { return false })
-	sum, err := summarize(ctx, o, s, w, injected, flagged(), orders, fulfil)
+	sum, err := summarize(ctx, o, s, w, injected, flagged(), orders, fulfil, inbound)
 	if !caughtUpAt.IsZero() {
 		d := caughtUpAt.Sub(trafficStart)
 		sum.CaughtUp = d.Round(time.Millisecond).String()
@@ -209,7 +209,7 @@ func check(ctx context.Context, o Options, s *sims, w *watcher, errc <-chan erro
 	return sum, err
 }
 
-func summarize(ctx context.Context, o Options, s *sims, w *watcher, injected, flagged map[string]bool, orders *orderRun, fulfil *fulfilRun) (Summary, error) {
+func summarize(ctx context.Context, o Options, s *sims, w *watcher, injected, flagged map[string]bool, orders *orderRun, fulfil *fulfilRun, inbound *inboundRun) (Summary, error) {
 	t := readTruth(s, injected)
 	levels, drift, commands, refs := w.snapshot()
 	sum := Summary{
@@ -276,6 +276,7 @@ func summarize(ctx context.Context, o Options, s *sims, w *watcher, injected, fl
 	for _, d := range drift {
 		switch {
 		case d.Kind == schemas.DriftShipmentWithoutOrder: // shipments_without_order_flagged judges them
+		case inbound != nil && isInbound(d): // the inbound checks judge them
 		case d.OrderRef != nil && orders != nil:
 		case d.Kind == schemas.DriftSKUUnmapped && d.SKU != nil && orders != nil && orders.unmappedCodes[*d.SKU]:
 		default:
@@ -311,6 +312,9 @@ func summarize(ctx context.Context, o Options, s *sims, w *watcher, injected, fl
 	}
 	if orders != nil {
 		orders.checkOrders(&sum, s, w, checkf)
+	}
+	if inbound != nil {
+		inbound.checkInbound(&sum, s, w, checkf)
 	}
 	if fulfil != nil {
 		fulfil.checkFulfilment(&sum, s, w, checkf)

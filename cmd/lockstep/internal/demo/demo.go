@@ -64,6 +64,15 @@ type Options struct {
 	ShipmentsPerOrder float64
 	DropDespatch      float64
 	FulfilmentKills   int
+	// POs are the Prima purchase orders approved after the fulfilment
+	// phase (the inbound flow's traffic), received in Clarus in one to
+	// four deliveries each; of the deliveries, a fraction come with more
+	// than ordered (OverReceipts), with a product the PO does not name
+	// (WrongSKUReceipts), or are followed by a delivery with no reference
+	// or a mistyped one (OrphanReceipts). With no POs the phase only
+	// checks that every receipt of the run is flagged an orphan.
+	POs                                            int
+	OverReceipts, WrongSKUReceipts, OrphanReceipts float64
 	// Kills stops the stock processor this many times, as a crash does (no
 	// commit, no leave), at seeded points of the run; it restarts at once.
 	Kills        int
@@ -125,6 +134,15 @@ type Summary struct {
 	// ReconciliationReports its HTML reports (with ReportDir set).
 	ReconciliationLines   int      `json:"reconciliation_lines,omitempty"`
 	ReconciliationReports []string `json:"reconciliation_reports,omitempty"`
+	// POs is how many purchase orders the inbound phase approved and
+	// Receipts how many deliveries Clarus received for them;
+	// ReceiptsMatchedIn the time from the first delivery until every
+	// receipt problem was flagged as expected, and ReceiptsPerSecond the
+	// deliveries over that time.
+	POs               int     `json:"purchase_orders,omitempty"`
+	Receipts          int     `json:"receipts,omitempty"`
+	ReceiptsMatchedIn string  `json:"receipts_matched_in,omitempty"`
+	ReceiptsPerSecond float64 `json:"receipts_per_second,omitempty"`
 }
 
 // OK reports whether every check passed.
@@ -238,7 +256,11 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	sum, err := check(ctx, o, s, w, errc, trafficStart, orders, fulfil)
+	inbound, err := driveInbound(ctx, o, s, w, errc)
+	if err != nil {
+		return Summary{}, err
+	}
+	sum, err := check(ctx, o, s, w, errc, trafficStart, orders, fulfil, inbound)
 	if err != nil {
 		return sum, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/lockstep-dev/lockstep/connectors/prima"
 	"github.com/lockstep-dev/lockstep/connectors/prima/primasim"
 	"github.com/lockstep-dev/lockstep/processors/fulfilment"
+	"github.com/lockstep-dev/lockstep/processors/inbound"
 	"github.com/lockstep-dev/lockstep/processors/orders"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 )
@@ -88,6 +89,7 @@ func (s *sims) settings(o Options) flows.Settings {
 		SweepInterval: 2 * time.Second, FullSweepInterval: 10 * time.Second, PageSize: 100,
 		WebhookMaxBytes: 1 << 20, WebhookMaxLines: 1000, RequestTimeout: 10 * time.Second,
 		ShipmentSweepInterval: 2 * time.Second, ShipmentSweepOverlap: 30 * time.Second,
+		ReceiptSweepInterval: 2 * time.Second, ReceiptSweepOverlap: 30 * time.Second,
 		OrderRatePerSecond: 5000, OrderBurst: 500, OrderBackoffBase: 20 * time.Millisecond, OrderBackoffMax: time.Second,
 	}
 	pc := prima.DefaultConfig()
@@ -109,6 +111,8 @@ func (s *sims) settings(o Options) flows.Settings {
 		Orders: orders.Config{NonStockSKUs: []string{"SHIPPING*", "CARRIAGE*", "FEE-*"}, RedriveInterval: 2 * time.Second},
 		// A demo's SLA: the notes Prima drops are flagged within seconds.
 		Fulfilment: fulfilment.Config{DespatchSLA: 10 * time.Second, MatchGrace: 5 * time.Second},
+		// The POs are due days ahead: po_not_in_wms has no cause to open.
+		Inbound:    inbound.Config{RedriveInterval: 2 * time.Second},
 		Webhook:    flows.WebhookConfig{Addr: "127.0.0.1:0"},
 		InstanceID: "demo",
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/connectors/prima"
 	"github.com/lockstep-dev/lockstep/processors/fulfilment"
+	"github.com/lockstep-dev/lockstep/processors/inbound"
 	"github.com/lockstep-dev/lockstep/processors/orders"
 	"github.com/lockstep-dev/lockstep/processors/stock"
 	"github.com/lockstep-dev/lockstep/processors/stream"
@@ -42,7 +43,9 @@ type Settings struct {
 	Orders orders.Config
 	// Fulfilment is the join of shipments to despatch notes.
 	Fulfilment fulfilment.Config
-	Webhook    WebhookConfig
+	// Inbound is the matching of Clarus receipts to Prima POs.
+	Inbound inbound.Config
+	Webhook WebhookConfig
 	// InstanceID names this instance in transactional ids: unique per
 	// instance, stable across restarts.
 	InstanceID string
@@ -157,6 +160,7 @@ var registry = []Flow{
 	{Name: "stock", Build: buildStock},
 	{Name: "orders", Build: buildOrders},
 	{Name: "fulfilment", Build: buildFulfilment},
+	{Name: "inbound", Build: buildInbound},
 	{Name: "ledger", Build: buildLedger},
 }
 
@@ -187,6 +191,12 @@ func Build(names []string, d *Deps) ([]Component, error) {
 	}
 	if len(unknown) > 0 {
 		return nil, fmt.Errorf("LOCKSTEP_FLOWS: unknown flow(s) %s; the flows are %s", strings.Join(unknown, ", "), strings.Join(Names(), ", "))
+	}
+	if slices.Contains(names, "inbound") {
+		// The receiver (stock flow) turns completed-receipt webhooks into
+		// receipt events too, so a receipt is matched at once rather than
+		// at the next receipts sweep.
+		d.Settings.Clarus.ReceiptEvents = true
 	}
 	d.metrics = &sharedMetrics{
 		stream: stream.NewMetrics(d.Registerer),
