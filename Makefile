@@ -85,7 +85,7 @@ bench:
 BENCH_COUNT ?= 3
 BENCH_FLAGS ?=
 bench-e2e: services
-	CI=true $(GO) test -run '^$$' -bench 'Benchmark(Stock|Orders)Flow' -benchtime 1x -count $(BENCH_COUNT) -timeout 60m $(BENCH_FLAGS) ./cmd/lockstep/internal/demo/
+	CI=true $(GO) test -run '^$$' -bench 'Benchmark(Stock|Orders|Inbound)Flow' -benchtime 1x -count $(BENCH_COUNT) -timeout 60m $(BENCH_FLAGS) ./cmd/lockstep/internal/demo/
 
 # bench-stock is the stock processor alone on the real broker, default
 # runtime settings, BENCH_COUNT runs (LOCKSTEP_BENCH_STOCK_MOVEMENTS, default

@@ -158,3 +158,53 @@ func BenchmarkOrdersFlowKafka(b *testing.B) {
 	}
 	b.ReportMetric(ops/float64(run), "orders/s")
 }
+
+// BenchmarkInboundFlowKafka (issue 10, make bench-e2e) times 5,000 Prima
+// purchase orders (LOCKSTEP_BENCH_POS) from their approval in Prima until
+// each is a pre-receipt in Clarus (the Prima poll, the inbound processor
+// with exactly-once, and the goods-in sink: a look-up by reference and a
+// create per PO, one call at a time), and the receipts that follow (one to
+// four deliveries per PO, with the demo's 3% orphans, 2% over-receipts and
+// 1% products not on the PO) from the first delivery until every receipt
+// problem is flagged as expected (the completed-receipt webhook, the
+// inbound processor, the drift topic), on the local Apache Kafka broker
+// with no API faults. A failed check fails the benchmark.
+func BenchmarkInboundFlowKafka(b *testing.B) {
+	seeds := brokertest.RealKafka(b)
+	n := 5_000
+	if v, err := strconv.Atoi(os.Getenv("LOCKSTEP_BENCH_POS")); err == nil && v > 0 {
+		n = v
+	}
+	run := 0
+	var pos, receipts float64
+	for b.Loop() {
+		run++
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		o := demo.Options{
+			Kafka: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Partitions: 6,
+			TopicPrefix: fmt.Sprintf("bench%d.", time.Now().UnixNano()%1e9),
+			StateDir:    b.TempDir(),
+			SKUs:        500, Warehouses: 3, Movements: 500, Injected: 1,
+			POs: n, OrphanReceipts: 0.03, OverReceipts: 0.02, WrongSKUReceipts: 0.01,
+			Settle: 10 * time.Minute,
+			Logger: logger(b),
+		}
+		if testing.Verbose() {
+			o.Progress = &stamped{w: os.Stderr, start: time.Now(), prefix: fmt.Sprintf("%s run %d", b.Name(), run)}
+		}
+		sum, err := demo.Run(ctx, o)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !sum.OK() || sum.POsPerSecond == 0 || sum.ReceiptsPerSecond == 0 {
+			b.Fatalf("checks failed or POs not all sent: %s", strings.Join(sum.Failures, "\n"))
+		}
+		b.Logf("run %d: %d POs in Clarus %s after approval (%.0f POs/s); %d receipts matched in %s (%.0f receipts/s)",
+			run, sum.POs, sum.POsSentIn, sum.POsPerSecond, sum.Receipts, sum.ReceiptsMatchedIn, sum.ReceiptsPerSecond)
+		pos += sum.POsPerSecond
+		receipts += sum.ReceiptsPerSecond
+	}
+	b.ReportMetric(pos/float64(run), "POs/s")
+	b.ReportMetric(receipts/float64(run), "receipts/s")
+}

@@ -134,12 +134,17 @@ type Summary struct {
 	// ReconciliationReports its HTML reports (with ReportDir set).
 	ReconciliationLines   int      `json:"reconciliation_lines,omitempty"`
 	ReconciliationReports []string `json:"reconciliation_reports,omitempty"`
-	// POs is how many purchase orders the inbound phase approved and
-	// Receipts how many deliveries Clarus received for them;
+	// POs is how many purchase orders the inbound phase approved,
+	// POsSentIn the time from their approval until each had its
+	// pre-receipt in Clarus (Prima poll, inbound processor, goods-in sink,
+	// exactly-once) and POsPerSecond the POs over that time; Receipts how
+	// many deliveries Clarus received for them;
 	// ReceiptsMatchedIn the time from the first delivery until every
 	// receipt problem was flagged as expected, and ReceiptsPerSecond the
 	// deliveries over that time.
 	POs               int     `json:"purchase_orders,omitempty"`
+	POsSentIn         string  `json:"purchase_orders_sent_in,omitempty"`
+	POsPerSecond      float64 `json:"purchase_orders_per_second,omitempty"`
 	Receipts          int     `json:"receipts,omitempty"`
 	ReceiptsMatchedIn string  `json:"receipts_matched_in,omitempty"`
 	ReceiptsPerSecond float64 `json:"receipts_per_second,omitempty"`

@@ -220,5 +220,6 @@ func TestInboundFlowKafka(t *testing.T) {
 	if sum.POs != n || sum.Receipts < 2*n {
 		t.Errorf("%d POs and %d receipts, want %d POs and at least %d receipts", sum.POs, sum.Receipts, n, 2*n)
 	}
-	t.Logf("%d POs, %d receipts matched or flagged in %s (%.0f receipts/s)", sum.POs, sum.Receipts, sum.ReceiptsMatchedIn, sum.ReceiptsPerSecond)
+	t.Logf("%d POs in Clarus in %s (%.0f POs/s); %d receipts matched or flagged in %s (%.0f receipts/s)",
+		sum.POs, sum.POsSentIn, sum.POsPerSecond, sum.Receipts, sum.ReceiptsMatchedIn, sum.ReceiptsPerSecond)
 }

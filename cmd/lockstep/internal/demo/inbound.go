@@ -34,9 +34,11 @@ type inboundRun struct {
 	// deliveries counts the receipts of the phase; orphans those of them
 	// made without a PO's reference.
 	deliveries, orphans int
-	// matchedIn is the time from the first delivery until every receipt
-	// problem was flagged (0 if that did not happen within Settle).
-	matchedIn time.Duration
+	// sentIn is the time from the approvals until every PO had its
+	// pre-receipt in Clarus, and matchedIn the time from the first
+	// delivery until every receipt problem was flagged (0 if that did
+	// not happen within Settle).
+	sentIn, matchedIn time.Duration
 }
 
 // receiptProblem is one injected receipt discrepancy.
@@ -62,6 +64,7 @@ func driveInbound(ctx context.Context, o Options, s *sims, w *watcher, errc <-ch
 		err := waitUntil(ctx, o.Settle, p, errc, func() bool { return len(run.receiptProblems(s, w)) == 0 })
 		return run, err
 	}
+	approvedAt := time.Now()
 	rep, err := s.prima.GeneratePOs(primasim.POScenario{Seed: o.Seed, POs: o.POs, Warehouses: o.Warehouses, MaxLines: 4, DeferChanges: true})
 	if err != nil {
 		return nil, fmt.Errorf("demo: inbound: %w", err)
@@ -83,6 +86,10 @@ func driveInbound(ctx context.Context, o Options, s *sims, w *watcher, errc <-ch
 	if err := waitUntil(ctx, o.Settle, p, errc, func() bool { return len(approved()) == 0 }); err != nil {
 		return nil, err
 	}
+	if left := approved(); len(left) > 0 {
+		return nil, fmt.Errorf("demo: inbound: %d POs have no pre-receipt in Clarus after %s, e.g. %v", len(left), o.Settle, left[:min(5, len(left))])
+	}
+	run.sentIn = time.Since(approvedAt)
 	for _, ev := range rep.Changes {
 		if err := s.prima.Apply(ev); err != nil {
 			return nil, fmt.Errorf("demo: inbound: %s %s: %w", ev.Type, ev.PORef, err)
@@ -353,6 +360,10 @@ var inboundKinds = []schemas.DriftKind{schemas.DriftOrphanReceipt, schemas.Drift
 
 func (run *inboundRun) checkInbound(sum *Summary, s *sims, w *watcher, checkf func(string, []string)) {
 	sum.POs, sum.Receipts = len(run.report.POs), run.deliveries
+	if run.sentIn > 0 {
+		sum.POsSentIn = run.sentIn.Round(time.Millisecond).String()
+		sum.POsPerSecond = float64(len(run.report.POs)) / run.sentIn.Seconds()
+	}
 	if run.matchedIn > 0 {
 		sum.ReceiptsMatchedIn = run.matchedIn.Round(time.Millisecond).String()
 		sum.ReceiptsPerSecond = float64(run.deliveries) / run.matchedIn.Seconds()
