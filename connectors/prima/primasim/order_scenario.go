@@ -41,6 +41,12 @@ type OrderScenario struct {
 	// a source has seen every release, say). The report describes the
 	// orders as they stand after the changes.
 	DeferChanges bool `json:"defer_changes"`
+	// DeferReleases leaves the releases out too: they are returned in
+	// OrderReport.Releases for the caller to Apply later, after the item
+	// master changes the run made (the items it unmapped) have reached
+	// whoever reads it. Prima's feed cannot promise that a reader of the
+	// item master has seen an item change before an order that follows it.
+	DeferReleases bool `json:"defer_releases"`
 }
 
 // Amendment kinds in OrderTruth.Amendment.
@@ -67,6 +73,9 @@ type OrderReport struct {
 	// Changes are the amend_order and cancel_order events, in order, when
 	// DeferChanges held them back.
 	Changes []Event `json:"changes,omitempty"`
+	// Releases are the release_order events, in order, when
+	// DeferReleases held them back.
+	Releases []Event `json:"releases,omitempty"`
 }
 
 // OrderTruth is one generated order as it stands after the run.
@@ -135,7 +144,9 @@ func (s *Server) GenerateOrders(sc OrderScenario) (OrderReport, error) {
 		}
 		ev, truth, k := g.order(fmt.Sprintf(orderRefFormat, next), sc)
 		next++
-		if err := s.apply(ev); err != nil {
+		if sc.DeferReleases {
+			rep.Releases = append(rep.Releases, ev)
+		} else if err := s.apply(ev); err != nil {
 			return rep, err
 		}
 		rep.Orders = append(rep.Orders, truth)

@@ -45,10 +45,24 @@ func driveOrders(ctx context.Context, o Options, s *sims, w *watcher, errc <-cha
 		return nil, nil
 	}
 	p := newProgress(o, s, w)
-	released := time.Now()
-	rep, err := s.prima.GenerateOrders(primasim.OrderScenario{Seed: o.Seed, Orders: o.Orders, Warehouses: o.Warehouses, DeferChanges: true})
+	rep, err := s.prima.GenerateOrders(primasim.OrderScenario{Seed: o.Seed, Orders: o.Orders, Warehouses: o.Warehouses,
+		DeferChanges: true, DeferReleases: true})
 	if err != nil {
 		return nil, fmt.Errorf("demo: orders: %w", err)
+	}
+	// The scenario unmapped a few items that were mapped: the orders go
+	// out once prima.items shows it (the orders processor reads that
+	// topic as a global table, and nothing orders an item change before
+	// an order that follows it; a new item, unknown until then, would be
+	// held either way).
+	if err := waitUntil(ctx, o.Settle, p, errc, func() bool { return w.unmappedSeen(rep.UnmappedSKUs) }); err != nil {
+		return nil, err
+	}
+	released := time.Now()
+	for _, ev := range rep.Releases {
+		if err := s.prima.Apply(ev); err != nil {
+			return nil, fmt.Errorf("demo: orders: release %s: %w", ev.OrderRef, err)
+		}
 	}
 	run := &orderRun{report: rep, first: map[string][]primasim.OrderLine{}, unmappedCodes: map[string]bool{}}
 	st := s.prima.State()

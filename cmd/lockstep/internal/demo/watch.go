@@ -24,14 +24,15 @@ type watcher struct {
 	levels    map[string]schemas.StockLevel // by sku@warehouse, the latest
 	drift     []schemas.DriftEvent
 	commands  int
-	items     map[string]bool // Prima SKUs on prima.items
+	items     map[string]bool   // Prima SKUs on prima.items
+	codes     map[string]string // their Clarus codes, as last seen ("" unmapped)
 	batchRefs map[string]int
 	closed    map[string]int // FulfilmentClosed events by order ref
 	undecoded int
 }
 
 func newWatcher(ctx context.Context, o Options, serde *schemas.Serde) *watcher {
-	w := &watcher{serde: serde, done: make(chan struct{}), levels: map[string]schemas.StockLevel{}, batchRefs: map[string]int{}, items: map[string]bool{},
+	w := &watcher{serde: serde, done: make(chan struct{}), levels: map[string]schemas.StockLevel{}, batchRefs: map[string]int{}, items: map[string]bool{}, codes: map[string]string{},
 		closed: map[string]int{}}
 	p := o.TopicPrefix
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), o.Kafka...),
@@ -85,6 +86,10 @@ func (w *watcher) add(ctx context.Context, prefix string, r *kgo.Record) {
 		w.closed[c.OrderRef]++
 	case prefix + schemas.TopicItems:
 		w.items[string(r.Key)] = r.Value != nil
+		var it schemas.Item
+		if r.Value != nil && w.serde.Decode(ctx, r.Value, &it) == nil {
+			w.codes[string(r.Key)] = deref(it.ClarusCode)
+		}
 	case prefix + schemas.TopicCmdPrimaStock:
 		var c schemas.PrimaStockCommand
 		if w.serde.Decode(ctx, r.Value, &c) != nil {
@@ -101,6 +106,26 @@ func (w *watcher) close() {
 		w.cl.Close()
 	}
 	<-w.done
+}
+
+// unmappedSeen reports whether prima.items shows every one of skus
+// without a Clarus code.
+func (w *watcher) unmappedSeen(skus []string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, sku := range skus {
+		if code, ok := w.codes[sku]; !ok || code != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // itemCount is how many Prima items are on prima.items.
