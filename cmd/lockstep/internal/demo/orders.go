@@ -118,6 +118,20 @@ func driveOrders(ctx context.Context, o Options, s *sims, w *watcher, errc <-cha
 			return nil, fmt.Errorf("demo: orders: %s %s: %w", ev.Type, ev.OrderRef, err)
 		}
 	}
+	// The mappings come once Prima's feed carries the changes: a held
+	// order is re-driven as soon as its mapping is seen, and one whose
+	// amendment came later would rightly be sent as it was and the
+	// amendment raised as an exception (the changes and the mappings are
+	// polled together, and a large page of changes takes a while).
+	changed := map[string]int64{}
+	for _, so := range s.prima.State().SalesOrders {
+		if so.Version > 1 {
+			changed[so.Ref] = so.Version
+		}
+	}
+	if err := waitUntil(ctx, o.Settle, p, errc, func() bool { return w.versionsSeen(changed) }); err != nil {
+		return nil, err
+	}
 	for _, sku := range rep.UnmappedSKUs {
 		if err := s.prima.Apply(primasim.Event{Type: "map_item", SKU: sku}); err != nil {
 			return nil, fmt.Errorf("demo: orders: map %s: %w", sku, err)

@@ -28,16 +28,18 @@ type watcher struct {
 	codes     map[string]string // their Clarus codes, as last seen ("" unmapped)
 	batchRefs map[string]int
 	closed    map[string]int // FulfilmentClosed events by order ref
+	// versions is the latest version of each order on prima.sales-orders.
+	versions  map[string]int64
 	undecoded int
 }
 
 func newWatcher(ctx context.Context, o Options, serde *schemas.Serde) *watcher {
 	w := &watcher{serde: serde, done: make(chan struct{}), levels: map[string]schemas.StockLevel{}, batchRefs: map[string]int{}, items: map[string]bool{}, codes: map[string]string{},
-		closed: map[string]int{}}
+		closed: map[string]int{}, versions: map[string]int64{}}
 	p := o.TopicPrefix
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), o.Kafka...),
 		kgo.ConsumeTopics(p+schemas.TopicStockLevels, p+schemas.TopicDrift, p+schemas.TopicCmdPrimaStock, p+schemas.TopicItems,
-			p+schemas.TopicFulfilment),
+			p+schemas.TopicFulfilment, p+schemas.TopicSalesOrders),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 	)...)
@@ -84,6 +86,13 @@ func (w *watcher) add(ctx context.Context, prefix string, r *kgo.Record) {
 			return
 		}
 		w.closed[c.OrderRef]++
+	case prefix + schemas.TopicSalesOrders:
+		var so schemas.SalesOrder
+		if w.serde.Decode(ctx, r.Value, &so) != nil {
+			w.undecoded++
+			return
+		}
+		w.versions[so.OrderRef] = max(w.versions[so.OrderRef], so.Version)
 	case prefix + schemas.TopicItems:
 		w.items[string(r.Key)] = r.Value != nil
 		var it schemas.Item
@@ -106,6 +115,19 @@ func (w *watcher) close() {
 		w.cl.Close()
 	}
 	<-w.done
+}
+
+// versionsSeen reports whether prima.sales-orders carries every order of
+// want at its version or later.
+func (w *watcher) versionsSeen(want map[string]int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for ref, v := range want {
+		if w.versions[ref] < v {
+			return false
+		}
+	}
+	return true
 }
 
 // unmappedSeen reports whether prima.items shows every one of skus
