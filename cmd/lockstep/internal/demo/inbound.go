@@ -121,6 +121,11 @@ func driveInbound(ctx context.Context, o Options, s *sims, w *watcher, errc <-ch
 			return fmt.Errorf("demo: inbound: receive %q at %s: %w", ev.Reference, ev.Warehouse, err)
 		}
 		run.deliveries++
+		if run.deliveries%200 != 0 {
+			return nil
+		}
+		// Every 200 deliveries (State copies the whole simulator): keep
+		// Clarus at most a few thousand webhooks ahead of lockstep.
 		for s.clarus.State().Webhooks.Pending > 2000 {
 			if err := p.tick(ctx, errc, 50*time.Millisecond); err != nil {
 				return err
