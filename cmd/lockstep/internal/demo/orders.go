@@ -55,7 +55,15 @@ func driveOrders(ctx context.Context, o Options, s *sims, w *watcher, errc <-cha
 	// topic as a global table, and nothing orders an item change before
 	// an order that follows it; a new item, unknown until then, would be
 	// held either way).
-	if err := waitUntil(ctx, o.Settle, p, errc, func() bool { return w.unmappedSeen(rep.UnmappedSKUs) }); err != nil {
+	// Every item the scenario unmapped, whether or not an order carries
+	// it: all are mapped back after the changes.
+	var unmapped []string
+	for _, it := range s.prima.State().Items {
+		if it.ClarusCode == "" && it.IntendedCode != "" {
+			unmapped = append(unmapped, it.SKU)
+		}
+	}
+	if err := waitUntil(ctx, o.Settle, p, errc, func() bool { return w.unmappedSeen(unmapped) }); err != nil {
 		return nil, err
 	}
 	released := time.Now()
@@ -70,7 +78,7 @@ func driveOrders(ctx context.Context, o Options, s *sims, w *watcher, errc <-cha
 		run.first[so.Ref] = so.Lines
 	}
 	for _, it := range st.Items {
-		if slices.Contains(rep.UnmappedSKUs, it.SKU) && it.IntendedCode != "" {
+		if slices.Contains(unmapped, it.SKU) {
 			run.unmappedCodes[it.IntendedCode] = true
 		}
 	}
@@ -132,14 +140,14 @@ func driveOrders(ctx context.Context, o Options, s *sims, w *watcher, errc <-cha
 	if err := waitUntil(ctx, o.Settle, p, errc, func() bool { return w.versionsSeen(changed) }); err != nil {
 		return nil, err
 	}
-	for _, sku := range rep.UnmappedSKUs {
+	for _, sku := range unmapped {
 		if err := s.prima.Apply(primasim.Event{Type: "map_item", SKU: sku}); err != nil {
 			return nil, fmt.Errorf("demo: orders: map %s: %w", sku, err)
 		}
 	}
 	if o.Progress != nil {
 		fmt.Fprintf(o.Progress, "orders: %d amended, %d cancelled, SKUs %v mapped; waiting for Clarus to hold what it should\n",
-			rep.Amended, rep.Cancelled, rep.UnmappedSKUs)
+			rep.Amended, rep.Cancelled, unmapped)
 	}
 	_ = waitUntil(ctx, o.Settle, p, errc, func() bool {
 		items := s.prima.State().Items
