@@ -49,27 +49,43 @@ func BenchmarkStockFlowKfake(b *testing.B) {
 func benchStockFlow(b *testing.B, seeds []string, ledger func() *analytics.Config) {
 	// 50,000 movements over 1,000 SKUs x 3 warehouses, as in issue 6;
 	// LOCKSTEP_BENCH_MOVEMENTS changes the count.
-	n := 50_000
-	if v, err := strconv.Atoi(os.Getenv("LOCKSTEP_BENCH_MOVEMENTS")); err == nil && v > 0 {
-		n = v
-	}
-	run := 0
-	var mps, secs float64
-	for b.Loop() {
-		run++
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		o := demo.Options{
-			Kafka: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Partitions: 6,
-			TopicPrefix: fmt.Sprintf("bench%d.", time.Now().UnixNano()%1e9),
-			StateDir:    b.TempDir(),
-			Ledger:      ledger(),
-			SKUs:        1000, Warehouses: 3, Movements: n,
+	n := envInt("LOCKSTEP_BENCH_MOVEMENTS", 50_000)
+	benchRuns(b, seeds, func() demo.Options {
+		return demo.Options{
+			Ledger: ledger(),
+			SKUs:   1000, Warehouses: 3, Movements: n,
 			// One overwrite, so the drift checks and the ledger check
 			// have something to find; it comes after the clock stops.
 			Injected: 1,
 			Settle:   5 * time.Minute,
-			Logger:   logger(b),
 		}
+	}, func(run int, sum demo.Summary) map[string]float64 {
+		if sum.CaughtUp == "" || sum.MovementsPerSecond == 0 {
+			b.Fatal("lockstep did not catch up with Clarus within the settle window")
+		}
+		d, err := time.ParseDuration(sum.CaughtUp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("run %d: %d movements, caught up %s after traffic started: %.0f movements/s", run, sum.Movements, sum.CaughtUp, sum.MovementsPerSecond)
+		return map[string]float64{"movements/s": sum.MovementsPerSecond, "s-to-converge": d.Seconds()}
+	})
+}
+
+// benchRuns runs one demo.Run per iteration of b with the options opts
+// gives (the broker, a fresh topic prefix and state, the logger and the
+// progress filled in), fails on a failed check, and reports the mean over
+// the iterations of each metric measure returns.
+func benchRuns(b *testing.B, seeds []string, opts func() demo.Options, measure func(run int, sum demo.Summary) map[string]float64) {
+	run := 0
+	totals := map[string]float64{}
+	for b.Loop() {
+		run++
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		o := opts()
+		o.Kafka, o.Partitions = []kgo.Opt{kgo.SeedBrokers(seeds...)}, 6
+		o.TopicPrefix = fmt.Sprintf("bench%d.", time.Now().UnixNano()%1e9)
+		o.StateDir, o.Logger = b.TempDir(), logger(b)
 		if testing.Verbose() {
 			o.Progress = &stamped{w: os.Stderr, start: time.Now(), prefix: fmt.Sprintf("%s run %d", b.Name(), run)}
 		}
@@ -82,20 +98,21 @@ func benchStockFlow(b *testing.B, seeds []string, ledger func() *analytics.Confi
 		if !sum.OK() {
 			b.Fatalf("checks failed: %s", strings.Join(sum.Failures, "\n"))
 		}
-		if sum.CaughtUp == "" || sum.MovementsPerSecond == 0 {
-			b.Fatalf("lockstep did not catch up with Clarus within %s", o.Settle)
+		for k, v := range measure(run, sum) {
+			totals[k] += v
 		}
-		d, err := time.ParseDuration(sum.CaughtUp)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Logf("run %d: %d movements, caught up %s after traffic started: %.0f movements/s", run, sum.Movements, sum.CaughtUp, sum.MovementsPerSecond)
-		mps += sum.MovementsPerSecond
-		secs += d.Seconds()
 	}
-	// Means over the iterations (one with -benchtime 1x).
-	b.ReportMetric(mps/float64(run), "movements/s")
-	b.ReportMetric(secs/float64(run), "s-to-converge")
+	for k, v := range totals {
+		b.ReportMetric(v/float64(run), k) // one run with -benchtime 1x
+	}
+}
+
+// envInt is the positive integer in the variable name, or def.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }
 
 // stamped prefixes each progress line with the seconds since the run
@@ -124,39 +141,16 @@ func (s *stamped) Write(p []byte) (int, error) {
 // Apache Kafka broker with no faults. The changes, mapping and checks
 // that follow are not timed; a failed check fails the benchmark.
 func BenchmarkOrdersFlowKafka(b *testing.B) {
-	seeds := brokertest.RealKafka(b)
-	n := 20_000
-	if v, err := strconv.Atoi(os.Getenv("LOCKSTEP_BENCH_ORDERS")); err == nil && v > 0 {
-		n = v
-	}
-	run := 0
-	var ops float64
-	for b.Loop() {
-		run++
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		o := demo.Options{
-			Kafka: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Partitions: 6,
-			TopicPrefix: fmt.Sprintf("bench%d.", time.Now().UnixNano()%1e9),
-			StateDir:    b.TempDir(),
-			SKUs:        500, Warehouses: 3, Movements: 500, Injected: 1, Orders: n,
-			Settle: 10 * time.Minute,
-			Logger: logger(b),
-		}
-		if testing.Verbose() {
-			o.Progress = &stamped{w: os.Stderr, start: time.Now(), prefix: fmt.Sprintf("%s run %d", b.Name(), run)}
-		}
-		sum, err := demo.Run(ctx, o)
-		cancel()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if !sum.OK() || sum.OrdersPerSecond == 0 {
-			b.Fatalf("checks failed or orders not all sent: %s", strings.Join(sum.Failures, "\n"))
+	n := envInt("LOCKSTEP_BENCH_ORDERS", 20_000)
+	benchRuns(b, brokertest.RealKafka(b), func() demo.Options {
+		return demo.Options{SKUs: 500, Warehouses: 3, Movements: 500, Injected: 1, Orders: n, Settle: 10 * time.Minute}
+	}, func(run int, sum demo.Summary) map[string]float64 {
+		if sum.OrdersPerSecond == 0 {
+			b.Fatal("orders not all sent or held within the settle window")
 		}
 		b.Logf("run %d: %d orders in Clarus or held %s after release: %.0f orders/s", run, sum.Orders, sum.OrdersSentIn, sum.OrdersPerSecond)
-		ops += sum.OrdersPerSecond
-	}
-	b.ReportMetric(ops/float64(run), "orders/s")
+		return map[string]float64{"orders/s": sum.OrdersPerSecond}
+	})
 }
 
 // BenchmarkInboundFlowKafka (issue 10, make bench-e2e) times 5,000 Prima
@@ -170,41 +164,16 @@ func BenchmarkOrdersFlowKafka(b *testing.B) {
 // inbound processor, the drift topic), on the local Apache Kafka broker
 // with no API faults. A failed check fails the benchmark.
 func BenchmarkInboundFlowKafka(b *testing.B) {
-	seeds := brokertest.RealKafka(b)
-	n := 5_000
-	if v, err := strconv.Atoi(os.Getenv("LOCKSTEP_BENCH_POS")); err == nil && v > 0 {
-		n = v
-	}
-	run := 0
-	var pos, receipts float64
-	for b.Loop() {
-		run++
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-		o := demo.Options{
-			Kafka: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Partitions: 6,
-			TopicPrefix: fmt.Sprintf("bench%d.", time.Now().UnixNano()%1e9),
-			StateDir:    b.TempDir(),
-			SKUs:        500, Warehouses: 3, Movements: 500, Injected: 1,
-			POs: n, OrphanReceipts: 0.03, OverReceipts: 0.02, WrongSKUReceipts: 0.01,
-			Settle: 10 * time.Minute,
-			Logger: logger(b),
-		}
-		if testing.Verbose() {
-			o.Progress = &stamped{w: os.Stderr, start: time.Now(), prefix: fmt.Sprintf("%s run %d", b.Name(), run)}
-		}
-		sum, err := demo.Run(ctx, o)
-		cancel()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if !sum.OK() || sum.POsPerSecond == 0 || sum.ReceiptsPerSecond == 0 {
-			b.Fatalf("checks failed or POs not all sent: %s", strings.Join(sum.Failures, "\n"))
+	n := envInt("LOCKSTEP_BENCH_POS", 5_000)
+	benchRuns(b, brokertest.RealKafka(b), func() demo.Options {
+		return demo.Options{SKUs: 500, Warehouses: 3, Movements: 500, Injected: 1,
+			POs: n, OrphanReceipts: 0.03, OverReceipts: 0.02, WrongSKUReceipts: 0.01, Settle: 10 * time.Minute}
+	}, func(run int, sum demo.Summary) map[string]float64 {
+		if sum.POsPerSecond == 0 || sum.ReceiptsPerSecond == 0 {
+			b.Fatal("POs not all in Clarus, or receipts not all matched, within the settle window")
 		}
 		b.Logf("run %d: %d POs in Clarus %s after approval (%.0f POs/s); %d receipts matched in %s (%.0f receipts/s)",
 			run, sum.POs, sum.POsSentIn, sum.POsPerSecond, sum.Receipts, sum.ReceiptsMatchedIn, sum.ReceiptsPerSecond)
-		pos += sum.POsPerSecond
-		receipts += sum.ReceiptsPerSecond
-	}
-	b.ReportMetric(pos/float64(run), "POs/s")
-	b.ReportMetric(receipts/float64(run), "receipts/s")
+		return map[string]float64{"POs/s": sum.POsPerSecond, "receipts/s": sum.ReceiptsPerSecond}
+	})
 }
