@@ -1,136 +1,37 @@
 package fulfilment_test
 
 import (
-	"context"
-	"log/slog"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/lockstep-dev/lockstep/connectors/deadletter"
 	"github.com/lockstep-dev/lockstep/processors/fulfilment"
-	"github.com/lockstep-dev/lockstep/processors/stream"
+	"github.com/lockstep-dev/lockstep/processors/streamtest"
 	"github.com/lockstep-dev/lockstep/schemas"
 )
 
-// rig runs the fulfilment processor on an in-process kfake cluster with an
-// injected clock.
-type rig struct {
-	seeds []string
-	serde *schemas.Serde
-	prod  *kgo.Client
-	now   atomic.Int64
-	dir   string
-}
-
 var start = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 
-func newRig(t *testing.T) *rig {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	r := &rig{seeds: c.ListenAddrs(), serde: schemas.NewSerde(schemas.NewMemRegistry()), dir: t.TempDir()}
-	r.now.Store(start.UnixMilli())
-	if r.prod, err = kgo.NewClient(kgo.SeedBrokers(r.seeds...)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.prod.Close)
-	adm := kadm.NewClient(r.prod)
-	for _, topic := range []string{schemas.TopicSalesOrders, schemas.TopicCmdClarusOrders, schemas.TopicShipments, schemas.TopicDespatchNotes,
-		schemas.TopicCmdPrimaDespatch, schemas.TopicFulfilment, schemas.TopicDrift, schemas.TopicDLQ} {
-		if _, err := adm.CreateTopic(context.Background(), 2, 1, nil, topic); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return r
+func newRig(t *testing.T) *streamtest.Rig {
+	return streamtest.New(t, start, schemas.TopicSalesOrders, schemas.TopicCmdClarusOrders, schemas.TopicShipments, schemas.TopicDespatchNotes,
+		schemas.TopicCmdPrimaDespatch, schemas.TopicFulfilment, schemas.TopicDrift, schemas.TopicDLQ)
 }
 
-func (r *rig) send(t *testing.T, topic, key string, ev schemas.Event) {
+func startProcessor(t *testing.T, r *streamtest.Rig) (stop func()) {
 	t.Helper()
-	v := []byte{0, 0, 0, 0, 99} // not Avro: a record the processor must dead-letter
-	if ev != nil {
-		var err error
-		if v, err = r.serde.Encode(context.Background(), ev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := r.prod.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Key: []byte(key), Value: v}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (r *rig) start(t *testing.T) (stop func()) {
-	t.Helper()
-	topo, err := fulfilment.Topology(fulfilment.Config{DespatchSLA: 30 * time.Minute, MatchGrace: 10 * time.Minute}, r.serde)
+	topo, err := fulfilment.Topology(fulfilment.Config{DespatchSLA: 30 * time.Minute, MatchGrace: 10 * time.Minute}, r.Serde)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := stream.New(stream.Config{Topology: topo, StateDir: r.dir, InstanceID: "a",
-		EncodeDeadLetter: deadletter.Avro(r.serde), TimerTick: 20 * time.Millisecond,
-		Clock:   func() time.Time { return time.UnixMilli(r.now.Load()).UTC() },
-		Metrics: stream.NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.DiscardHandler),
-	}, kgo.SeedBrokers(r.seeds...), kgo.FetchMaxWait(250*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("processor: %v", err)
-		}
-	}
-}
-
-// reader reads a topic read-committed from the start, across calls.
-type reader struct {
-	cl  *kgo.Client
-	got []*kgo.Record
-}
-
-func (r *rig) reader(t *testing.T, topic string) *reader {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(r.seeds...), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return &reader{cl: cl}
-}
-
-// wait reads until n records arrived in all, and returns them all.
-func (rd *reader) wait(t *testing.T, n int) []*kgo.Record {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for len(rd.got) < n {
-		fs := rd.cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("%d records, want %d", len(rd.got), n)
-		}
-		fs.EachRecord(func(rec *kgo.Record) { rd.got = append(rd.got, rec) })
-	}
-	return rd.got
+	return r.Start(t, topo)
 }
 
 func decode[T any, P interface {
 	*T
 	schemas.Event
 }](t *testing.T, s *schemas.Serde, rec *kgo.Record) *T {
-	ev := P(new(T))
-	if err := s.Decode(context.Background(), rec.Value, ev); err != nil {
-		t.Fatal(err)
-	}
-	return (*T)(ev)
+	return streamtest.Decode[T, P](t, s, rec)
 }
 
 func meta(id string) schemas.Meta {
@@ -166,39 +67,39 @@ func noted(ref, shipment, id string, qty int64) *schemas.DespatchNote {
 // state and its timer; an undecodable record goes to the DLQ.
 func TestShipmentNotedAndClosedOnKafka(t *testing.T) {
 	r := newRig(t)
-	despatch, sent, closed, drift, dlq := r.reader(t, schemas.TopicCmdPrimaDespatch), r.reader(t, schemas.TopicCmdClarusOrders),
-		r.reader(t, schemas.TopicFulfilment), r.reader(t, schemas.TopicDrift), r.reader(t, schemas.TopicDLQ)
+	despatch, sent, closed, drift, dlq := r.Reader(t, schemas.TopicCmdPrimaDespatch), r.Reader(t, schemas.TopicCmdClarusOrders),
+		r.Reader(t, schemas.TopicFulfilment), r.Reader(t, schemas.TopicDrift), r.Reader(t, schemas.TopicDLQ)
 	for _, ref := range []string{"SO-1", "SO-2"} {
-		r.send(t, schemas.TopicSalesOrders, ref, released(ref))
-		r.send(t, schemas.TopicCmdClarusOrders, ref, created(ref))
+		r.Send(t, schemas.TopicSalesOrders, ref, released(ref))
+		r.Send(t, schemas.TopicCmdClarusOrders, ref, created(ref))
 	}
-	r.send(t, schemas.TopicShipments, "SO-1", shipped("SO-1", "S1", 2, true))
-	r.send(t, schemas.TopicShipments, "SO-1", shipped("SO-1", "S1", 2, true)) // webhook and sweep
-	r.send(t, schemas.TopicShipments, "SO-2", shipped("SO-2", "S2", 1, false))
-	r.send(t, schemas.TopicShipments, "SO-9", nil)
-	stop := r.start(t)
+	r.Send(t, schemas.TopicShipments, "SO-1", shipped("SO-1", "S1", 2, true))
+	r.Send(t, schemas.TopicShipments, "SO-1", shipped("SO-1", "S1", 2, true)) // webhook and sweep
+	r.Send(t, schemas.TopicShipments, "SO-2", shipped("SO-2", "S2", 1, false))
+	r.SendRaw(t, schemas.TopicShipments, "SO-9", []byte{0, 0, 0, 0, 99}) // not Avro: dead-lettered
+	stop := startProcessor(t, r)
 
-	got := despatch.wait(t, 2)
+	got := despatch.Wait(t, 2)
 	byShipment := map[string]*schemas.DespatchCommand{}
 	for _, rec := range got {
-		c := decode[schemas.DespatchCommand](t, r.serde, rec)
+		c := decode[schemas.DespatchCommand](t, r.Serde, rec)
 		byShipment[c.ShipmentID] = c
 	}
 	if c := byShipment["S1"]; c == nil || c.OrderRef != "SO-1" || len(c.Lines) != 2 || c.Lines[0].SKU != "BOOT/9" || c.Lines[1].SKU != "GIFT" {
 		t.Fatalf("despatch of S1 %+v: want BOOT/9 and the non-stock GIFT line", c)
 	}
-	if dl := dlq.wait(t, 1); string(dl[0].Key) != "SO-9" {
+	if dl := dlq.Wait(t, 1); string(dl[0].Key) != "SO-9" {
 		t.Fatalf("DLQ key %q", dl[0].Key)
 	}
 
-	r.send(t, schemas.TopicDespatchNotes, "SO-1", noted("SO-1", "S1", "DN-1", 2))
-	fc := decode[schemas.FulfilmentClosed](t, r.serde, closed.wait(t, 1)[0])
+	r.Send(t, schemas.TopicDespatchNotes, "SO-1", noted("SO-1", "S1", "DN-1", 2))
+	fc := decode[schemas.FulfilmentClosed](t, r.Serde, closed.Wait(t, 1)[0])
 	if fc.OrderRef != "SO-1" || len(fc.DespatchNoteIDs) != 1 || fc.DespatchNoteIDs[0] != "DN-1" || fc.Units != 2 {
 		t.Fatalf("closed %+v", fc)
 	}
 	var closes int
-	for _, rec := range sent.wait(t, 3) { // two creates sent by the test, one close
-		if c := decode[schemas.ClarusOrderCommand](t, r.serde, rec); c.Action == schemas.ClarusOrderClose {
+	for _, rec := range sent.Wait(t, 3) { // two creates sent by the test, one close
+		if c := decode[schemas.ClarusOrderCommand](t, r.Serde, rec); c.Action == schemas.ClarusOrderClose {
 			closes++
 			if c.OrderRef != "SO-1" {
 				t.Fatalf("close %+v", c)
@@ -212,15 +113,15 @@ func TestShipmentNotedAndClosedOnKafka(t *testing.T) {
 	// S2's note never comes. Restart, then let the SLA pass: the timer
 	// survived in the changelog.
 	stop()
-	stop = r.start(t)
+	stop = startProcessor(t, r)
 	defer stop()
-	r.now.Add((31 * time.Minute).Milliseconds())
-	d := decode[schemas.DriftEvent](t, r.serde, drift.wait(t, 1)[0])
+	r.Advance(31 * time.Minute)
+	d := decode[schemas.DriftEvent](t, r.Serde, drift.Wait(t, 1)[0])
 	if d.Kind != schemas.DriftMissingDespatch || d.Status != schemas.DriftOpen || *d.ShipmentID != "S2" || *d.OrderRef != "SO-2" ||
 		d.ValueDelta == nil || d.ValueDelta.String() != "-40.0000" || *d.Currency != "GBP" || d.Owner != schemas.OwnerFinance {
 		t.Fatalf("drift %+v", d)
 	}
-	if n := len(despatch.wait(t, 2)); n != 2 {
+	if n := len(despatch.Wait(t, 2)); n != 2 {
 		t.Fatalf("%d despatch commands after the restart, want still 2", n)
 	}
 }

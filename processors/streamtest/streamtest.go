@@ -78,6 +78,15 @@ func (r *Rig) Send(t testing.TB, topic, key string, ev schemas.Event) {
 	}
 }
 
+// SendRaw produces the bytes v to topic under key: a record no serde
+// wrote, for the dead-letter paths.
+func (r *Rig) SendRaw(t testing.TB, topic, key string, v []byte) {
+	t.Helper()
+	if err := r.prod.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Key: []byte(key), Value: v}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Start runs topo as one instance on the rig's clock and state directory;
 // stop ends it and fails the test if it failed.
 func (r *Rig) Start(t testing.TB, topo stream.Topology) (stop func()) {
