@@ -50,7 +50,7 @@ func (o *Overlay) Get(p int32, store string, key []byte) ([]byte, bool, error) {
 		}
 	}
 	o.buf = dataKey(o.buf[:0], p, store, key)
-	return o.s.get(o.buf)
+	return o.s.lookup(o.buf)
 }
 
 // Put stages a write; value is copied.
@@ -156,7 +156,9 @@ func (o *Overlay) Apply(checkpoints map[int32]Checkpoint) error {
 			return fmt.Errorf("state: apply: %w", err)
 		}
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	err := b.Commit(pebble.NoSync)
+	o.s.wrote()
+	if err != nil {
 		return fmt.Errorf("state: apply: %w", err)
 	}
 	o.Reset()

@@ -48,7 +48,9 @@ func (r *RestoreBatch) Commit(cp Checkpoint) error {
 	if err := r.b.Set(checkpointKey(r.p), cp.encode(), nil); err != nil {
 		return err
 	}
-	if err := r.b.Commit(pebble.NoSync); err != nil {
+	err := r.b.Commit(pebble.NoSync)
+	r.s.wrote()
+	if err != nil {
 		return fmt.Errorf("state: restore partition %d: %w", r.p, err)
 	}
 	r.b.Reset()

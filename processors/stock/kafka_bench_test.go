@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,7 +87,7 @@ func runStockKafka(b *testing.B, seeds []string, n int, peerCP string) {
 	serde := schemas.NewSerde(reg)
 
 	movements := prefix + schemas.TopicStockMovements
-	topics := []string{movements, prefix + schemas.TopicStockSnapshots, prefix + schemas.TopicStockLevels,
+	topics := []string{movements, prefix + schemas.TopicStockSnapshots, prefix + schemas.TopicOpenGoodsOut, prefix + schemas.TopicStockLevels,
 		prefix + schemas.TopicCmdPrimaStock, prefix + schemas.TopicDrift, prefix + schemas.TopicDLQ}
 	peerIn, peerOut := prefix+"ks.in", prefix+"ks.out"
 	if peerCP != "" {
@@ -123,6 +124,9 @@ func runStockKafka(b *testing.B, seeds []string, n int, peerCP string) {
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		b.Logf("cannot reset the peak RSS: %v", err)
 	}
+	broker := brokerPID(b)
+	brokerBefore := procCPUOr0(broker)
+	stopProfile := startCPUProfile(b)
 	var before syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &before); err != nil {
 		b.Fatal(err)
@@ -151,6 +155,8 @@ func runStockKafka(b *testing.B, seeds []string, n int, peerCP string) {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &after); err != nil {
 		b.Fatal(err)
 	}
+	stopProfile()
+	brokerCPU := procCPUOr0(broker) - brokerBefore
 	hwm, err := procHWM(os.Getpid())
 	if err != nil {
 		b.Fatal(err)
@@ -169,24 +175,31 @@ func runStockKafka(b *testing.B, seeds []string, n int, peerCP string) {
 	b.ReportMetric(float64(changelog)/float64(n), "changelog/movement") // control records included
 	b.ReportMetric(txns, "txns")
 	b.ReportMetric(hwm, "peak-rss-MiB") // VmHWM since the clock started
-	b.Logf("lockstep: %d movements in %s, %.0f/s, CPU %s (%.1f us/movement), %d changelog records, %.0f transactions, peak RSS %.0f MiB",
-		n, elapsed.Round(time.Millisecond), rate, cpu.Round(time.Millisecond), usPer, changelog, txns, hwm)
+	if broker > 0 {
+		b.ReportMetric(brokerCPU.Seconds(), "broker-cpu-s")
+	}
+	b.Logf("lockstep: %d movements in %s, %.0f/s, CPU %s (%.1f us/movement), %d changelog records, %.0f transactions, peak RSS %.0f MiB, broker CPU %s",
+		n, elapsed.Round(time.Millisecond), rate, cpu.Round(time.Millisecond), usPer, changelog, txns, hwm, brokerCPU.Round(time.Millisecond))
 	checkChangelogLevels(b, seeds, stream.ChangelogTopic(prefix, stock.Name), parts, want)
 
 	if peerCP == "" {
 		return
 	}
-	ks := runPeer(b, adm, peerCP, seeds[0], prefix+"ks", peerIn, peerOut, reg.URL(), want)
+	ks := runPeer(b, adm, peerCP, seeds[0], prefix+"ks", peerIn, peerOut, reg.URL(), want, broker)
 	ksRate := float64(n) / ks.elapsed.Seconds()
 	ksUs := float64(ks.cpu.Microseconds()) / float64(n)
 	b.ReportMetric(ksRate, "ks-movements/s")
 	b.ReportMetric(ksUs, "ks-cpu-us/movement")
 	b.ReportMetric(float64(ks.changelog)/float64(n), "ks-changelog/movement")
 	b.ReportMetric(ks.rssMiB, "ks-peak-rss-MiB")
+	if broker > 0 {
+		b.ReportMetric(ks.brokerCPU.Seconds(), "ks-broker-cpu-s")
+		b.ReportMetric(brokerCPU.Seconds()/ks.brokerCPU.Seconds(), "ratio-broker-cpu") // lockstep / Kafka Streams
+	}
 	b.ReportMetric(rate/ksRate, "ratio-movements/s") // lockstep / Kafka Streams
 	b.ReportMetric(ksUs/usPer, "ratio-ks/lockstep-cpu")
-	b.Logf("kafka streams: %d movements in %s, %.0f/s, CPU %s (%.1f us/movement), %d changelog records, peak RSS %.0f MiB; lockstep/ks throughput %.2f",
-		n, ks.elapsed.Round(time.Millisecond), ksRate, ks.cpu.Round(time.Millisecond), ksUs, ks.changelog, ks.rssMiB, rate/ksRate)
+	b.Logf("kafka streams: %d movements in %s, %.0f/s, CPU %s (%.1f us/movement), %d changelog records, peak RSS %.0f MiB, broker CPU %s; lockstep/ks throughput %.2f",
+		n, ks.elapsed.Round(time.Millisecond), ksRate, ks.cpu.Round(time.Millisecond), ksUs, ks.changelog, ks.rssMiB, ks.brokerCPU.Round(time.Millisecond), rate/ksRate)
 }
 
 // kafkaBenchMovements is n movements over 10,000 SKUs x 3 warehouses, a
@@ -447,6 +460,7 @@ func levelStock(v []byte) (stock.Stock, error) {
 type peerRun struct {
 	elapsed   time.Duration
 	cpu       time.Duration
+	brokerCPU time.Duration
 	rssMiB    float64
 	changelog int64
 }
@@ -454,7 +468,7 @@ type peerRun struct {
 // runPeer runs the Kafka Streams peer on in until its group's committed
 // offsets reach the end, then reads its CPU and peak RSS from /proc, stops
 // it with SIGTERM and compares its dumped levels with want.
-func runPeer(b *testing.B, adm *kadm.Client, cp, bootstrap, appID, in, out, registry string, want map[string]stock.Stock) peerRun {
+func runPeer(b *testing.B, adm *kadm.Client, cp, bootstrap, appID, in, out, registry string, want map[string]stock.Stock, broker int) peerRun {
 	dir := b.TempDir()
 	dump := filepath.Join(dir, "levels.txt")
 	cmd := exec.Command("java", "-cp", cp, "peer.StockPeer", "--bootstrap", bootstrap, "--app-id", appID,
@@ -462,6 +476,7 @@ func runPeer(b *testing.B, adm *kadm.Client, cp, bootstrap, appID, in, out, regi
 		"--push-ms", "5000", "--dump", dump)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
+	brokerBefore := procCPUOr0(broker)
 	start := time.Now()
 	b.StartTimer()
 	if err := cmd.Start(); err != nil {
@@ -472,6 +487,7 @@ func runPeer(b *testing.B, adm *kadm.Client, cp, bootstrap, appID, in, out, regi
 	waitCommittedEnd(b, adm, appID, in, done)
 	elapsed := time.Since(start)
 	b.StopTimer()
+	brokerCPU := procCPUOr0(broker) - brokerBefore
 	pid := cmd.Process.Pid
 	cpu, err := procCPU(pid)
 	if err != nil {
@@ -517,7 +533,7 @@ func runPeer(b *testing.B, adm *kadm.Client, cp, bootstrap, appID, in, out, regi
 			b.Errorf("peer level of %s: %+v, independent fold %+v", k, got[k], w)
 		}
 	}
-	return peerRun{elapsed: elapsed, cpu: cpu, rssMiB: rss, changelog: changelog}
+	return peerRun{elapsed: elapsed, cpu: cpu, brokerCPU: brokerCPU, rssMiB: rss, changelog: changelog}
 }
 
 // procCPU is a process's user and system CPU from /proc/<pid>/stat.
@@ -538,6 +554,61 @@ func procCPU(pid int) (time.Duration, error) {
 	}
 	const clkTck = 100 // USER_HZ on Linux
 	return time.Duration(ut+st) * time.Second / clkTck, nil
+}
+
+// brokerPID is the pid of the local broker that deploy/local/kafka.sh
+// started (its pid file under LOCKSTEP_LOCAL_DIR, default <repo>/.local),
+// so that its CPU can be counted too; 0 when there is none (a broker
+// elsewhere).
+func brokerPID(b *testing.B) int {
+	dir := os.Getenv("LOCKSTEP_LOCAL_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", ".local")
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "kafka", "kafka.pid"))
+	if err != nil {
+		b.Logf("broker CPU not measured: %v", err)
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		b.Logf("broker CPU not measured: pid file: %v", err)
+		return 0
+	}
+	if _, err := procCPU(pid); err != nil {
+		b.Logf("broker CPU not measured: %v", err)
+		return 0
+	}
+	return pid
+}
+
+// procCPUOr0 is procCPU, 0 for no process.
+func procCPUOr0(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	d, _ := procCPU(pid)
+	return d
+}
+
+// startCPUProfile profiles this process while lockstep runs when
+// LOCKSTEP_BENCH_CPUPROFILE names a file; it returns the stop.
+func startCPUProfile(b *testing.B) func() {
+	path := os.Getenv("LOCKSTEP_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // procHWM is a process's peak RSS in MiB from /proc/<pid>/status.
