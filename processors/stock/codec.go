@@ -95,31 +95,60 @@ func decodeLevelPrefix(b []byte) (Level, []byte, error) {
 	return l, r.b, nil
 }
 
-// appendIndex encodes a partition's dirty index: the sorted keys.
+// A dirty index shard is version 2: the version byte, then each key as a
+// uvarint length and its bytes, in insertion order, so that marking a key
+// dirty appends to the stored bytes (appendIndexKey) instead of decoding a
+// sorted list into strings and encoding it again. Version 1 (state written
+// before) had a key count after the version and kept the keys sorted; it is
+// still read, and the next insert rewrites it as version 2.
+const indexVersion = 2
+
+// appendIndex encodes keys as a dirty index shard.
 func appendIndex(b []byte, keys []string) []byte {
-	b = append(b, codecVersion)
-	b = binary.AppendUvarint(b, uint64(len(keys)))
+	b = append(b, indexVersion)
 	for _, k := range keys {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
+		b = appendIndexEntry(b, k)
 	}
 	return b
 }
 
+// appendIndexKey appends to dst the shard enc (nil for none) with key
+// added. enc is not modified.
+func appendIndexKey(dst, enc []byte, key string) ([]byte, error) {
+	if len(enc) == 0 || enc[0] != indexVersion {
+		keys, err := decodeIndex(enc)
+		if err != nil {
+			return dst, err
+		}
+		return appendIndexEntry(appendIndex(dst, keys), key), nil
+	}
+	return appendIndexEntry(append(dst, enc...), key), nil
+}
+
+func appendIndexEntry(b []byte, key string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	return append(b, key...)
+}
+
+// decodeIndex decodes a dirty index shard of either version; the keys come
+// in stored order, possibly repeated (the push sorts and compacts them).
 func decodeIndex(b []byte) ([]string, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
 	r := reader{b: b}
-	if v := r.byte(); v != codecVersion && r.err == nil {
+	n := uint64(len(b)) // version 2: until the bytes run out
+	switch v := r.byte(); v {
+	case codecVersion:
+		if n = r.uvarint(); n > uint64(len(b)) {
+			return nil, fmt.Errorf("%w: index of %d keys in %d bytes", ErrCorruptState, n, len(b))
+		}
+	case indexVersion:
+	default:
 		return nil, fmt.Errorf("%w: index encoding version %d", ErrCorruptState, v)
 	}
-	n := r.uvarint()
-	if n > uint64(len(b)) {
-		return nil, fmt.Errorf("%w: index of %d keys in %d bytes", ErrCorruptState, n, len(b))
-	}
-	keys := make([]string, 0, n)
-	for range n {
+	var keys []string
+	for i := uint64(0); i < n && len(r.b) > 0; i++ {
 		k := r.bytes()
 		if r.err != nil {
 			break
@@ -129,8 +158,8 @@ func decodeIndex(b []byte) ([]string, error) {
 	if err := r.done("index"); err != nil {
 		return nil, err
 	}
-	if !slices.IsSorted(keys) {
-		return nil, fmt.Errorf("%w: index not sorted", ErrCorruptState)
+	if b[0] == codecVersion && uint64(len(keys)) != n {
+		return nil, fmt.Errorf("%w: index of %d keys holds %d", ErrCorruptState, n, len(keys))
 	}
 	return keys, nil
 }

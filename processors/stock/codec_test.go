@@ -137,7 +137,7 @@ func TestJournalAddTrims(t *testing.T) {
 }
 
 func TestIndexCodec(t *testing.T) {
-	keys := []string{"A@W1", "B@W1", "B@W2", "sku@with@at@W3"}
+	keys := []string{"B@W1", "A@W1", "B@W2", "sku@with@at@W3"}
 	got, err := decodeIndex(appendIndex(nil, keys))
 	if err != nil || !slices.Equal(got, keys) {
 		t.Fatalf("round trip: %q %v", got, err)
@@ -145,8 +145,44 @@ func TestIndexCodec(t *testing.T) {
 	if got, err := decodeIndex(nil); err != nil || got != nil {
 		t.Fatalf("empty index: %q %v", got, err)
 	}
-	if _, err := decodeIndex(appendIndex(nil, []string{"B@W", "A@W"})); !errors.Is(err, ErrCorruptState) {
-		t.Fatalf("unsorted index: %v", err)
+	// Appending to the stored bytes, to nothing and to a version 1 shard
+	// (a count, sorted keys) as state written before holds it.
+	enc := appendIndex(nil, keys[:2])
+	stored := slices.Clone(enc)
+	b, err := appendIndexKey(nil, enc, "C@W1")
+	if err != nil || !slices.Equal(enc, stored) {
+		t.Fatalf("append: %v, stored bytes changed: %v", err, !slices.Equal(enc, stored))
+	}
+	if got, err := decodeIndex(b); err != nil || !slices.Equal(got, []string{"B@W1", "A@W1", "C@W1"}) {
+		t.Fatalf("appended: %q %v", got, err)
+	}
+	if b, err = appendIndexKey(nil, nil, "A@W1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := decodeIndex(b); err != nil || !slices.Equal(got, []string{"A@W1"}) {
+		t.Fatalf("first key: %q %v", got, err)
+	}
+	v1 := []byte{codecVersion, 2, 4, 'A', '@', 'W', '1', 4, 'B', '@', 'W', '1'}
+	if got, err := decodeIndex(v1); err != nil || !slices.Equal(got, []string{"A@W1", "B@W1"}) {
+		t.Fatalf("version 1: %q %v", got, err)
+	}
+	if b, err = appendIndexKey(nil, v1, "C@W2"); err != nil || b[0] != indexVersion {
+		t.Fatalf("append to version 1: %x %v", b, err)
+	}
+	if got, err := decodeIndex(b); err != nil || !slices.Equal(got, []string{"A@W1", "B@W1", "C@W2"}) {
+		t.Fatalf("version 1 appended: %q %v", got, err)
+	}
+	for _, bad := range [][]byte{
+		{codecVersion, 3, 4, 'A', '@', 'W', '1'}, // fewer keys than counted
+		{indexVersion, 9, 'A'},                   // a key past the end
+		{7, 0},                                   // unknown version
+	} {
+		if _, err := decodeIndex(bad); !errors.Is(err, ErrCorruptState) {
+			t.Errorf("%x: %v, want ErrCorruptState", bad, err)
+		}
+		if _, err := appendIndexKey(nil, bad, "X@W"); !errors.Is(err, ErrCorruptState) && bad[0] != indexVersion {
+			t.Errorf("append to %x: %v, want ErrCorruptState", bad, err)
+		}
 	}
 }
 

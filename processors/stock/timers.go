@@ -53,14 +53,11 @@ func (h *handler) markDirty(ctx *stream.Context, key string, l *Level) error {
 	if err != nil {
 		return err
 	}
-	keys, err := decodeIndex(b)
-	if err != nil {
+	// The level's Dirty flag keeps a key from being appended twice
+	// between pushes; a repeat would be harmless all the same.
+	if h.buf, err = appendIndexKey(h.buf[:0], b, key); err != nil {
 		return fmt.Errorf("stock: dirty index %s of partition %d: %w", shard, ctx.Partition(), err)
 	}
-	if i, found := slices.BinarySearch(keys, key); !found {
-		keys = slices.Insert(keys, i, key)
-	}
-	h.buf = appendIndex(h.buf[:0], keys)
 	ctx.Put(StoreDirty, shard, h.buf)
 	ctx.Schedule(ctx.Now().Truncate(h.cfg.PushInterval).Add(h.cfg.PushInterval), pushTimer)
 	return nil
@@ -133,6 +130,7 @@ func (h *handler) push(ctx *stream.Context, due time.Time) error {
 		ctx.Delete(StoreDirty, shard)
 	}
 	slices.Sort(keys)
+	keys = slices.Compact(keys)
 	now := ctx.Now()
 	lines := map[string][]pushLine{}
 	for _, key := range keys {
