@@ -146,6 +146,9 @@ func (o *Overlay) Apply(checkpoints map[int32]Checkpoint) error {
 			} else {
 				err = b.Set(k, e.value, nil)
 			}
+			// The overlay's values are never written again once staged,
+			// so the cache may keep them.
+			o.s.rows.update(k, e.value, e.deleted)
 			if err != nil {
 				return fmt.Errorf("state: apply: %w", err)
 			}

@@ -485,7 +485,8 @@ func TestOverlayReadsSeeEveryWrite(t *testing.T) {
 			t.Fatalf("%s: got %s, want %s", key, got, w)
 		}
 	}
-	want("a", "1") // the iterator is made here
+	want("a", "1") // the iterator is made here, and a and b are cached
+	want("b", "2")
 	want("z", "<none>")
 
 	o.Put(0, levels, []byte("a"), []byte("applied"))

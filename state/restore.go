@@ -50,6 +50,7 @@ func (r *RestoreBatch) Commit(cp Checkpoint) error {
 	}
 	err := r.b.Commit(pebble.NoSync)
 	r.s.wrote()
+	r.s.rows.clear() // restores are rare: forgetting every cached value is simplest
 	if err != nil {
 		return fmt.Errorf("state: restore partition %d: %w", r.p, err)
 	}
