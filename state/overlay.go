@@ -53,6 +53,19 @@ func (o *Overlay) Get(p int32, store string, key []byte) ([]byte, bool, error) {
 	return o.s.lookup(o.buf)
 }
 
+// Staged reports whether the overlay holds a write (not a deletion) of
+// key: a caller about to write a value it knows is the same (a timer) can
+// skip it.
+func (o *Overlay) Staged(p int32, store string, key []byte) bool {
+	m := o.parts[p]
+	if m == nil {
+		return false
+	}
+	o.buf = appendChangelogKey(o.buf[:0], store, key)
+	e, ok := m[string(o.buf)]
+	return ok && !e.deleted
+}
+
 // Put stages a write; value is copied.
 func (o *Overlay) Put(p int32, store string, key, value []byte) {
 	o.set(p, store, key, entry{value: append(make([]byte, 0, len(value)), value...)})

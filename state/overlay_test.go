@@ -518,3 +518,25 @@ func TestOverlayReadsSeeEveryWrite(t *testing.T) {
 	want("a", "<none>")
 	want("z", "<none>")
 }
+
+func TestOverlayStaged(t *testing.T) {
+	_, o := newSeeded(t)
+	k := []byte("t")
+	if o.Staged(0, levels, []byte("a")) {
+		t.Fatal("a committed value is not staged")
+	}
+	mark := o.Mark()
+	o.Put(0, levels, k, nil)
+	if !o.Staged(0, levels, k) || o.Staged(1, levels, k) {
+		t.Fatal("staged put: want staged in partition 0 only")
+	}
+	o.Rollback(mark)
+	if o.Staged(0, levels, k) {
+		t.Fatal("rolled back put still staged")
+	}
+	o.Put(0, levels, k, nil)
+	o.Delete(0, levels, k)
+	if o.Staged(0, levels, k) {
+		t.Fatal("a staged deletion counts as staged")
+	}
+}

@@ -75,7 +75,16 @@ func (c *Context) Schedule(due time.Time, key []byte) {
 		c.fail(fmt.Errorf("stream: timer keys starting with a zero byte are reserved"))
 		return
 	}
-	c.p.overlay.Put(c.partition, timerStore, state.TimerKey(due, key), nil)
+	c.schedule(state.TimerKey(due, key))
+}
+
+// schedule stages a timer unless this batch staged it already: a push or
+// sweep timer is scheduled again by every record of its interval, and
+// each Put would cost a key, an undo entry and a map write.
+func (c *Context) schedule(timerKey []byte) {
+	if !c.p.overlay.Staged(c.partition, timerStore, timerKey) {
+		c.p.overlay.Put(c.partition, timerStore, timerKey, nil)
+	}
 }
 
 // Cancel removes a timer set with the same due time and key.
@@ -108,7 +117,7 @@ func (c *Context) FirstSeen(set string, id []byte, ttl time.Duration) (bool, err
 	exp := c.now.Add(ttl)
 	c.p.overlay.Put(c.partition, seenStore, k, state.Expiry(exp))
 	bucket := max(ttl/8, time.Second)
-	c.p.overlay.Put(c.partition, timerStore, state.TimerKey(exp.Truncate(bucket).Add(bucket), sweepKey), nil)
+	c.schedule(state.TimerKey(exp.Truncate(bucket).Add(bucket), sweepKey))
 	return true, nil
 }
 
