@@ -148,7 +148,7 @@ func runStockKafka(b *testing.B, seeds []string, n int, peerCP string) {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(runCtx) }()
-	waitCommittedEnd(b, adm, stream.GroupID(prefix, stock.Name), movements, done)
+	first := waitCommittedEnd(b, adm, stream.GroupID(prefix, stock.Name), movements, done)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	var after syscall.Rusage
@@ -174,12 +174,13 @@ func runStockKafka(b *testing.B, seeds []string, n int, peerCP string) {
 	b.ReportMetric(usPer, "cpu-us/movement")
 	b.ReportMetric(float64(changelog)/float64(n), "changelog/movement") // control records included
 	b.ReportMetric(txns, "txns")
+	b.ReportMetric(first.Sub(start).Seconds(), "first-commit-s")
 	b.ReportMetric(hwm, "peak-rss-MiB") // VmHWM since the clock started
 	if broker > 0 {
 		b.ReportMetric(brokerCPU.Seconds(), "broker-cpu-s")
 	}
-	b.Logf("lockstep: %d movements in %s, %.0f/s, CPU %s (%.1f us/movement), %d changelog records, %.0f transactions, peak RSS %.0f MiB, broker CPU %s",
-		n, elapsed.Round(time.Millisecond), rate, cpu.Round(time.Millisecond), usPer, changelog, txns, hwm, brokerCPU.Round(time.Millisecond))
+	b.Logf("lockstep: %d movements in %s, %.0f/s, CPU %s (%.1f us/movement), %d changelog records, %.0f transactions, peak RSS %.0f MiB, broker CPU %s, first commit after %s",
+		n, elapsed.Round(time.Millisecond), rate, cpu.Round(time.Millisecond), usPer, changelog, txns, hwm, brokerCPU.Round(time.Millisecond), first.Sub(start).Round(time.Millisecond))
 	checkChangelogLevels(b, seeds, stream.ChangelogTopic(prefix, stock.Name), parts, want)
 
 	if peerCP == "" {
@@ -192,6 +193,7 @@ func runStockKafka(b *testing.B, seeds []string, n int, peerCP string) {
 	b.ReportMetric(ksUs, "ks-cpu-us/movement")
 	b.ReportMetric(float64(ks.changelog)/float64(n), "ks-changelog/movement")
 	b.ReportMetric(ks.rssMiB, "ks-peak-rss-MiB")
+	b.ReportMetric(ks.firstCommit.Seconds(), "ks-first-commit-s")
 	if broker > 0 {
 		b.ReportMetric(ks.brokerCPU.Seconds(), "ks-broker-cpu-s")
 		b.ReportMetric(brokerCPU.Seconds()/ks.brokerCPU.Seconds(), "ratio-broker-cpu") // lockstep / Kafka Streams
@@ -313,8 +315,9 @@ func produceMovements(b *testing.B, cl *kgo.Client, serde *schemas.Serde, ms []s
 }
 
 // waitCommittedEnd waits until group's committed offsets reach the end
-// offset of every partition of topic.
-func waitCommittedEnd(b *testing.B, adm *kadm.Client, group, topic string, done <-chan error) {
+// offset of every partition of topic, and returns when it first saw an
+// offset committed (to 50 ms).
+func waitCommittedEnd(b *testing.B, adm *kadm.Client, group, topic string, done <-chan error) (first time.Time) {
 	ctx := context.Background()
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
@@ -335,9 +338,12 @@ func waitCommittedEnd(b *testing.B, adm *kadm.Client, group, topic string, done 
 				if !ok || o.At < e.Offset {
 					reached = false
 				}
+				if ok && o.At > 0 && first.IsZero() {
+					first = time.Now()
+				}
 			})
 			if reached {
-				return
+				return first
 			}
 		}
 		if time.Now().After(deadline) {
@@ -458,11 +464,12 @@ func levelStock(v []byte) (stock.Stock, error) {
 }
 
 type peerRun struct {
-	elapsed   time.Duration
-	cpu       time.Duration
-	brokerCPU time.Duration
-	rssMiB    float64
-	changelog int64
+	elapsed     time.Duration
+	firstCommit time.Duration
+	cpu         time.Duration
+	brokerCPU   time.Duration
+	rssMiB      float64
+	changelog   int64
 }
 
 // runPeer runs the Kafka Streams peer on in until its group's committed
@@ -484,7 +491,7 @@ func runPeer(b *testing.B, adm *kadm.Client, cp, bootstrap, appID, in, out, regi
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	waitCommittedEnd(b, adm, appID, in, done)
+	first := waitCommittedEnd(b, adm, appID, in, done)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	brokerCPU := procCPUOr0(broker) - brokerBefore
@@ -533,7 +540,7 @@ func runPeer(b *testing.B, adm *kadm.Client, cp, bootstrap, appID, in, out, regi
 			b.Errorf("peer level of %s: %+v, independent fold %+v", k, got[k], w)
 		}
 	}
-	return peerRun{elapsed: elapsed, cpu: cpu, brokerCPU: brokerCPU, rssMiB: rss, changelog: changelog}
+	return peerRun{elapsed: elapsed, firstCommit: first.Sub(start), cpu: cpu, brokerCPU: brokerCPU, rssMiB: rss, changelog: changelog}
 }
 
 // procCPU is a process's user and system CPU from /proc/<pid>/stat.
