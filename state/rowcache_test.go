@@ -6,7 +6,7 @@ import (
 )
 
 func TestRowCacheBudget(t *testing.T) {
-	c := rowCache{budget: 20 * (rowOverhead + 8)} // entries of 8 bytes: "k000" and "vvvv"
+	c := &rowCache{budget: 20 * (rowOverhead + 8)} // entries of 8 bytes: "k000" and "vvvv"
 	for i := range 100 {
 		c.add(fmt.Appendf(nil, "k%03d", i), []byte("vvvv"))
 		if c.used > c.budget {
