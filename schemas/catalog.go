@@ -25,6 +25,7 @@ type entry struct {
 	typ      *avroType
 	codec    *goavro.Codec
 	plan     *recordPlan
+	direct   *directRecord // nil if the schema has a construct the direct codec refuses: goavro then does it all
 	ptrType  reflect.Type
 	newEvent func() Event
 	sizeHint atomic.Int64 // size of the last frame, to size the next buffer in one allocation
@@ -120,7 +121,11 @@ func loadEntry(raw []byte, types map[string]func() Event) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &entry{name: typ.name, text: text, typ: typ, codec: codec, plan: plan, ptrType: ptr, newEvent: newEvent}, nil
+	direct, err := buildDirect(typ, ptr.Elem())
+	if err != nil {
+		direct = nil // TestDirectCoversCatalog names the schema and the reason
+	}
+	return &entry{name: typ.name, text: text, typ: typ, codec: codec, plan: plan, direct: direct, ptrType: ptr, newEvent: newEvent}, nil
 }
 
 // lookup finds the entry for ev and checks ev is a usable pointer to its

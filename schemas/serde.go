@@ -19,12 +19,18 @@ type Serde struct {
 	reg     Registry
 	ids     []atomic.Int64 // by catalog index: registered id + 1, 0 until registered
 	writers sync.Map       // schema id -> *writer
+	// goavroOnly turns the direct codec off: the reference it is tested
+	// and benchmarked against.
+	goavroOnly bool
 }
 
 // writer is a schema some producer wrote with, compiled once per id.
 type writer struct {
 	name  string // full Avro name of the record
 	codec *goavro.Codec
+	// own is set when the schema is the catalog entry's own, so its bodies
+	// need no resolution and can take the direct codec.
+	own bool
 }
 
 // NewSerde returns a Serde that registers and looks up schemas in reg.
@@ -53,15 +59,29 @@ func (s *Serde) Encode(ctx context.Context, ev Event) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	buf := appendHeader(make([]byte, 0, e.sizeHint.Load()+64), id)
+	if e.direct != nil && !s.goavroOnly {
+		buf, err = e.direct.appendBody(buf, rv)
+	} else {
+		buf, err = appendBodyGoavro(buf, e, rv)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.sizeHint.Store(int64(len(buf)))
+	return buf, nil
+}
+
+// appendBodyGoavro is Encode's goavro path, which the direct codec matches
+// byte for byte.
+func appendBodyGoavro(buf []byte, e *entry, rv reflect.Value) ([]byte, error) {
 	native, err := e.plan.encode(rv)
 	if err != nil {
 		return nil, fmt.Errorf("schemas: encode %w", err)
 	}
-	buf := appendHeader(make([]byte, 0, e.sizeHint.Load()+64), id)
 	if buf, err = e.codec.BinaryFromNative(buf, native); err != nil {
 		return nil, fmt.Errorf("schemas: encode %s: %w", e.name, err)
 	}
-	e.sizeHint.Store(int64(len(buf)))
 	return buf, nil
 }
 
@@ -85,7 +105,7 @@ func (s *Serde) Decode(ctx context.Context, b []byte, into Event) error {
 	if w.name != e.name {
 		return fmt.Errorf("%w: schema %d is %s, not %s", ErrSchemaMismatch, id, w.name, e.name)
 	}
-	return decodeBody(w, body, e, rv)
+	return s.decodeBody(w, body, e, rv)
 }
 
 // DecodeAny decodes framed bytes into a new event of whatever type they
@@ -104,12 +124,22 @@ func (s *Serde) DecodeAny(ctx context.Context, b []byte) (Event, error) {
 		return nil, fmt.Errorf("%w: schema %d is %s, which has no Go type here", ErrUnknownSchema, id, w.name)
 	}
 	ev := e.newEvent()
-	if err := decodeBody(w, body, e, reflect.ValueOf(ev).Elem()); err != nil {
+	if err := s.decodeBody(w, body, e, reflect.ValueOf(ev).Elem()); err != nil {
 		return nil, err
 	}
 	return ev, nil
 }
 
+// decodeBody decodes body, written with w, into rv of e's type: directly
+// when w is e's own schema, else through goavro, which resolves w to e.
+func (s *Serde) decodeBody(w *writer, body []byte, e *entry, rv reflect.Value) error {
+	if w.own && e.direct != nil && !s.goavroOnly {
+		return e.direct.decodeBody(body, rv)
+	}
+	return decodeBody(w, body, e, rv)
+}
+
+// decodeBody is the goavro path.
 func decodeBody(w *writer, body []byte, e *entry, rv reflect.Value) (err error) {
 	// goavro is third-party code reading outside bytes; if it ever panics,
 	// that is one bad record for the DLQ, not a dead processor.
@@ -147,7 +177,7 @@ func (s *Serde) id(ctx context.Context, e *entry) (int, error) {
 	}
 	// What this process encodes it usually decodes too: seed the writer
 	// cache so that costs no registry round trip.
-	s.writers.LoadOrStore(id, &writer{name: e.name, codec: e.codec})
+	s.writers.LoadOrStore(id, &writer{name: e.name, codec: e.codec, own: true})
 	s.ids[e.index].Store(int64(id) + 1)
 	return id, nil
 }
@@ -180,12 +210,22 @@ func compileWriter(text string) (*writer, error) {
 	// The current schema comes back from the registry as registered: reuse
 	// its codec rather than compile it again.
 	var compact bytes.Buffer
-	if e, ok := catalogByName[t.name]; ok && json.Compact(&compact, []byte(text)) == nil && compact.String() == e.text {
-		return &writer{name: t.name, codec: e.codec}, nil
+	e, ok := catalogByName[t.name]
+	if ok && json.Compact(&compact, []byte(text)) == nil && compact.String() == e.text {
+		return &writer{name: t.name, codec: e.codec, own: true}, nil
 	}
 	codec, err := newCodec(text)
 	if err != nil {
 		return nil, err
 	}
-	return &writer{name: t.name, codec: codec}, nil
+	return &writer{name: t.name, codec: codec, own: ok && sameSchema(t, codec, e)}, nil
+}
+
+// sameSchema reports whether a writer's schema, t compiled to codec, reads
+// as e's own: the same parsing canonical form, so the same bytes, and the
+// same logical types, which that form drops but which shape the values (a
+// decimal of scale 2 has the canonical form of one of scale 4). Docs,
+// defaults and formatting may differ.
+func sameSchema(t *avroType, codec *goavro.Codec, e *entry) bool {
+	return codec.CanonicalSchema() == e.codec.CanonicalSchema() && t.signature() == e.typ.signature()
 }
