@@ -13,12 +13,22 @@ import (
 // runtime calls only after the Kafka transaction carrying the same writes as
 // changelog records has committed; Reset drops them after an abort.
 //
+// Apply hands the batch to a goroutine that writes it to Pebble while the
+// loop goes on with the next one (writing a batch into Pebble's memtable
+// was a fifth of the stock processor's loop). Until that write is done the
+// batch stays readable as a frozen layer under the open one, so reads never
+// see Pebble without it; the next Apply, and every Store method that reads
+// or writes Pebble directly, waits for it first.
+//
 // An Overlay is not safe for concurrent use: one processing loop owns it.
 type Overlay struct {
-	s     *Store
-	parts map[int32]map[string]entry // partition -> changelog key -> latest write
-	undo  []undoEntry
-	buf   []byte
+	s      *Store
+	parts  map[int32]map[string]entry // partition -> changelog key -> latest write
+	frozen map[int32]map[string]entry // the batch job is writing; nil when none
+	job    *applyJob
+	spare  map[int32]map[string]entry // an applied batch's maps, cleared for reuse
+	undo   []undoEntry
+	buf    []byte
 }
 
 type entry struct {
@@ -40,17 +50,47 @@ func (s *Store) NewOverlay() *Overlay {
 
 // Get reads through the overlay. The returned slice must not be modified.
 func (o *Overlay) Get(p int32, store string, key []byte) ([]byte, bool, error) {
-	if m := o.parts[p]; m != nil {
-		o.buf = appendChangelogKey(o.buf[:0], store, key)
-		if e, ok := m[string(o.buf)]; ok {
-			if e.deleted {
-				return nil, false, nil
+	o.reap()
+	for _, layer := range [2]map[int32]map[string]entry{o.parts, o.frozen} {
+		if m := layer[p]; m != nil {
+			o.buf = appendChangelogKey(o.buf[:0], store, key)
+			if e, ok := m[string(o.buf)]; ok {
+				if e.deleted {
+					return nil, false, nil
+				}
+				return e.value, true, nil
 			}
-			return e.value, true, nil
 		}
+	}
+	if err := o.settleOthers(); err != nil {
+		return nil, false, err
 	}
 	o.buf = dataKey(o.buf[:0], p, store, key)
 	return o.s.lookup(o.buf)
+}
+
+// settleOthers waits for writes to Pebble that this overlay's layers do
+// not cover: another overlay's (tests, tools). The loop's own write in
+// flight is covered by its frozen layer and is not waited for.
+func (o *Overlay) settleOthers() error {
+	n := o.s.inflight.Load()
+	if n == 0 || (n == 1 && o.job != nil && !o.job.finished()) {
+		return nil
+	}
+	return o.s.settle()
+}
+
+// reap drops the frozen layer once its write is done. A failed write keeps
+// it, so that reads stay right until Apply reports the failure.
+func (o *Overlay) reap() {
+	if o.job == nil || !o.job.finished() || o.job.err != nil {
+		return
+	}
+	o.job = nil
+	for _, m := range o.frozen {
+		clear(m)
+	}
+	o.spare, o.frozen = o.frozen, nil
 }
 
 // Staged reports whether the overlay holds a write (not a deletion) of
@@ -138,16 +178,100 @@ func (o *Overlay) Each(fn func(p int32, changelogKey, value []byte) error) error
 }
 
 // Apply writes every dirty entry and the given checkpoints to Pebble in one
-// batch, then resets the overlay. The write is not synced: Pebble is a cache
-// of the changelog, and a lost tail only moves the checkpoint back.
+// batch, then resets the overlay. It returns once the previous Apply's
+// write is done (with its error) and this one's has started: the write
+// goes on in the background, the batch still readable meanwhile. The write
+// is not synced: Pebble is a cache of the changelog, and a lost tail only
+// moves the checkpoint back.
 func (o *Overlay) Apply(checkpoints map[int32]Checkpoint) error {
 	if o.s.db == nil {
 		return ErrClosed
 	}
-	b := o.s.db.NewBatch()
-	defer b.Close()
+	// Writes reach Pebble in the order of their Applies: wait for every
+	// one in flight, this overlay's last and any other's.
+	if err := o.s.settle(); err != nil {
+		return err
+	}
+	o.reap()
+	// The row cache learns the new values now: the frozen layer answers
+	// for these keys until Pebble has them, so nothing reads them stale.
 	var k []byte
 	for p, m := range o.parts {
+		for ck := range m {
+			store, key, err := SplitChangelogKey([]byte(ck))
+			if err != nil {
+				return err
+			}
+			e := m[ck]
+			k = dataKey(k[:0], p, store, key)
+			o.s.rows.update(k, e.value, e.deleted)
+		}
+	}
+	o.frozen = o.parts
+	o.parts = o.spare
+	if o.parts == nil {
+		o.parts = make(map[int32]map[string]entry)
+	}
+	o.spare = nil
+	o.undo = o.undo[:0]
+	o.job = o.s.startApply(o.frozen, checkpoints)
+	return nil
+}
+
+// applyJob is one batch being written to Pebble.
+type applyJob struct {
+	done chan struct{}
+	err  error // set before done closes
+}
+
+func (j *applyJob) finished() bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// startApply writes parts (read-only until the job is done) and
+// checkpoints in one Pebble batch, in a goroutine.
+func (s *Store) startApply(parts map[int32]map[string]entry, checkpoints map[int32]Checkpoint) *applyJob {
+	j := &applyJob{done: make(chan struct{})}
+	s.jobMu.Lock()
+	if s.jobs == nil {
+		s.jobs = make(map[*applyJob]struct{})
+	}
+	s.jobs[j] = struct{}{}
+	s.inflight.Add(1)
+	s.jobMu.Unlock()
+	db, hook := s.db, s.beforeWrite
+	go func() {
+		var err error
+		if hook != nil {
+			err = hook()
+		}
+		if err == nil {
+			err = writeBatch(db, parts, checkpoints)
+		}
+		s.wrote()
+		s.jobMu.Lock()
+		j.err = err
+		if err != nil && s.jobErr == nil {
+			s.jobErr = err
+		}
+		delete(s.jobs, j)
+		s.inflight.Add(-1)
+		s.jobMu.Unlock()
+		close(j.done)
+	}()
+	return j
+}
+
+func writeBatch(db *pebble.DB, parts map[int32]map[string]entry, checkpoints map[int32]Checkpoint) error {
+	b := db.NewBatch()
+	defer b.Close()
+	var k []byte
+	for p, m := range parts {
 		for ck, e := range m {
 			store, key, err := SplitChangelogKey([]byte(ck))
 			if err != nil {
@@ -159,9 +283,6 @@ func (o *Overlay) Apply(checkpoints map[int32]Checkpoint) error {
 			} else {
 				err = b.Set(k, e.value, nil)
 			}
-			// The overlay's values are never written again once staged,
-			// so the cache may keep them.
-			o.s.rows.update(k, e.value, e.deleted)
 			if err != nil {
 				return fmt.Errorf("state: apply: %w", err)
 			}
@@ -172,12 +293,9 @@ func (o *Overlay) Apply(checkpoints map[int32]Checkpoint) error {
 			return fmt.Errorf("state: apply: %w", err)
 		}
 	}
-	err := b.Commit(pebble.NoSync)
-	o.s.wrote()
-	if err != nil {
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("state: apply: %w", err)
 	}
-	o.Reset()
 	return nil
 }
 
@@ -199,6 +317,12 @@ func (o *Overlay) Range(p int32, store string, lo, hi []byte, fn func(key, value
 	if o.s.db == nil {
 		return ErrClosed
 	}
+	// Reaped before Pebble is read, never after: a layer dropped between
+	// the two would hide a write the iterator did not see yet.
+	o.reap()
+	if err := o.settleOthers(); err != nil {
+		return err
+	}
 	lower := dataKey(nil, p, store, lo)
 	prefix := len(lower) - len(lo)
 	upper := dataKey(nil, p, store, hi)
@@ -215,18 +339,20 @@ func (o *Overlay) Range(p int32, store string, lo, hi []byte, fn func(key, value
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("state: range: %w", err)
 	}
-	if m := o.parts[p]; len(m) > 0 {
+	if len(o.parts[p]) > 0 || len(o.frozen[p]) > 0 {
 		staged := make(map[string]entry)
 		sp := appendChangelogKey(nil, store, nil)
-		for ck, e := range m {
-			if !bytes.HasPrefix([]byte(ck), sp) {
-				continue
+		for _, m := range [2]map[string]entry{o.frozen[p], o.parts[p]} { // the open batch's writes last: they win
+			for ck, e := range m {
+				if !bytes.HasPrefix([]byte(ck), sp) {
+					continue
+				}
+				k := []byte(ck[len(sp):])
+				if bytes.Compare(k, lo) < 0 || (hi != nil && bytes.Compare(k, hi) >= 0) {
+					continue
+				}
+				staged[string(k)] = e
 			}
-			k := []byte(ck[len(sp):])
-			if bytes.Compare(k, lo) < 0 || (hi != nil && bytes.Compare(k, hi) >= 0) {
-				continue
-			}
-			staged[string(k)] = e
 		}
 		if len(staged) > 0 {
 			merged := out[:0:0]

@@ -18,8 +18,10 @@ type RestoreBatch struct {
 	count int
 }
 
-// NewRestoreBatch starts a restore batch for partition p.
+// NewRestoreBatch starts a restore batch for partition p. The restore
+// must come after the last Apply's write (which Checkpoint waits for).
 func (s *Store) NewRestoreBatch(p int32) *RestoreBatch {
+	_ = s.settle() // its error reaches the caller through Checkpoint or the loop's next Apply
 	return &RestoreBatch{s: s, p: p, b: s.db.NewBatch()}
 }
 

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -92,6 +93,36 @@ type Store struct {
 	reads *pebble.Iterator
 	stale atomic.Bool
 	rows  rowCache
+	// The writes Overlay.Apply started and has not seen finish.
+	jobMu    sync.Mutex
+	jobs     map[*applyJob]struct{}
+	jobErr   error // the first failed write: the store is unusable after it
+	inflight atomic.Int64
+	// beforeWrite, set by tests only, runs in each write's goroutine
+	// before it writes: a test holds a write in flight with it, or fails it.
+	beforeWrite func() error
+	onSettle    func() // tests only: settle is about to wait for writes
+
+}
+
+// settle waits for every write Apply started, so that Pebble holds them,
+// and returns the first that failed.
+func (s *Store) settle() error {
+	s.jobMu.Lock()
+	pending := make([]*applyJob, 0, len(s.jobs))
+	for j := range s.jobs {
+		pending = append(pending, j)
+	}
+	s.jobMu.Unlock()
+	if len(pending) > 0 && s.onSettle != nil {
+		s.onSettle()
+	}
+	for _, j := range pending {
+		<-j.done
+	}
+	s.jobMu.Lock()
+	defer s.jobMu.Unlock()
+	return s.jobErr
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -126,9 +157,9 @@ func (s *Store) Close() error {
 	if s.db == nil {
 		return ErrClosed
 	}
-	var err error
+	err := s.settle()
 	if s.reads != nil {
-		err = s.reads.Close()
+		err = errors.Join(err, s.reads.Close())
 		s.reads = nil
 	}
 	err = errors.Join(err, s.db.Close())
@@ -144,6 +175,9 @@ func (s *Store) Get(p int32, store string, key []byte) ([]byte, bool, error) {
 func (s *Store) get(k []byte) ([]byte, bool, error) {
 	if s.db == nil {
 		return nil, false, ErrClosed
+	}
+	if err := s.settle(); err != nil {
+		return nil, false, err
 	}
 	v, closer, err := s.db.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -205,6 +239,9 @@ func (s *Store) Wipe(p int32) error {
 	if s.db == nil {
 		return ErrClosed
 	}
+	if err := s.settle(); err != nil {
+		return err
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	lo, hi := partitionBounds(p)
@@ -228,6 +265,9 @@ func (s *Store) Wipe(p int32) error {
 func (s *Store) Each(p int32, store string, fn func(key, value []byte) error) error {
 	if s.db == nil {
 		return ErrClosed
+	}
+	if err := s.settle(); err != nil {
+		return err
 	}
 	lo := dataKey(nil, p, store, nil)
 	hi := append(append([]byte(nil), lo[:len(lo)-1]...), storeSep+1)
