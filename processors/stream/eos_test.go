@@ -251,6 +251,14 @@ func testCrashes(t *testing.T, b *broker) {
 	var processed int64
 	caughtUp := false // an incarnation caught up a batch committed but not applied
 	for i := range kills {
+		if processed >= n-10*500 {
+			// A late kill left too little input for another (a kill
+			// that skips failpoints and aborts first can need several
+			// batches to fire); the run stops short of -kills.
+			t.Logf("%d of %d kills: the input is nearly all processed", i, kills)
+			kills = i
+			break
+		}
 		p := killPlan{
 			kind: kinds[i],
 			// Ten batches short of the end at most: a kill that skips
