@@ -94,25 +94,17 @@ func (b *directBuilder) record(t *avroType, gt reflect.Type) (*directRecord, err
 	}
 	r := &directRecord{name: t.name}
 	b.records[key] = r
-	goFields := map[string][]int{}
-	if err := collectFields(gt, nil, goFields); err != nil {
+	indexes, err := matchFields(t, gt)
+	if err != nil {
 		return nil, err
 	}
-	for _, f := range t.fields {
-		index, ok := goFields[f.name]
-		if !ok {
-			return nil, fmt.Errorf("%s.%s: no field of %s has tag avro:%q", t.name, f.name, gt, f.name)
-		}
-		delete(goFields, f.name)
-		c, err := b.codec(f.typ, gt.FieldByIndex(index).Type, t.name+"."+f.name)
+	for i, f := range t.fields {
+		c, err := b.codec(f.typ, gt.FieldByIndex(indexes[i]).Type, t.name+"."+f.name)
 		if err != nil {
 			return nil, fmt.Errorf("%s.%s: %w", t.name, f.name, err)
 		}
-		r.fields = append(r.fields, directField{name: f.name, index: index, directCodec: *c})
+		r.fields = append(r.fields, directField{name: f.name, index: indexes[i], directCodec: *c})
 		r.min += c.min
-	}
-	for name := range goFields {
-		return nil, fmt.Errorf("%s: field avro:%q of %s is not in the schema", t.name, name, gt)
 	}
 	return r, nil
 }

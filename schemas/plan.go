@@ -55,16 +55,12 @@ func (b *planBuilder) record(t *avroType, gt reflect.Type) (*recordPlan, error) 
 	p := &recordPlan{name: t.name}
 	b.records[key] = p
 
-	goFields := map[string][]int{}
-	if err := collectFields(gt, nil, goFields); err != nil {
+	indexes, err := matchFields(t, gt)
+	if err != nil {
 		return nil, err
 	}
-	for _, f := range t.fields {
-		index, ok := goFields[f.name]
-		if !ok {
-			return nil, fmt.Errorf("%s.%s: no field of %s has tag avro:%q", t.name, f.name, gt, f.name)
-		}
-		delete(goFields, f.name)
+	for i, f := range t.fields {
+		index := indexes[i]
 		ft := gt.FieldByIndex(index).Type
 		c, err := b.conv(f.typ, ft)
 		if err != nil {
@@ -82,10 +78,30 @@ func (b *planBuilder) record(t *avroType, gt reflect.Type) (*recordPlan, error) 
 		}
 		p.fields = append(p.fields, fp)
 	}
+	return p, nil
+}
+
+// matchFields pairs each field of record t, in schema order, with the index
+// of the field of struct gt tagged with its name; a tagged Go field the
+// schema lacks is an error too.
+func matchFields(t *avroType, gt reflect.Type) ([][]int, error) {
+	goFields := map[string][]int{}
+	if err := collectFields(gt, nil, goFields); err != nil {
+		return nil, err
+	}
+	out := make([][]int, len(t.fields))
+	for i, f := range t.fields {
+		index, ok := goFields[f.name]
+		if !ok {
+			return nil, fmt.Errorf("%s.%s: no field of %s has tag avro:%q", t.name, f.name, gt, f.name)
+		}
+		delete(goFields, f.name)
+		out[i] = index
+	}
 	for name := range goFields {
 		return nil, fmt.Errorf("%s: field avro:%q of %s is not in the schema", t.name, name, gt)
 	}
-	return p, nil
+	return out, nil
 }
 
 // collectFields indexes gt's fields by avro tag. Untagged embedded structs
