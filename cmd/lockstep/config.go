@@ -23,6 +23,7 @@ import (
 	"github.com/lockstep-dev/lockstep/processors/inbound"
 	"github.com/lockstep-dev/lockstep/processors/orders"
 	"github.com/lockstep-dev/lockstep/processors/stock"
+	"github.com/lockstep-dev/lockstep/state"
 )
 
 // envPrefix is the prefix of every setting; broker.EnvPrefix must extend it.
@@ -36,6 +37,7 @@ type Config struct {
 	// runs franz-go's in-process registry.
 	SchemaRegistryURL string           `env:"SCHEMA_REGISTRY_URL"`
 	StateDir          string           `env:"STATE_DIR, default=.data/state"`
+	State             StateConfig      `env:", prefix=STATE_"`
 	AdminAddr         string           `env:"ADMIN_ADDR, default=127.0.0.1:9464"`
 	LogLevel          string           `env:"LOG_LEVEL, default=info"`
 	LogFormat         string           `env:"LOG_FORMAT, default=text"`
@@ -71,6 +73,27 @@ type ClickHouseConfig struct {
 	// consumers only ever read Password.
 	Password     string `env:"PASSWORD"`
 	PasswordFile string `env:"PASSWORD_FILE"`
+}
+
+// StateConfig sizes each stream processor's Pebble store (every flow's
+// processor has its own, so a process running all flows holds five).
+type StateConfig struct {
+	// CacheMB is Pebble's block cache, out of which its memtables are
+	// reserved (up to 2 x MemtableMB while one flushes).
+	CacheMB    int `env:"CACHE_MB, default=128"`
+	MemtableMB int `env:"MEMTABLE_MB, default=32"`
+	// RowCacheMB caches the values the processor read (0: off): a stock
+	// level read again at its key's next movement skips Pebble.
+	RowCacheMB int `env:"ROW_CACHE_MB, default=32"`
+}
+
+// Options is the state.Options these sizes make.
+func (c StateConfig) Options() state.Options {
+	o := state.Options{CacheSize: int64(c.CacheMB) << 20, MemTableSize: uint64(c.MemtableMB) << 20, RowCacheSize: int64(c.RowCacheMB) << 20}
+	if c.RowCacheMB == 0 {
+		o.RowCacheSize = -1
+	}
+	return o
 }
 
 // Load reads the configuration from l, validates it and reads the secret
@@ -136,6 +159,17 @@ func (c Config) validate() error {
 	}
 	if strings.TrimSpace(c.StateDir) == "" {
 		fail("STATE_DIR", "must not be empty")
+	}
+	switch st := c.State; {
+	case st.MemtableMB < 1:
+		fail("STATE_MEMTABLE_MB", "%d: want at least 1", st.MemtableMB)
+	case st.CacheMB < 2*st.MemtableMB+16:
+		// Pebble reserves the memtables out of the block cache: with less,
+		// no block stays cached and every read goes to disk.
+		fail("STATE_CACHE_MB", "%d: want at least 2 x %sSTATE_MEMTABLE_MB + 16 = %d", st.CacheMB, envPrefix, 2*st.MemtableMB+16)
+	}
+	if c.State.RowCacheMB < 0 {
+		fail("STATE_ROW_CACHE_MB", "%d: want 0 (off) or more", c.State.RowCacheMB)
 	}
 	if err := checkHostPort(c.AdminAddr, true); err != nil {
 		fail("ADMIN_ADDR", "%q: %v", c.AdminAddr, err)
@@ -260,6 +294,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("kafka", c.Kafka),
 		slog.String("schema_registry", schemaRegistryName(c.SchemaRegistryURL)),
 		slog.String("state_dir", c.StateDir),
+		slog.Any("state", c.State),
 		slog.String("admin_addr", c.AdminAddr),
 		slog.Any("clickhouse", c.ClickHouse),
 		slog.Any("flows", c.Flows),

@@ -22,6 +22,7 @@ import (
 	"github.com/lockstep-dev/lockstep/processors/inbound"
 	"github.com/lockstep-dev/lockstep/processors/orders"
 	"github.com/lockstep-dev/lockstep/processors/stock"
+	"github.com/lockstep-dev/lockstep/state"
 )
 
 func load(t *testing.T, env map[string]string) (Config, error) {
@@ -47,6 +48,7 @@ func TestLoadDefaults(t *testing.T) {
 	want := Config{
 		Kafka:     broker.Config{Brokers: []string{"127.0.0.1:19092"}, ClientID: "lockstep", Partitions: 6, ReplicationFactor: -1},
 		StateDir:  ".data/state",
+		State:     StateConfig{CacheMB: 128, MemtableMB: 32, RowCacheMB: 32},
 		AdminAddr: "127.0.0.1:9464",
 		LogLevel:  "info",
 		LogFormat: "text",
@@ -130,6 +132,12 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 			"LOCKSTEP_SCHEMA_REGISTRY_URL"},
 		{"state dir", map[string]string{"LOCKSTEP_STATE_DIR": " "},
 			"LOCKSTEP_STATE_DIR: must not be empty"},
+		{"block cache too small for the memtables", map[string]string{"LOCKSTEP_STATE_CACHE_MB": "64", "LOCKSTEP_STATE_MEMTABLE_MB": "32"},
+			"LOCKSTEP_STATE_CACHE_MB: 64: want at least 2 x LOCKSTEP_STATE_MEMTABLE_MB + 16 = 80"},
+		{"no memtable", map[string]string{"LOCKSTEP_STATE_MEMTABLE_MB": "0"},
+			"LOCKSTEP_STATE_MEMTABLE_MB: 0: want at least 1"},
+		{"negative row cache", map[string]string{"LOCKSTEP_STATE_ROW_CACHE_MB": "-1"},
+			"LOCKSTEP_STATE_ROW_CACHE_MB: -1: want 0 (off) or more"},
 		{"clickhouse password twice", map[string]string{
 			"LOCKSTEP_CLICKHOUSE_PASSWORD": "a", "LOCKSTEP_CLICKHOUSE_PASSWORD_FILE": "/b"},
 			"LOCKSTEP_CLICKHOUSE_PASSWORD: and LOCKSTEP_CLICKHOUSE_PASSWORD_FILE are both set"},
@@ -185,7 +193,8 @@ func TestSettingNames(t *testing.T) {
 		"LOCKSTEP_KAFKA_TLS_KEY_FILE", "LOCKSTEP_KAFKA_TLS_SERVER_NAME", "LOCKSTEP_KAFKA_TLS_INSECURE_SKIP_VERIFY",
 		"LOCKSTEP_KAFKA_SASL_MECHANISM", "LOCKSTEP_KAFKA_SASL_USERNAME", "LOCKSTEP_KAFKA_SASL_PASSWORD",
 		"LOCKSTEP_KAFKA_SASL_PASSWORD_FILE", "LOCKSTEP_KAFKA_PARTITIONS", "LOCKSTEP_KAFKA_REPLICATION_FACTOR",
-		"LOCKSTEP_SCHEMA_REGISTRY_URL", "LOCKSTEP_STATE_DIR", "LOCKSTEP_ADMIN_ADDR",
+		"LOCKSTEP_SCHEMA_REGISTRY_URL", "LOCKSTEP_STATE_DIR",
+		"LOCKSTEP_STATE_CACHE_MB", "LOCKSTEP_STATE_MEMTABLE_MB", "LOCKSTEP_STATE_ROW_CACHE_MB", "LOCKSTEP_ADMIN_ADDR",
 		"LOCKSTEP_LOG_LEVEL", "LOCKSTEP_LOG_FORMAT",
 		"LOCKSTEP_CLICKHOUSE_ADDR", "LOCKSTEP_CLICKHOUSE_DATABASE", "LOCKSTEP_CLICKHOUSE_USERNAME",
 		"LOCKSTEP_CLICKHOUSE_PASSWORD", "LOCKSTEP_CLICKHOUSE_PASSWORD_FILE",
@@ -261,5 +270,19 @@ func TestConfigCommandShowsInvalidConfig(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "LOCKSTEP_LOG_LEVEL=loud") || !strings.Contains(stderr.String(), "LOCKSTEP_LOG_LEVEL: unknown level") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+}
+
+func TestStateOptions(t *testing.T) {
+	for _, c := range []struct {
+		in   StateConfig
+		want state.Options
+	}{
+		{StateConfig{CacheMB: 128, MemtableMB: 32, RowCacheMB: 32}, state.Options{CacheSize: 128 << 20, MemTableSize: 32 << 20, RowCacheSize: 32 << 20}},
+		{StateConfig{CacheMB: 512, MemtableMB: 64, RowCacheMB: 0}, state.Options{CacheSize: 512 << 20, MemTableSize: 64 << 20, RowCacheSize: -1}}, // 0 turns it off
+	} {
+		if got := c.in.Options(); got.CacheSize != c.want.CacheSize || got.MemTableSize != c.want.MemTableSize || got.RowCacheSize != c.want.RowCacheSize {
+			t.Errorf("%+v: %+v, want %+v", c.in, got, c.want)
+		}
 	}
 }

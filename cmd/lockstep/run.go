@@ -78,6 +78,7 @@ func flowSettings(cfg Config) flows.Settings {
 	return flows.Settings{
 		Clarus: cfg.Clarus, Prima: cfg.Prima, Stock: cfg.Stock, Orders: cfg.Orders, Fulfilment: cfg.Fulfilment, Inbound: cfg.Inbound, Webhook: cfg.Webhook,
 		InstanceID: cfg.InstanceID,
+		Store:      cfg.State.Options(),
 		Ledger:     flows.LedgerConfig{Enabled: cfg.LedgerEnabled, Conn: ledgerConfig(cfg.ClickHouse), Reconcile: cfg.Reconcile},
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/lockstep-dev/lockstep/processors/stock"
 	"github.com/lockstep-dev/lockstep/processors/stream"
 	"github.com/lockstep-dev/lockstep/schemas"
+	"github.com/lockstep-dev/lockstep/state"
 )
 
 // Component is one long-running part of a flow. Run opens what it needs,
@@ -51,6 +52,8 @@ type Settings struct {
 	InstanceID string
 	// Ledger is where the drift ledger lives; Enabled false runs without.
 	Ledger LedgerConfig
+	// Store sizes each processor's Pebble store (zero: the defaults).
+	Store state.Options
 }
 
 // LedgerConfig says whether and where the ledger sink writes.
@@ -318,5 +321,6 @@ func (d *Deps) processor(component string, topo stream.Topology) (*stream.Proces
 		Logger:           d.logger(component),
 		SetReady:         d.Ready(component),
 		Failpoint:        failpoint,
+		Store:            d.Settings.Store,
 	}, d.Kafka...)
 }
