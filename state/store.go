@@ -93,6 +93,8 @@ type Store struct {
 	reads *pebble.Iterator
 	stale atomic.Bool
 	rows  rowCache
+	// Where lookups were answered, for ReadStats.
+	cacheHits, pebbleReads atomic.Uint64
 	// The writes Overlay.Apply started and has not seen finish.
 	jobMu    sync.Mutex
 	jobs     map[*applyJob]struct{}
@@ -198,8 +200,10 @@ func (s *Store) lookup(k []byte) ([]byte, bool, error) {
 		return nil, false, ErrClosed
 	}
 	if v, ok := s.rows.get(k); ok {
+		s.cacheHits.Add(1)
 		return v, true, nil
 	}
+	s.pebbleReads.Add(1)
 	if s.reads == nil || s.stale.Load() {
 		s.stale.Store(false) // before the new view: a write after it marks it stale again
 		if s.reads != nil {
@@ -228,6 +232,16 @@ func (s *Store) lookup(k []byte) ([]byte, bool, error) {
 	out := append([]byte(nil), v...)
 	s.rows.add(k, out)
 	return out, true, nil
+}
+
+// ReadStats counts the processing loop's reads of committed values (those
+// its overlay did not answer) since the store opened: CacheHits from the
+// row cache, PebbleReads from Pebble.
+type ReadStats struct{ CacheHits, PebbleReads uint64 }
+
+// ReadStats returns the counts so far; safe from any goroutine.
+func (s *Store) ReadStats() ReadStats {
+	return ReadStats{CacheHits: s.cacheHits.Load(), PebbleReads: s.pebbleReads.Load()}
 }
 
 // wrote marks the lookup iterator's view out of date.

@@ -135,3 +135,33 @@ func TestApplyInFlight(t *testing.T) {
 		t.Error("Close after a failed write reported nothing")
 	}
 }
+
+func TestReadStats(t *testing.T) {
+	s, err := Open("db", Options{FS: vfs.NewMem(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	o := s.NewOverlay()
+	o.Put(0, "t", []byte("a"), []byte("1"))
+	if _, _, err := o.Get(0, "t", []byte("a")); err != nil { // the overlay answers: not counted
+		t.Fatal(err)
+	}
+	if err := o.Apply(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.settle(); err != nil {
+		t.Fatal(err)
+	}
+	o.reap()
+	for range 3 {
+		if _, _, err := o.Get(0, "t", []byte("a")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Apply wrote a through to the cache only if it was cached: it was not,
+	// so the first read goes to Pebble and the next two hit the cache.
+	if got, want := s.ReadStats(), (ReadStats{CacheHits: 2, PebbleReads: 1}); got != want {
+		t.Fatalf("ReadStats %+v, want %+v", got, want)
+	}
+}

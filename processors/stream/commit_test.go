@@ -61,6 +61,11 @@ func testTransactionSpansPolls(t *testing.T, b *broker) {
 		if n := counterValue(t, reg, "lockstep_transactions_total"); n != 1 {
 			t.Fatalf("%v transactions committed for %d records in %d polls, want one", n, chunk*chunks, chunks)
 		}
+		// Each record read its key's count; the first read of a key in the
+		// transaction went past the overlay to the store.
+		if n := counterValue(t, reg, "lockstep_state_reads_total"); n < 1 || n > chunk*chunks {
+			t.Fatalf("%v state reads counted for %d records", n, chunk*chunks)
+		}
 		s.verify(t, p.in)
 		if err := diffState(storeState(t, dir), fold(p.in)); err != nil {
 			t.Fatal(err)

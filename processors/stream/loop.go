@@ -212,6 +212,12 @@ func (p *Processor) observeCommit(at time.Time) {
 	for _, ts := range p.stamps {
 		lat.Observe(max(at.Sub(ts).Seconds(), 0))
 	}
+	// The store counts its reads itself (an atomic add each); the
+	// counters get the difference once per commit, not one Inc per read.
+	r := p.store.ReadStats()
+	p.m.stateReads.WithLabelValues(p.topo.Name, "row_cache").Add(float64(r.CacheHits - p.reads.CacheHits))
+	p.m.stateReads.WithLabelValues(p.topo.Name, "pebble").Add(float64(r.PebbleReads - p.reads.PebbleReads))
+	p.reads = r
 }
 
 // handleRecords handles one poll's records into the overlay and produces

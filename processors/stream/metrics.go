@@ -22,6 +22,7 @@ type Metrics struct {
 	commitLatency      *prometheus.HistogramVec
 	transactionRecords *prometheus.HistogramVec
 	globalRejected     *prometheus.CounterVec
+	stateReads         *prometheus.CounterVec
 }
 
 // NewMetrics registers the runtime's metrics on reg (never the global
@@ -67,11 +68,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		globalRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lockstep_global_table_rejected_total", Help: "Global table records that could not be decoded, so their key reads as absent.",
 		}, []string{"processor", "topic"}),
+		stateReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockstep_state_reads_total",
+			Help: "Reads of committed state by the processing loop, by where they were answered (row_cache, pebble); added at each commit. A small row_cache share on a busy processor says LOCKSTEP_STATE_ROW_CACHE_MB is too small.",
+		}, []string{"processor", "source"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.recordsIn, m.recordsOut, m.transactions, m.dlq, m.lag,
 			m.restoreRemaining, m.restoreRecords, m.handlerSeconds, m.ready,
-			m.commitLatency, m.transactionRecords, m.globalRejected)
+			m.commitLatency, m.transactionRecords, m.globalRejected, m.stateReads)
 	}
 	return m
 }

@@ -46,6 +46,7 @@ type Processor struct {
 	ready    atomic.Bool
 	rearm    atomic.Bool // a revoke was reported: end an empty transaction before the next batch
 	applyMu  sync.Mutex
+	reads    state.ReadStats // the store's read counts at the last commit
 	produced producedOffsets
 	stamps   []time.Time                          // timestamps of the open transaction's records
 	txnFirst map[string]map[int32]kgo.EpochOffset // the open transaction's first record per input partition
@@ -125,6 +126,7 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	p.reads = state.ReadStats{} // a new store counts from 0
 	defer p.store.Close()
 	p.overlay = p.store.NewOverlay()
 
