@@ -62,6 +62,7 @@ const (
 	DriftOrphanReceipt           DriftKind = "orphan_receipt"
 	DriftReceiptOverPO           DriftKind = "receipt_over_po"
 	DriftReceiptSKUNotOnPO       DriftKind = "receipt_sku_not_on_po"
+	DriftReceiptWrongWarehouse   DriftKind = "receipt_wrong_warehouse"
 	DriftPONotInWMS              DriftKind = "po_not_in_wms"
 	DriftWMSFeedGap              DriftKind = "wms_feed_gap"
 	DriftPushFailed              DriftKind = "push_failed"

@@ -91,7 +91,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		Kafka: []kgo.Opt{kgo.SeedBrokers(cluster.ListenAddrs()...)}, StateDir: filepath.Join(*dir, "state"),
 		Seed: *seed, SKUs: *skus, Warehouses: *warehouses, Rate: *rate, For: *dur, Injected: *inject, Orders: *nOrders,
 		ShipmentsPerOrder: *perOrder, DropDespatch: *dropDespatch,
-		POs: *nPOs, OrphanReceipts: 0.03, OverReceipts: 0.02, WrongSKUReceipts: 0.01,
+		POs: *nPOs, OrphanReceipts: 0.03, OverReceipts: 0.02, WrongSKUReceipts: 0.01, WrongWarehouseReceipts: 0.01,
 		Progress: progress, Logger: log, Settle: 90 * time.Second,
 		ReportDir: filepath.Join(*dir, "reconciliation"),
 	}

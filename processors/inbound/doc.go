@@ -18,8 +18,8 @@
 //     po_not_in_wms check timer;
 //   - outputs: lockstep.cmd.clarus-receipts (create, update, cancel) and
 //     lockstep.drift (sku_unmapped, po_not_in_wms, orphan_receipt,
-//     receipt_over_po, receipt_sku_not_on_po, po_amended_after_receipt,
-//     po_cancelled_after_receipt).
+//     receipt_over_po, receipt_sku_not_on_po, receipt_wrong_warehouse,
+//     po_amended_after_receipt, po_cancelled_after_receipt).
 //
 // The rules, in one place. An approved PO goes to Clarus at once as a
 // pre-receipt, unless a line's SKU is unknown, discontinued, unmapped or
@@ -38,7 +38,10 @@
 // PO arrives. Against a known PO, units received per line across receipts
 // beyond the ordered quantity plus the tolerance are receipt_over_po
 // (finance: the supplier's excess at PO cost), and a product the PO does
-// not order is receipt_sku_not_on_po (warehouse, at item cost). Each
+// not order is receipt_sku_not_on_po (warehouse, at item cost), and the
+// receipts booked in at a warehouse the PO does not deliver to are
+// receipt_wrong_warehouse per warehouse (warehouse, at PO cost, item cost
+// off the PO): the stock is not where Prima expects it. Each
 // discrepancy has an id made of its kind and business keys, and each
 // event of it an id made of the discrepancy, its status and its cause, so
 // the webhook's and the sweep's copies of a receipt, and replays, never

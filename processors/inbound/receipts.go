@@ -52,7 +52,7 @@ func receivedByCode(st State) map[string]int64 {
 
 // receiptKinds are the discrepancies match keeps in step with the
 // receipts and the PO.
-var receiptKinds = []schemas.DriftKind{schemas.DriftOrphanReceipt, schemas.DriftReceiptOverPO, schemas.DriftReceiptSKUNotOnPO}
+var receiptKinds = []schemas.DriftKind{schemas.DriftOrphanReceipt, schemas.DriftReceiptOverPO, schemas.DriftReceiptSKUNotOnPO, schemas.DriftReceiptWrongWarehouse}
 
 // match checks every receipt of the key against its PO and makes the open
 // receipt discrepancies what that finds: a receipt with no PO known is an
@@ -177,6 +177,50 @@ func (r Rules) againstPO(st *State, m Master, want map[string]discrepancy.Drift)
 			want[d.ID] = d
 		}
 	}
+	elsewhere := map[string][]Receipt{}
+	for _, rc := range st.Receipts {
+		if rc.Warehouse != st.PO.Warehouse {
+			elsewhere[rc.Warehouse] = append(elsewhere[rc.Warehouse], rc)
+		}
+	}
+	for _, wh := range slices.Sorted(maps.Keys(elsewhere)) {
+		if d, ok := r.wrongWarehouse(st, wh, elsewhere[wh], cost, byCode, m); ok {
+			want[d.ID] = d
+		}
+	}
+}
+
+// wrongWarehouse is the discrepancy of the receipts of a PO that Clarus
+// booked in at warehouse wh, which is not the PO's: the stock is not where
+// Prima expects it (its three-way match counts it all the same). The units
+// are valued at PO cost, or at item cost for a product the PO does not
+// order.
+func (r Rules) wrongWarehouse(st *State, wh string, rcs []Receipt, cost map[int]schemas.Decimal, byCode map[string][]schemas.ClarusLine, m Master) (discrepancy.Drift, bool) {
+	var got int64
+	var w worth
+	ids := make([]string, 0, len(rcs))
+	for _, rc := range rcs {
+		ids = append(ids, rc.ID)
+		for _, l := range rc.Lines {
+			got += l.Quantity
+			if lines := byCode[l.SKU]; len(lines) > 0 {
+				w.add(l.Quantity, cost[lines[0].LineNo], st.PO.Currency)
+			} else if it, ok := m.Codes(l.SKU); ok {
+				w.add(l.Quantity, it.UnitCost, it.Currency)
+			} else if l.Quantity != 0 {
+				w.bad = true
+			}
+		}
+	}
+	if got == 0 {
+		return discrepancy.Drift{}, false
+	}
+	zero := int64(0)
+	d := discrepancy.Drift{ID: wrongWarehouseID(st.Ref, wh), Kind: schemas.DriftReceiptWrongWarehouse, Warehouse: wh, Expected: &zero, Actual: &got}
+	d.Value, d.Currency = w.value()
+	d.Detail = fmt.Sprintf("Clarus booked %d units of PO %s in at %s (receipts %s, %s), but the PO delivers to %s: move the stock to %s in Clarus, or change the PO's warehouse in Prima.",
+		got, st.Ref, wh, strings.Join(ids, ", "), w, st.PO.Warehouse, st.PO.Warehouse)
+	return d, true
 }
 
 // over reports whether got units exceed ordered by more than the
@@ -216,6 +260,11 @@ func (r Rules) matched(st *State, id string) string {
 		return fmt.Sprintf("Receipt %s is matched to PO %s (version %d), which lockstep has now.", strings.TrimPrefix(id, orphanID("")), st.Ref, v)
 	case schemas.DriftReceiptOverPO:
 		return fmt.Sprintf("What Clarus received on PO %s is within what version %d orders.", st.Ref, v)
+	case schemas.DriftReceiptWrongWarehouse:
+		if st.PO == nil {
+			return fmt.Sprintf("PO %s no longer has receipts at another warehouse.", st.Ref)
+		}
+		return fmt.Sprintf("PO %s version %d delivers to %s, where Clarus booked its receipts in.", st.Ref, v, st.PO.Warehouse)
 	default:
 		return fmt.Sprintf("PO %s version %d orders what Clarus received.", st.Ref, v)
 	}

@@ -73,6 +73,19 @@ func TestReceipts(t *testing.T) {
 			{rc: &schemas.Receipt{ReceiptID: "R9", Warehouse: "WH2", Lines: []schemas.Line{rl("SKU-2", 3), rl("SKU-404", 1)}},
 				want: "orphan_receipt/R9:open(0/4) 12.0000GBP", phase: PhaseNew, detail: "except SKU-404 (unknown to the item master)) with no PO reference"},
 		}},
+		{name: "receipts booked in at another warehouse, at PO cost (item cost off the PO); the PO moved there resolves it", steps: []step{
+			{po: approved(boots...), want: create, phase: PhaseSent}, created,
+			{rc: receipt("R1", rl("SKU-1", 4)), want: "", phase: PhaseSent},
+			{rc: at("WH2", receipt("R2", rl("SKU-1", 6))), want: "receipt_wrong_warehouse/PO-1/WH2:open(0/6) 30.0000GBP", phase: PhaseSent,
+				detail: "Clarus booked 6 units of PO PO-1 in at WH2 (receipts R2, worth 30.0000 GBP), but the PO delivers to WH1"},
+			{rc: at("WH2", receipt("R3", rl("SKU-2", 1), rl("SKU-3", 2))), phase: PhaseSent,
+				want: "receipt_sku_not_on_po/PO-1/SKU-3:open(0/2) 5.0000GBP; receipt_wrong_warehouse/PO-1/WH2:updated(0/9) 39.0000GBP"},
+			{rc: at("WH3", receipt("R4", rl("SKU-404", 1))), phase: PhaseSent,
+				want: "receipt_sku_not_on_po/PO-1/SKU-404:open(0/1); receipt_wrong_warehouse/PO-1/WH3:open(0/1)", detail: "of no value lockstep can compute"},
+			// Moving a PO after receipts is an amendment after receipt too.
+			{po: poAt("WH2", amended(2, boots...)), phase: PhaseSent,
+				want: "po_amended_after_receipt/PO-1:open(15/15); receipt_wrong_warehouse/PO-1/WH2:resolved; receipt_wrong_warehouse/PO-1/WH1:open(0/4) 20.0000GBP"},
+		}},
 		{name: "a receipt of nothing is no orphan", steps: []step{
 			{rc: receipt("R1", rl("SKU-1", 0)), want: "", phase: PhaseNew},
 		}},
@@ -160,4 +173,16 @@ func TestEventIDs(t *testing.T) {
 	if strings.Join(a, ",") != "receipt_over_po/PO-1/1:open:receipt-R1" || strings.Join(a, ",") != strings.Join(b, ",") {
 		t.Fatalf("event ids %v and %v", a, b)
 	}
+}
+
+// at books a receipt in at warehouse wh.
+func at(wh string, rc *schemas.Receipt) *schemas.Receipt {
+	rc.Warehouse = wh
+	return rc
+}
+
+// poAt makes a PO deliver to warehouse wh.
+func poAt(wh string, po *schemas.PurchaseOrder) *schemas.PurchaseOrder {
+	po.Warehouse = wh
+	return po
 }

@@ -30,8 +30,11 @@ var owners = discrepancy.Owners{
 	schemas.DriftOrphanReceipt:     schemas.OwnerWarehouse,
 	schemas.DriftReceiptOverPO:     schemas.OwnerFinance,
 	schemas.DriftReceiptSKUNotOnPO: schemas.OwnerWarehouse,
-	DriftAmendedAfterReceipt:       schemas.OwnerOperations,
-	DriftCancelledAfterReceipt:     schemas.OwnerOperations,
+	// Stock booked in at a warehouse the PO does not deliver to: the
+	// warehouse moves it, or has operations change the PO.
+	schemas.DriftReceiptWrongWarehouse: schemas.OwnerWarehouse,
+	DriftAmendedAfterReceipt:           schemas.OwnerOperations,
+	DriftCancelledAfterReceipt:         schemas.OwnerOperations,
 }
 
 // Discrepancy ids: one per PO (and SKU, line, product code or receipt
@@ -49,6 +52,9 @@ func overID(ref string, line int) string {
 }
 func notOnPOID(ref, code string) string {
 	return discrepancy.ID(schemas.DriftReceiptSKUNotOnPO, ref, code)
+}
+func wrongWarehouseID(ref, warehouse string) string {
+	return discrepancy.ID(schemas.DriftReceiptWrongWarehouse, ref, warehouse)
 }
 
 // Effects are what one step asks the wiring to do.

@@ -125,7 +125,7 @@ type step struct {
 // owner is who each kind belongs to, as the package documents it.
 var owner = map[schemas.DriftKind]schemas.DriftOwner{
 	schemas.DriftSKUUnmapped: "warehouse", schemas.DriftPONotInWMS: "operations", schemas.DriftOrphanReceipt: "warehouse",
-	schemas.DriftReceiptOverPO: "finance", schemas.DriftReceiptSKUNotOnPO: "warehouse",
+	schemas.DriftReceiptOverPO: "finance", schemas.DriftReceiptSKUNotOnPO: "warehouse", schemas.DriftReceiptWrongWarehouse: "warehouse",
 	DriftAmendedAfterReceipt: "operations", DriftCancelledAfterReceipt: "operations",
 }
 

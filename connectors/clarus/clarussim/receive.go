@@ -8,10 +8,10 @@ import (
 )
 
 // Receiving: goods come into a warehouse. The warehouse receives them
-// against the open pre-receipt whose reference the delivery carries, or,
-// when none has it (no reference at all, or one mistyped), as a receipt of
-// its own under whatever reference it was given: it does not turn goods
-// away for paperwork. Against a pre-receipt it takes what came: less than
+// against its open pre-receipt whose reference the delivery carries, or,
+// when it has none (no reference at all, one mistyped, or a delivery meant
+// for another warehouse), as a receipt of its own under whatever reference
+// it was given: it does not turn goods away for paperwork. Against a pre-receipt it takes what came: less than
 // expected (a line short, or not at all), more (over-delivery), or a
 // product the pre-receipt does not name (a line added). Either way the
 // receipt is completed at once, the stock comes in (one receipt movement
@@ -26,15 +26,13 @@ func (s *Sim) receive(ev Event, lines []Line, now time.Time) (Result, error) {
 			return Result{}, refused("receive: each line needs a sku and a positive quantity")
 		}
 	}
-	g := s.openPreReceipt(ev.Reference)
+	g := s.openPreReceipt(ev.Reference, ev.Warehouse)
 	switch {
 	case g == nil && (ev.Warehouse == "" || len(lines) == 0):
 		return Result{}, refused("receive needs a warehouse and lines (or sku and quantity), or the reference of an open pre-receipt")
 	case g == nil:
 		g = &goodsIn{ID: s.st.id(), Reference: ev.Reference, Warehouse: ev.Warehouse, CreatedAt: now}
 		s.st.receipts[g.ID] = g
-	case ev.Warehouse != "" && ev.Warehouse != g.Warehouse:
-		return Result{}, refused("receive: pre-receipt %d (%s) is for %s, not %s", g.ID, g.Reference, g.Warehouse, ev.Warehouse)
 	case len(lines) == 0 && len(g.Lines) == 0:
 		return Result{}, refused("receive: pre-receipt %d (%s) has no lines; say what came", g.ID, g.Reference)
 	case len(lines) == 0:
@@ -96,15 +94,15 @@ func (s *Sim) receiveLine(g *goodsIn, l Line) {
 }
 
 // openPreReceipt returns the oldest pre-receipt with reference ref that
-// still expects goods (pending or receiving), or nil. An empty reference
-// names none.
-func (s *Sim) openPreReceipt(ref string) *goodsIn {
+// still expects goods (pending or receiving) at warehouse wh (any, when
+// empty), or nil. An empty reference names none.
+func (s *Sim) openPreReceipt(ref, wh string) *goodsIn {
 	if ref == "" {
 		return nil
 	}
 	var best *goodsIn
 	for _, g := range s.st.receipts {
-		if g.PreReceipt && g.Reference == ref && (g.Status == inPending || g.Status == inReceiving) && (best == nil || g.ID < best.ID) {
+		if g.PreReceipt && g.Reference == ref && (wh == "" || g.Warehouse == wh) && (g.Status == inPending || g.Status == inReceiving) && (best == nil || g.ID < best.ID) {
 			best = g
 		}
 	}

@@ -129,3 +129,26 @@ type receiptHook struct {
 		} `json:"lines"`
 	} `json:"data"`
 }
+
+// A delivery booked in at a warehouse other than its pre-receipt's is a
+// receipt of its own there (that warehouse has no such pre-receipt); the
+// pre-receipt stays open for the goods it still expects.
+func TestReceiveAtAnotherWarehouse(t *testing.T) {
+	_, url := newEndpoint(t, 0)
+	e, h, ps := goodsInEnv(t, clarussim.Config{ClientID: "lockstep", ClientSecret: "secret", Subdomain: "acme", WebhookURL: url})
+	e.createGoodsIn("/api/goods_in_receipts", h, goodsInBody(preReceipt("PO-1"), addLine(ps["A"], unit0(t, ps["A"]), 10)))
+	if _, err := e.sim.Apply(clarussim.Event{Type: "receive", Warehouse: "WH2", Reference: "PO-1", SKU: "A", Quantity: 4}); err != nil {
+		t.Fatal(err)
+	}
+	gs := e.sim.GoodsIn()
+	if len(gs) != 2 {
+		t.Fatalf("%d receipts: %+v", len(gs), gs)
+	}
+	pre, own := gs[0], gs[1]
+	if !pre.PreReceipt || pre.Warehouse != "WH1" || pre.Status != "pending" {
+		t.Errorf("the pre-receipt: %+v, want pending at WH1", pre)
+	}
+	if own.PreReceipt || own.Reference != "PO-1" || own.Warehouse != "WH2" || own.Status != "completed" || len(own.Lines) != 1 || own.Lines[0].Received != 4 {
+		t.Errorf("the delivery: %+v, want a completed receipt of its own at WH2 under PO-1", own)
+	}
+}

@@ -167,7 +167,7 @@ func BenchmarkInboundFlowKafka(b *testing.B) {
 	n := envInt("LOCKSTEP_BENCH_POS", 5_000)
 	benchRuns(b, brokertest.RealKafka(b), func() demo.Options {
 		return demo.Options{SKUs: 500, Warehouses: 3, Movements: 500, Injected: 1,
-			POs: n, OrphanReceipts: 0.03, OverReceipts: 0.02, WrongSKUReceipts: 0.01, Settle: 10 * time.Minute}
+			POs: n, OrphanReceipts: 0.03, OverReceipts: 0.02, WrongSKUReceipts: 0.01, WrongWarehouseReceipts: 0.01, Settle: 10 * time.Minute}
 	}, func(run int, sum demo.Summary) map[string]float64 {
 		if sum.POsPerSecond == 0 || sum.ReceiptsPerSecond == 0 {
 			b.Fatal("POs not all in Clarus, or receipts not all matched, within the settle window")

@@ -68,11 +68,13 @@ type Options struct {
 	// phase (the inbound flow's traffic), received in Clarus in one to
 	// four deliveries each; of the deliveries, a fraction come with more
 	// than ordered (OverReceipts), with a product the PO does not name
-	// (WrongSKUReceipts), or are followed by a delivery with no reference
-	// or a mistyped one (OrphanReceipts). With no POs the phase only
-	// checks that every receipt of the run is flagged an orphan.
-	POs                                            int
-	OverReceipts, WrongSKUReceipts, OrphanReceipts float64
+	// (WrongSKUReceipts), booked in at a warehouse the PO does not
+	// deliver to (WrongWarehouseReceipts), or are followed by a delivery
+	// with no reference or a mistyped one (OrphanReceipts). With no POs
+	// the phase only checks that every receipt of the run is flagged an
+	// orphan.
+	POs                                                                    int
+	OverReceipts, WrongSKUReceipts, WrongWarehouseReceipts, OrphanReceipts float64
 	// Kills stops the stock processor this many times, as a crash does (no
 	// commit, no leave), at seeded points of the run; it restarts at once.
 	Kills        int

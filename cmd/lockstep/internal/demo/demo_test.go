@@ -207,7 +207,7 @@ func TestInboundFlowKafka(t *testing.T) {
 		Kafka: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Partitions: 6,
 		Ledger: &ledger,
 		SKUs:   300, Warehouses: 3, Movements: 500, Injected: 1,
-		POs: n, OrphanReceipts: 0.03, OverReceipts: 0.02, WrongSKUReceipts: 0.01,
+		POs: n, OrphanReceipts: 0.03, OverReceipts: 0.02, WrongSKUReceipts: 0.01, WrongWarehouseReceipts: 0.01,
 		ClarusFaults: clarussim.Faults{Seed: 9, ErrorRate: 0.1, ThrottleRate: 0.0005, RetryAfterSeconds: 1, TimeoutAfterWriteRate: 0.05},
 		PrimaFaults:  primasim.Faults{Seed: 10, ErrorRate: 0.1, ThrottleRate: 0.001, RetryAfterSeconds: 1},
 		Settle:       max(10*time.Minute, time.Duration(n)*time.Minute/500),

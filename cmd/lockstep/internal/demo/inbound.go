@@ -28,9 +28,9 @@ import (
 // inboundRun is what the inbound phase did, for the checks.
 type inboundRun struct {
 	report primasim.POReport
-	// over and notOnPO are the receipt problems injected, by discrepancy
-	// id, with the units and value they must carry.
-	over, notOnPO map[string]receiptProblem
+	// over, notOnPO and elsewhere are the receipt problems injected, by
+	// discrepancy id, with the units and value they must carry.
+	over, notOnPO, elsewhere map[string]receiptProblem
 	// deliveries counts the receipts of the phase; orphans those of them
 	// made without a PO's reference.
 	deliveries, orphans int
@@ -45,14 +45,15 @@ type inboundRun struct {
 type receiptProblem struct {
 	ref   string
 	units int64           // over what is ordered, or received not on the PO
-	value schemas.Decimal // at PO cost (over) or item cost (not on the PO)
+	value schemas.Decimal // at PO cost (over), item cost (not on the PO), or both (at another warehouse)
 }
 
 // The owners the design gives the receipt discrepancies.
 var receiptOwners = map[schemas.DriftKind]schemas.DriftOwner{
-	schemas.DriftOrphanReceipt:     schemas.OwnerWarehouse,
-	schemas.DriftReceiptOverPO:     schemas.OwnerFinance,
-	schemas.DriftReceiptSKUNotOnPO: schemas.OwnerWarehouse,
+	schemas.DriftOrphanReceipt:         schemas.OwnerWarehouse,
+	schemas.DriftReceiptOverPO:         schemas.OwnerFinance,
+	schemas.DriftReceiptSKUNotOnPO:     schemas.OwnerWarehouse,
+	schemas.DriftReceiptWrongWarehouse: schemas.OwnerWarehouse,
 }
 
 func driveInbound(ctx context.Context, o Options, s *sims, w *watcher, errc <-chan error) (*inboundRun, error) {
@@ -60,7 +61,7 @@ func driveInbound(ctx context.Context, o Options, s *sims, w *watcher, errc <-ch
 	if o.POs == 0 {
 		// No POs: every receipt of the run is an orphan, and must be
 		// flagged as one all the same.
-		run := &inboundRun{over: map[string]receiptProblem{}, notOnPO: map[string]receiptProblem{}}
+		run := &inboundRun{over: map[string]receiptProblem{}, notOnPO: map[string]receiptProblem{}, elsewhere: map[string]receiptProblem{}}
 		err := waitUntil(ctx, o.Settle, p, errc, func() bool { return len(run.receiptProblems(s, w)) == 0 })
 		return run, err
 	}
@@ -69,7 +70,7 @@ func driveInbound(ctx context.Context, o Options, s *sims, w *watcher, errc <-ch
 	if err != nil {
 		return nil, fmt.Errorf("demo: inbound: %w", err)
 	}
-	run := &inboundRun{report: rep, over: map[string]receiptProblem{}, notOnPO: map[string]receiptProblem{}}
+	run := &inboundRun{report: rep, over: map[string]receiptProblem{}, notOnPO: map[string]receiptProblem{}, elsewhere: map[string]receiptProblem{}}
 	if o.Progress != nil {
 		fmt.Fprintf(o.Progress, "inbound: %d purchase orders approved (%d lines); waiting for their pre-receipts in Clarus\n", len(rep.POs), rep.Lines)
 	}
@@ -114,6 +115,13 @@ func driveInbound(ctx context.Context, o Options, s *sims, w *watcher, errc <-ch
 		}
 	}
 	slices.Sort(codes)
+	var warehouses []string
+	for _, po := range rep.POs {
+		if !slices.Contains(warehouses, po.Warehouse) {
+			warehouses = append(warehouses, po.Warehouse)
+		}
+	}
+	slices.Sort(warehouses)
 	started := time.Now()
 	receive := func(ev clarussim.Event) error {
 		ev.Type = "receive"
@@ -180,11 +188,35 @@ func driveInbound(ctx context.Context, o Options, s *sims, w *watcher, errc <-ch
 			v, _ := cost[c].UnitCost.Mul(q)
 			run.notOnPO[fmt.Sprintf("%s/%s/%s", schemas.DriftReceiptSKUNotOnPO, po.Ref, c)] = receiptProblem{ref: po.Ref, units: q, value: v}
 		}
-		for _, lines := range parts {
+		// One delivery booked in at another warehouse: valued at PO cost,
+		// or item cost for a product the PO does not order.
+		wrong, wrongAt := -1, ""
+		if len(warehouses) > 1 && rng.Float64() < o.WrongWarehouseReceipts*float64(n) {
+			wrong = rng.IntN(last + 1)
+			for wrongAt = po.Warehouse; wrongAt == po.Warehouse; {
+				wrongAt = warehouses[rng.IntN(len(warehouses))]
+			}
+		}
+		for i, lines := range parts {
 			if len(lines) == 0 {
 				continue
 			}
-			if err := receive(clarussim.Event{Reference: po.Ref, Warehouse: po.Warehouse, Lines: lines}); err != nil {
+			wh := po.Warehouse
+			if i == wrong {
+				wh = wrongAt
+				pr := receiptProblem{ref: po.Ref}
+				for _, l := range lines {
+					pr.units += l.Quantity
+					unit := cost[l.SKU].UnitCost
+					if j := slices.IndexFunc(po.Lines, func(pl primasim.POLine) bool { return code[pl.SKU] == l.SKU }); j >= 0 {
+						unit = po.Lines[j].UnitCost
+					}
+					v, _ := unit.Mul(l.Quantity)
+					pr.value += v
+				}
+				run.elsewhere[fmt.Sprintf("%s/%s/%s", schemas.DriftReceiptWrongWarehouse, po.Ref, wh)] = pr
+			}
+			if err := receive(clarussim.Event{Reference: po.Ref, Warehouse: wh, Lines: lines}); err != nil {
 				return nil, err
 			}
 			if rng.Float64() < o.OrphanReceipts {
@@ -203,8 +235,8 @@ func driveInbound(ctx context.Context, o Options, s *sims, w *watcher, errc <-ch
 		}
 	}
 	if o.Progress != nil {
-		fmt.Fprintf(o.Progress, "inbound: %d receipts (%d without a PO's reference, %d over-receipts, %d with a product not on the PO); waiting for lockstep to match them\n",
-			run.deliveries, run.orphans, len(run.over), len(run.notOnPO))
+		fmt.Fprintf(o.Progress, "inbound: %d receipts (%d without a PO's reference, %d over-receipts, %d with a product not on the PO, %d at another warehouse); waiting for lockstep to match them\n",
+			run.deliveries, run.orphans, len(run.over), len(run.notOnPO), len(run.elsewhere))
 	}
 	if err := waitUntil(ctx, o.Settle, p, errc, func() bool { return len(run.receiptProblems(s, w)) == 0 }); err != nil {
 		return nil, err
@@ -308,6 +340,7 @@ func (run *inboundRun) receiptProblems(s *sims, w *watcher) []string {
 	}
 	maps.Copy(want, run.over)
 	maps.Copy(want, run.notOnPO)
+	maps.Copy(want, run.elsewhere)
 	var out []string
 	for _, id := range slices.Sorted(maps.Keys(want)) {
 		d, ok := open[id]
@@ -360,7 +393,7 @@ func currentDrift(drift []schemas.DriftEvent, kinds map[schemas.DriftKind]schema
 }
 
 // inboundKinds are the drift kinds the inbound checks judge.
-var inboundKinds = []schemas.DriftKind{schemas.DriftOrphanReceipt, schemas.DriftReceiptOverPO, schemas.DriftReceiptSKUNotOnPO,
+var inboundKinds = []schemas.DriftKind{schemas.DriftOrphanReceipt, schemas.DriftReceiptOverPO, schemas.DriftReceiptSKUNotOnPO, schemas.DriftReceiptWrongWarehouse,
 	schemas.DriftPONotInWMS, "po_amended_after_receipt", "po_cancelled_after_receipt"}
 
 func (run *inboundRun) checkInbound(sum *Summary, s *sims, w *watcher, checkf func(string, []string)) {

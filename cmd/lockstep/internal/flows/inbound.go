@@ -13,7 +13,8 @@ import (
 // clarus.receipt-acks) and matches every Clarus receipt (from the
 // completed-receipt webhook, read by the stock flow's receiver, and from
 // this flow's sweep of completed receipts) against its PO: orphan_receipt,
-// receipt_over_po, receipt_sku_not_on_po, po_not_in_wms.
+// receipt_over_po, receipt_sku_not_on_po, receipt_wrong_warehouse,
+// po_not_in_wms.
 func buildInbound(d *Deps) ([]Component, error) {
 	s := d.Settings
 	cc, err := d.clarusConfig()
