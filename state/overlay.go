@@ -197,12 +197,11 @@ func (o *Overlay) Apply(checkpoints map[int32]Checkpoint) error {
 	// for these keys until Pebble has them, so nothing reads them stale.
 	var k []byte
 	for p, m := range o.parts {
-		for ck := range m {
+		for ck, e := range m {
 			store, key, err := SplitChangelogKey([]byte(ck))
 			if err != nil {
 				return err
 			}
-			e := m[ck]
 			k = dataKey(k[:0], p, store, key)
 			o.s.rows.update(k, e.value, e.deleted)
 		}
